@@ -1,0 +1,121 @@
+"""The loop over segments that every model shares, with BPTT truncation and memory-flat backprop.
+
+A model is a `step` from (segment tokens, state) to (hidden states, next state); this file runs the
+steps left to right (RMT paper, Sec. 3, Fig. 1c: "the recurrent memory transformer processes segments
+one after another, passing memory to the next"), sums the loss per segment and returns one output.
+"""
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from . import segments
+from .config import ModelConfig
+from .transformer import Backbone
+from .validation import IGNORE_INDEX, check_targets, check_tokens
+
+
+@dataclass
+class ModelOutput:
+    """What every model returns.
+
+    logits:     (b, s, v), or None with return_logits=False
+    loss:       mean cross-entropy over the targets that are not -100, or None without targets
+    memory:     the state to pass to the next call: RMT memory (b, m, d), XL cache (l, b, c, d), or None
+    memories:   the state after each of the g segments
+    attentions: with return_attention, per segment a list over layers of weights (b, h, i, j)
+    """
+
+    logits: torch.Tensor | None
+    loss: torch.Tensor | None
+    memory: torch.Tensor | None
+    memories: list
+    attentions: list | None = None
+
+
+class SegmentRecurrence(nn.Module):
+    """Base class: runs `step` over the segments of a sequence. Subclasses say what the state is."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.backbone = Backbone(cfg)
+
+    def initial_state(self, batch_size: int):
+        """The state before the first segment (None for models that carry nothing)."""
+        return None
+
+    def check_state(self, state, batch_size: int) -> None:
+        """Raise a clear error if a state passed in by the user has the wrong shape."""
+        raise ValueError(f"{type(self).__name__} carries no memory between segments; pass memory=None")
+
+    def step(self, tokens, state, return_attention=False):
+        """One segment: `tokens (b, n)`, state -> hidden `(b, n, d)`, next state, attention list or None."""
+        raise NotImplementedError
+
+    def segment_len(self, s: int) -> int:
+        """Length of the segments a sequence of s tokens is cut into."""
+        return self.cfg.segment_len
+
+    def forward(self, tokens, memory=None, targets=None, bptt_depth=None, return_attention=False,
+                return_logits=True) -> ModelOutput:
+        """Process `tokens (b, s)` segment by segment, carrying the state (memory) from one to the next.
+
+        memory:      the state from an earlier call (e.g. the previous batch of a text stream), or None
+        targets:     `(b, s)` ids to predict (-100 = ignore); the loss is one mean over all segments
+        bptt_depth:  gradients flow back through the state across at most this many segments, the last
+                     ones (the paper's code detaches the memory of earlier segments); default cfg.bptt_depth
+        """
+        check_tokens(tokens, self.cfg.vocab_size)
+        if targets is not None:
+            check_targets(targets, tokens, self.cfg.vocab_size)
+        b = tokens.shape[0]
+        if memory is None:
+            memory = self.initial_state(b)
+        else:
+            self.check_state(memory, b)
+        depth = self.cfg.bptt_depth if bptt_depth is None else bptt_depth
+        n = self.segment_len(tokens.shape[1])
+        seg_tokens = segments.split(tokens, n)
+        seg_targets = segments.split(targets, n) if targets is not None else [None] * len(seg_tokens)
+        g = len(seg_tokens)
+
+        logits, memories, attentions = [], [], []
+        loss_sum = count = tokens.new_zeros((), dtype=torch.float32)
+        for i, (x, y) in enumerate(zip(seg_tokens, seg_targets, strict=True)):
+            if memory is not None and depth is not None and 0 < i <= g - depth:
+                memory = memory.detach()  # truncated BPTT: no gradient into segments before the window
+            seg_logits, seg_loss, seg_count, memory, seg_attn = self._run_segment(
+                x, y, memory, return_attention, return_logits
+            )
+            logits.append(seg_logits)
+            memories.append(memory)
+            attentions.append(seg_attn)
+            loss_sum, count = loss_sum + seg_loss, count + seg_count
+        return ModelOutput(
+            logits=segments.merge(logits) if return_logits else None,
+            loss=loss_sum / count.clamp(min=1) if targets is not None else None,
+            memory=memory,
+            memories=memories,
+            attentions=attentions if return_attention else None,
+        )
+
+    def _run_segment(self, x, y, memory, return_attention, return_logits):
+        """One step plus its loss; with cfg.memory_flat its activations are recomputed in backward."""
+        if self.cfg.memory_flat and torch.is_grad_enabled() and not return_attention:
+            return checkpoint(self._segment_with_loss, x, y, memory, False, return_logits, use_reentrant=False)
+        return self._segment_with_loss(x, y, memory, return_attention, return_logits)
+
+    def _segment_with_loss(self, x, y, memory, return_attention, return_logits):
+        hidden, memory, attn = self.step(x, memory, return_attention)
+        logits = self.backbone.head(hidden)  # (b, n, v)
+        loss_sum = count = logits.new_zeros((), dtype=torch.float32)
+        if y is not None:
+            loss_sum = F.cross_entropy(
+                logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE_INDEX, reduction="sum"
+            )
+            count = (y != IGNORE_INDEX).sum()
+        return (logits if return_logits else None), loss_sum, count, memory, attn

@@ -1,0 +1,63 @@
+"""The backbone every model shares: token embeddings -> blocks -> final norm -> vocabulary head.
+
+The RMT and the baselines differ only in what they put around a segment before the blocks (memory
+vectors, a cache of the previous segment) and in what they carry to the next segment; see rmt.py and
+baselines.py. Keeping one backbone makes the comparisons of the paper (Sec. 4) fair.
+"""
+
+from torch import nn
+
+from .config import ModelConfig
+from .layers import Block, Rotary
+from .masks import with_cache
+
+
+class Backbone(nn.Module):
+    """A GPT-style decoder stack that reads embeddings, not token ids, so memory vectors can join in."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.rotary = Rotary(cfg.head_width, cfg.rope_base)
+        self.blocks = nn.ModuleList(
+            Block(cfg.d_model, cfg.n_heads, cfg.ff_width, cfg.dropout) for _ in range(cfg.n_layers)
+        )
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        self.head.weight = self.embed.weight  # tied input and output embeddings, as in GPT-2
+        self.drop = nn.Dropout(cfg.dropout)
+        self.apply(_init_weights)
+
+    def forward(self, x, causal=True, cache=None, return_attention=False):
+        """Run the blocks over `x (b, t, d)`; positions restart at 0 for every call.
+
+        cache: `(l, b, c, d)`, per layer the hidden states of the c positions before x (Transformer-XL),
+               already detached; attention then spans `[cache | x]`.
+        Returns the normed output `(b, t, d)`, a list over layers of each layer's input `(b, t, d)` (what a
+        Transformer-XL caches for the next segment),
+        and a list over layers of attention weights `(b, h, t, c + t)` (or Nones).
+        """
+        t = x.shape[1]
+        c = 0 if cache is None else cache.shape[2]
+        rope = self.rotary(c + t)
+        mask = None if c == 0 else with_cache(t, c).to(x.device)
+        x = self.drop(x)
+        layer_inputs, attentions = [], []
+        for layer, block in enumerate(self.blocks):
+            layer_inputs.append(x)
+            past = None if cache is None else cache[layer]
+            x, weights = block(x, rope, causal, mask, past, return_attention)
+            attentions.append(weights)
+        return self.norm(x), layer_inputs, attentions
+
+
+def _init_weights(module: nn.Module) -> None:
+    """GPT-2 initialisation: normal(0, 0.02) for linear and embedding weights, zero biases.
+
+    Embeddings at std 0.02 matter: at PyTorch's default std 1.0, associative recall across segments stalls
+    on a plateau for thousands of steps (GUIDE.md, "What is known to work").
+    """
+    if isinstance(module, nn.Linear | nn.Embedding):
+        nn.init.normal_(module.weight, mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)

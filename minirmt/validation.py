@@ -1,0 +1,44 @@
+"""Checks of what users pass to a model: a clear error that names the argument, never a deep IndexError."""
+
+import torch
+
+IGNORE_INDEX = -100  # targets at this value are not predicted (PyTorch's cross-entropy convention)
+
+
+def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
+    """`tokens` must be integer ids `(b, s)` with b, s >= 1 and every id in [0, vocab_size)."""
+    _check_int_matrix(tokens, name)
+    low, high = int(tokens.min()), int(tokens.max())
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f"{name} must be ids in [0, {vocab_size}) (vocab_size), got values in [{low}, {high}]")
+
+
+def check_targets(targets, tokens: torch.Tensor, vocab_size: int) -> None:
+    """`targets` must match `tokens (b, s)`, with ids in [0, vocab_size) or -100 (not predicted)."""
+    _check_int_matrix(targets, "targets")
+    if targets.shape != tokens.shape:
+        raise ValueError(f"targets must have the shape of tokens {tuple(tokens.shape)}, got {tuple(targets.shape)}")
+    bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= vocab_size))
+    if bad.any():
+        raise ValueError(
+            f"targets must be ids in [0, {vocab_size}) or {IGNORE_INDEX}, got {int(targets[bad][0])}"
+        )
+
+
+def check_state(state, expected: tuple[int, ...], name: str) -> None:
+    """A carried state (memory `(b, m, d)` or cache `(l, b, c, d)`) must be a float tensor of the expected shape."""
+    if not isinstance(state, torch.Tensor) or not state.is_floating_point():
+        raise TypeError(f"memory must be a float tensor {name}, got {type(state).__name__}")
+    if tuple(state.shape) != expected:
+        raise ValueError(f"memory must have shape {name} = {expected}, got {tuple(state.shape)}")
+
+
+def _check_int_matrix(x, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids (b, s), got {type(x).__name__}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
+    if x.dim() != 2:
+        raise ValueError(f"{name} must have shape (b, s) (batch, sequence), got {x.dim()} dims {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)} (b, s)")
