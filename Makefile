@@ -57,8 +57,10 @@ endif
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# Extra options for JupyterLab, e.g. LAB_ARGS="--no-browser --port 8899"; as root it needs --allow-root.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m minirmt demo --out runs/demo
