@@ -1,0 +1,265 @@
+"""The exercise checkers: the reference passes, known-bad versions fail with the intended message, and a
+checker never raises and always hands back a working function."""
+
+import pytest
+import torch
+from einops import rearrange
+
+from minirmt import checks, masks, probe, segments
+
+
+def run(checker, fn, capsys):
+    """Run a checker; return (the function it handed back, what it printed)."""
+    returned = checker(fn)
+    return returned, capsys.readouterr().out
+
+
+def assert_passes(checker, fn, capsys):
+    returned, out = run(checker, fn, capsys)
+    assert out.startswith("✓"), out
+    assert returned is fn
+
+
+def assert_fails(checker, fn, reference, expected_message, capsys):
+    returned, out = run(checker, fn, capsys)
+    assert out.startswith("✗"), out
+    assert expected_message in out, out
+    assert returned is reference
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the machinery
+
+
+def not_attempted(*args):
+    raise NotImplementedError("exercise: write this")
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_split_segments, checks.reference_split_segments),
+    (checks.check_rmt_mask, masks.rmt_decoder),
+    (checks.check_rmt_step, checks.reference_rmt_step),
+    (checks.check_memory_similarity, checks.reference_memory_similarity),
+    (checks.check_fit_probe, probe.fit_linear_probe),
+])
+def test_every_checker_reports_not_attempted_and_never_raises(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a: "a string", lambda *a: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+    _, out = run(checker, lambda *a: 1 / 0, capsys)
+    assert "ZeroDivisionError" in out and "line" in out
+
+
+def test_expect_tensor_checks_type_then_shape_by_name():
+    with pytest.raises(checks.CheckFailed, match="is a list, expected a tensor"):
+        checks.expect_tensor([1], "g b n", (3, 2, 8))
+    with pytest.raises(checks.CheckFailed, match=r"has 2 dims"):
+        checks.expect_tensor(torch.zeros(2, 8), "g b n", (3, 2, 8))
+    with pytest.raises(checks.CheckFailed, match=r"n \(segment length\) is 9, expected 8"):
+        checks.expect_tensor(torch.zeros(3, 2, 9), "g b n", (3, 2, 8))
+    with pytest.raises(checks.CheckFailed, match="Hint: try this"):
+        checks.expect_tensor(torch.zeros(2, 3, 8), "g b n", (3, 2, 8), hints={(2, 3, 8): "try this"})
+    checks.expect_tensor(torch.zeros(3, 2, 8), "g b n", (3, 2, 8))
+
+
+def test_expect_close_names_the_first_wrong_entry():
+    expected = torch.zeros(2, 3)
+    got = expected.clone()
+    got[1, 2] = 5
+    with pytest.raises(checks.CheckFailed, match=r"x\[b=1, n=2\] is 5.0, expected 0.0 \(1 of 6"):
+        checks.expect_close(got, expected, "b n", "x")
+    checks.expect_close(expected + 1e-6, expected, "b n", atol=1e-4)
+
+
+def test_a_bug_in_the_checker_is_reported_not_raised(capsys):
+    def cases(fn):
+        raise RuntimeError("checker bug")
+
+    returned = checks.run_checker("demo", lambda: 0, "reference", cases)
+    assert returned == "reference" and "checker itself failed" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 01_segments_and_memory
+
+
+def test_split_segments(capsys):
+    check, ref = checks.check_split_segments, checks.reference_split_segments
+    assert_passes(check, ref, capsys)
+
+    def floor_division(tokens, n, pad_id):  # drops the partial last segment
+        g = tokens.shape[1] // n
+        return rearrange(tokens[:, : g * n], "b (g n) -> g b n", n=n)
+
+    def batch_first(tokens, n, pad_id):
+        return rearrange(segments.pad_to_segments(tokens, n, pad_id), "b (g n) -> b g n", n=n)
+
+    def strided(tokens, n, pad_id):
+        return rearrange(segments.pad_to_segments(tokens, n, pad_id), "b (n g) -> g b n", n=n)
+
+    def viewed(tokens, n, pad_id):
+        padded = segments.pad_to_segments(tokens, n, pad_id)
+        return padded.view(-1, tokens.shape[0], n)
+
+    def left_padded(tokens, n, pad_id):
+        pad = segments.pad_to_segments(tokens, n, pad_id).shape[1] - tokens.shape[1]
+        return segments.stack(torch.nn.functional.pad(tokens, (pad, 0), value=pad_id), n)
+
+    def extra_segment(tokens, n, pad_id):  # off by one: always adds a padding segment
+        g = tokens.shape[1] // n + 1
+        padded = torch.nn.functional.pad(tokens, (0, g * n - tokens.shape[1]), value=pad_id)
+        return segments.stack(padded, n)
+
+    assert_fails(check, floor_division, ref, "the last 5 tokens were dropped", capsys)
+    assert_fails(check, batch_first, ref, "order (b, g, n)", capsys)
+    assert_fails(check, strided, ref, "(strided)", capsys)
+    assert_fails(check, viewed, ref, "mixes the sequences", capsys)
+    assert_fails(check, left_padded, ref, "padding is at the start", capsys)
+    assert_fails(check, extra_segment, ref, "one segment too many", capsys)
+
+
+def test_rmt_mask(capsys):
+    check, ref = checks.check_rmt_mask, masks.rmt_decoder
+    assert_passes(check, ref, capsys)
+
+    def memory_sees_the_future(m, n):  # read slots see the tokens
+        mask = masks.rmt_decoder(m, n).clone()
+        mask[:m, m : m + n] = True
+        return mask
+
+    def tokens_see_write(m, n):
+        mask = masks.rmt_decoder(m, n).clone()
+        mask[m : m + n, m + n :] = True
+        return mask
+
+    def no_reading(m, n):
+        mask = masks.rmt_decoder(m, n).clone()
+        mask[m : m + n, :m] = False
+        return mask
+
+    def as_floats(m, n):
+        return masks.rmt_decoder(m, n).float()
+
+    def encoder_sized(m, n):
+        return masks.rmt_encoder(m, n)
+
+    assert_fails(check, memory_sees_the_future, ref, "[read] attending to keys in [tokens]", capsys)
+    assert_fails(check, memory_sees_the_future, ref, "the memory would see the future", capsys)
+    assert_fails(check, tokens_see_write, ref, "they come after the whole segment", capsys)
+    assert_fails(check, no_reading, ref, "are all False, expected all True", capsys)
+    assert_fails(check, as_floats, ref, "expected torch.bool", capsys)
+    assert_fails(check, encoder_sized, ref, "read AND write slots", capsys)
+
+
+def backbone_run(model, tokens, memory, causal=True, write=True):
+    x = model.backbone.embed(tokens)
+    parts = [memory, x, memory] if write else [memory, x]
+    return model.backbone(torch.cat(parts, dim=1), causal=causal)[0]
+
+
+def test_rmt_step(capsys):
+    check, ref = checks.check_rmt_step, checks.reference_rmt_step
+    assert_passes(check, ref, capsys)
+
+    def from_backbone(model, tokens, memory):  # the reference written out: must pass too
+        m, n = memory.shape[1], tokens.shape[1]
+        h = backbone_run(model, tokens, memory)
+        return h[:, m : m + n], h[:, m + n :]
+
+    def read_write_swapped(model, tokens, memory):
+        m, n = memory.shape[1], tokens.shape[1]
+        h = backbone_run(model, tokens, memory)
+        return h[:, m : m + n], h[:, :m]
+
+    def sees_the_future(model, tokens, memory):
+        m, n = memory.shape[1], tokens.shape[1]
+        h = backbone_run(model, tokens, memory, causal=False)
+        return h[:, m : m + n], h[:, m + n :]
+
+    def memory_only_in_front(model, tokens, memory):
+        m = memory.shape[1]
+        h = backbone_run(model, tokens, memory, write=False)
+        return h[:, m:], h[:, -m:]
+
+    def pair_swapped(model, tokens, memory):
+        hidden, new_memory = ref(model, tokens, memory)
+        return new_memory, hidden
+
+    def whole_output(model, tokens, memory):
+        return model(tokens, memory=memory)
+
+    assert_passes(check, from_backbone, capsys)
+    assert_fails(check, read_write_swapped, ref, "taken from the read slots", capsys)
+    assert_fails(check, sees_the_future, ref, "attention is not causal", capsys)
+    assert_fails(check, memory_only_in_front, ref, "no write slots", capsys)
+    assert_fails(check, pair_swapped, ref, "returned (memory, hidden)", capsys)
+    assert_fails(check, whole_output, ref, "expected a pair", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 05_inside_the_memory
+
+
+def test_memory_similarity(capsys):
+    check, ref = checks.check_memory_similarity, checks.reference_memory_similarity
+    assert_passes(check, ref, capsys)
+
+    def by_hand(states):
+        flat = torch.nn.functional.normalize(states.flatten(1), dim=1)
+        return flat @ flat.T
+
+    def dot_product(states):
+        flat = states.flatten(1)
+        return flat @ flat.T
+
+    def per_slot_mean(states):
+        unit = torch.nn.functional.normalize(states, dim=-1)
+        return torch.einsum("amd,bmd->ab", unit, unit) / states.shape[1]
+
+    def per_slot_matrix(states):
+        unit = torch.nn.functional.normalize(states.flatten(0, 1), dim=-1)
+        return unit @ unit.T
+
+    def distance(states):
+        return 1 - by_hand(states)
+
+    assert_passes(check, by_hand, capsys)
+    assert_fails(check, dot_product, ref, "the diagonal is not 1", capsys)
+    assert_fails(check, per_slot_mean, ref, "slot by slot", capsys)
+    assert_fails(check, per_slot_matrix, ref, "one row per slot", capsys)
+    assert_fails(check, distance, ref, "1 - cosine", capsys)
+
+
+def test_fit_probe(capsys):
+    check, ref = checks.check_fit_probe, probe.fit_linear_probe
+
+    def by_hand(features, labels, num_classes, ridge):  # float32, lstsq-free normal equations
+        x = torch.cat([features, torch.ones(len(features), 1)], dim=1)
+        y = torch.nn.functional.one_hot(labels, num_classes).float()
+        return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1]), x.T @ y)
+
+    def no_bias(features, labels, num_classes, ridge):
+        y = torch.nn.functional.one_hot(labels, num_classes).double()
+        x = features.double()
+        return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y).float()
+
+    def label_ids(features, labels, num_classes, ridge):
+        x = torch.cat([features, torch.ones(len(features), 1)], dim=1).double()
+        return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ labels.double())
+
+    def no_ridge(features, labels, num_classes, ridge):
+        return ref(features, labels, num_classes, 0.0)
+
+    def bias_first(features, labels, num_classes, ridge):
+        x = torch.cat([torch.ones(len(features), 1), features], dim=1).double()
+        y = torch.nn.functional.one_hot(labels, num_classes).double()
+        return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y).float()
+
+    assert_passes(check, ref, capsys)
+    assert_passes(check, by_hand, capsys)
+    assert_fails(check, no_bias, ref, "append a column of ones", capsys)
+    assert_fails(check, label_ids, ref, "regress one-hot targets", capsys)
+    assert_fails(check, no_ridge, ref, "matches ridge = 0", capsys)
+    assert_fails(check, bias_first, ref, "the bias is the first row", capsys)

@@ -1,0 +1,205 @@
+"""minirmt.viz: every plot returns a Figure with the expected panels, titles and image data, and leaves
+pyplot alone; the small computations behind the plots are exact."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from minirmt import masks, viz  # noqa: E402
+
+M, N = 3, 5  # memory tokens, segment length: a decoder axis has 2m + n = 11 positions
+
+
+@pytest.fixture(autouse=True)
+def no_pyplot_figures():
+    """The plots build Figures directly: pyplot's list of open figures never grows."""
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before
+
+
+def image(fig: Figure, ax: int = 0):
+    return fig.axes[ax].images[0].get_array()
+
+
+def tick_names(ax, axis="x"):
+    labels = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return [t.get_text() for t in labels]
+
+
+def attention(g=2, l=2, h=3, size=2 * M + N, seed=0):
+    """Random causal attention weights (g, l, h, i, j) whose rows sum to 1."""
+    scores = torch.randn(g, l, h, size, size, generator=torch.Generator().manual_seed(seed))
+    return scores.masked_fill(~masks.causal(size), float("-inf")).softmax(-1)
+
+
+def test_layout_of_each_form():
+    assert viz.layout(2 * M + N, M, N) == [("read", 0, 3), ("tokens", 3, 8), ("write", 8, 11)]
+    assert viz.layout(M + N, M, N) == [("memory", 0, 3), ("tokens", 3, 8)]
+    assert viz.layout(N, 0, N) == [("tokens", 0, 5)]
+    with pytest.raises(ValueError, match="fits neither"):
+        viz.layout(12, M, N)
+
+
+def test_plot_mask_draws_the_mask_with_named_blocks():
+    mask = masks.rmt_decoder(M, N)
+    fig = viz.plot_mask(mask, M, N)
+    assert isinstance(fig, Figure) and len(fig.axes) == 1
+    assert torch.equal(torch.as_tensor(image(fig)), mask.float())
+    ax = fig.axes[0]
+    assert tick_names(ax, "x") == ["read", "tokens", "write"] == tick_names(ax, "y")
+    assert len(ax.lines) == 2 * 2 * 2  # 2 boundaries per axis, 2 axes, each drawn as a white and a black line
+    assert "m=3, n=5" in ax.get_title()
+    assert viz.plot_mask(mask, M, N, title="mine").axes[0].get_title() == "mine"
+
+
+def test_plot_mask_rejects_a_size_that_does_not_fit():
+    with pytest.raises(ValueError, match="fits neither"):
+        viz.plot_mask(masks.causal(10), M, N)
+    with pytest.raises(ValueError, match=r"matrix \(i, j\)"):
+        viz.plot_mask(torch.ones(3), M, N)
+
+
+def test_stack_attentions_from_model_output():
+    per_segment = [[torch.rand(2, 4, 11, 11) for _ in range(3)] for _ in range(5)]  # g=5, l=3, (b, h, i, j)
+    stacked = viz.stack_attentions(per_segment, batch=1)
+    assert stacked.shape == (5, 3, 4, 11, 11)
+    assert torch.equal(stacked[2, 1], per_segment[2][1][1])
+    with pytest.raises(ValueError, match="return_attention=True"):
+        viz.stack_attentions([])
+    uneven = per_segment[:-1] + [[torch.rand(2, 4, 9, 9)] * 3]
+    with pytest.raises(ValueError, match="shorter last segment"):
+        viz.stack_attentions(uneven)
+
+
+def test_plot_attention_one_map_with_colorbar():
+    weights = attention()[0, 1, 2]
+    fig = viz.plot_attention(weights, M, N, title="segment 0")
+    assert len(fig.axes) == 2  # the map and its colour bar
+    assert image(fig).shape == (11, 11)
+    assert fig.axes[0].get_title() == "segment 0"
+    assert tick_names(fig.axes[0]) == ["read", "tokens", "write"]
+    plain = viz.plot_attention(torch.rand(4, 7), 0, None)  # e.g. a Transformer-XL map: no blocks
+    assert image(plain).shape == (4, 7) and len(plain.axes[0].lines) == 0
+
+
+def test_plot_attention_grid_shares_one_scale():
+    weights = attention()  # (g, l, h, i, j)
+    fig = viz.plot_attention_grid(weights[1], M, N, title="segment 1")
+    maps = [ax for ax in fig.axes if ax.images]
+    assert len(maps) == 2 * 3  # l x h maps (the colour bar is not an image)
+    assert maps[0].get_title() == "layer 0 · head 0" and maps[5].get_title() == "layer 1 · head 2"
+    assert {ax.images[0].get_clim() for ax in maps[:6]} == {(0.0, float(weights[1].max()))}
+    assert fig._suptitle.get_text() == "segment 1"
+    with pytest.raises(ValueError, match=r"\(rows, cols, i, j\)"):
+        viz.plot_attention_grid(weights, M, N)
+
+
+def test_plot_read_write_splits_the_map():
+    weights = attention()[0, 0, 0]
+    fig = viz.plot_read_write(weights, M, N)
+    read, write = image(fig, 0), image(fig, 1)
+    assert read.shape == (N, M) and write.shape == (M, M + N)
+    assert torch.equal(torch.as_tensor(read), weights[M : M + N, :M])
+    assert torch.equal(torch.as_tensor(write), weights[M + N :, : M + N])
+    with pytest.raises(ValueError, match="decoder map"):
+        viz.plot_read_write(weights[: M + N, : M + N], M, N)
+
+
+def memories(g=4, b=3, m=M, d=6, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(b, m, d, generator=gen) for _ in range(g)]
+
+
+def test_memory_similarity_is_cosine():
+    states = memories()
+    sim = viz.memory_similarity(states, batch=2)
+    assert sim.shape == (4, 4)
+    assert torch.allclose(sim.diagonal(), torch.ones(4)) and torch.allclose(sim, sim.T)
+    a, b = states[0][2].flatten(), states[3][2].flatten()
+    assert torch.isclose(sim[0, 3], a @ b / (a.norm() * b.norm()))
+    assert viz.memory_similarity(states, per_slot=True).shape == (4 * M, 4 * M)
+    assert torch.allclose(viz.memory_similarity(torch.stack(states)[:, 0]), viz.memory_similarity(states))
+    with pytest.raises(ValueError, match=r"\(g, m, d\) or \(g, b, m, d\)"):
+        viz.memory_similarity(torch.zeros(2, 3))
+
+
+def test_plot_memory_similarity():
+    fig = viz.plot_memory_similarity(memories())
+    assert image(fig).shape == (4, 4) and fig.axes[0].images[0].get_clim() == (-1.0, 1.0)
+    slots = viz.plot_memory_similarity(memories(), per_slot=True)
+    assert image(slots).shape == (4 * M, 4 * M) and len(slots.axes[0].lines) == 2 * 3
+
+
+def test_pca_2d_finds_the_plane_and_fixes_signs():
+    gen = torch.Generator().manual_seed(0)
+    plane = torch.randn(50, 2, generator=gen) * torch.tensor([5.0, 2.0])
+    basis = torch.linalg.qr(torch.randn(8, 2, generator=gen))[0]  # (f, 2) orthonormal
+    coords, explained = viz.pca_2d(plane @ basis.T + 3.0)
+    assert coords.shape == (50, 2)
+    assert torch.isclose(explained.sum(), torch.tensor(1.0), atol=1e-5) and explained[0] > explained[1]
+    centred = plane - plane.mean(0)
+    assert torch.allclose(coords.norm(dim=0), torch.linalg.svdvals(centred), rtol=1e-4)
+    flipped, _ = viz.pca_2d(-(plane @ basis.T))
+    assert torch.allclose(flipped, coords, atol=1e-4)  # the same picture whatever SVD's signs
+    assert (coords.gather(0, coords.abs().argmax(0, keepdim=True)) > 0).all()
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        viz.pca_2d(torch.zeros(1, 3))
+
+
+def test_plot_memory_trajectory_points_per_segment():
+    fig = viz.plot_memory_trajectory(memories())  # 3 sequences, 4 segments
+    ax = fig.axes[0]
+    assert len(ax.lines) == 3 and ax.collections[0].get_offsets().shape == (3 * 4, 2)
+    assert ax.get_xlabel().startswith("PC 1") and "variance" in ax.get_ylabel()
+    slots = viz.plot_memory_trajectory(memories(), per_slot=True).axes[0]
+    assert len(slots.lines) == M and "slots" in slots.get_title()
+    single = viz.plot_memory_trajectory([torch.randn(M, 6) for _ in range(5)]).axes[0]
+    assert single.collections[0].get_offsets().shape == (5, 2)
+
+
+def test_plot_curves_accepts_records_columns_and_runs():
+    records = [{"step": s, "loss": 2.0 / (s + 1)} for s in range(10)] + [{"step": 9, "eval_accuracy": 0.8}]
+    fig = viz.plot_curves(records, ["loss", "eval_accuracy"])
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "eval_accuracy"]
+    x, y = fig.axes[0].lines[0].get_data()
+    assert list(x) == list(range(10)) and y[0] == 2.0
+    assert list(fig.axes[1].lines[0].get_data()[1]) == [0.8]  # records without the metric are skipped
+    columns = viz.plot_curves({"step": [0, 10, 20], "loss": [3, 2, 1]}, "loss")
+    assert list(columns.axes[0].lines[0].get_data()[0]) == [0, 10, 20]
+    runs = viz.plot_curves({"rmt": records, "xl": {"step": [0, 5], "loss": [3.0, 2.5]}}, ["loss"])
+    assert [line.get_label() for line in runs.axes[0].lines] == ["rmt", "xl"]
+    assert runs.axes[0].get_legend() is not None
+
+
+def test_plot_accuracy_vs_segments():
+    fig = viz.plot_accuracy_vs_segments({"rmt": {4: 1.0, 1: 1.0, 2: 0.9}, "xl": {1: 1.0, 2: 0.3}}, chance=0.1)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["rmt", "xl", "chance"]
+    assert list(ax.lines[0].get_data()[0]) == [1, 2, 4]  # sorted by the number of segments
+    single = viz.plot_accuracy_vs_segments({1: 0.5, 2: 0.25}).axes[0]
+    assert len(single.lines) == 1 and single.get_legend() is None
+
+
+def test_plot_grad_norms_marks_exact_zeros():
+    fig = viz.plot_grad_norms({"full": [1e-3, 1e-2, 1e-1], "depth 1": [0.0, 0.0, 0.1]})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert len(crosses) == 1 and list(crosses[0].get_data()[0]) == [0, 1]
+    assert viz.plot_grad_norms(torch.tensor([0.5, 0.25])).axes[0].get_legend() is None
+
+
+def test_plot_segments_one_row_per_segment():
+    fig = viz.plot_segments(torch.arange(20), n=8, m=2)
+    ax = fig.axes[0]
+    assert tick_names(ax, "y") == ["segment 0", "segment 1", "segment 2"]
+    texts = [t.get_text() for t in ax.texts]
+    assert len(ax.patches) == 3 * (2 * 2 + 8) and texts.count("R") == 6 and "19" in texts
+    assert "20 tokens -> 3 segments" in ax.get_title()
+    assert len(viz.plot_segments(torch.arange(8), n=4).axes[0].patches) == 8
