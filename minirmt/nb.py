@@ -38,25 +38,27 @@ def device() -> str:
     return "cuda" if mode() == "full" and torch.cuda.is_available() else "cpu"
 
 
-def setup(seed: int = 0) -> str:
-    """Configure the notebook for the current mode and return (and print) a one-line summary.
+def summary(seed: int = 0) -> str:
+    """One line: mode, device, torch version, threads and seed (printed by `setup`)."""
+    return (
+        f"minirmt | mode {mode()} | device {device()} | torch {torch.__version__} | "
+        f"threads {torch.get_num_threads()} | seed {seed}"
+    )
+
+
+def setup(seed: int = 0) -> None:
+    """Configure the notebook for the current mode and print a one-line summary.
 
     Sets torch's thread count in ci mode, seeds torch's global generator (a safety net: library code
     and notebook cells take explicit generators), sets print options and small inline figures (so the
-    committed notebooks stay well under a megabyte).
+    committed notebooks stay well under a megabyte). Raises ValueError for an unknown MINIRMT_MODE.
     """
-    current = mode()
-    if current == "ci":
+    if mode() == "ci":
         torch.set_num_threads(CI_THREADS)
     torch.manual_seed(seed)
     torch.set_printoptions(precision=3, sci_mode=False, linewidth=110)
     _setup_matplotlib()
-    summary = (
-        f"minirmt | mode {current} | device {device()} | torch {torch.__version__} | "
-        f"threads {torch.get_num_threads()} | seed {seed}"
-    )
-    print(summary)
-    return summary
+    print(summary(seed))
 
 
 def _setup_matplotlib() -> None:

@@ -42,11 +42,18 @@ def test_device_is_cpu_outside_full_mode(monkeypatch):
 
 def test_setup_in_ci_mode(monkeypatch, capsys, restore_torch):
     monkeypatch.setenv("MINIRMT_MODE", "ci")
-    summary = nb.setup(seed=3)
-    assert capsys.readouterr().out.strip() == summary
-    assert summary.startswith("minirmt | mode ci | device cpu") and summary.endswith("seed 3")
+    assert nb.setup(seed=3) is None
+    line = capsys.readouterr().out.strip()
+    assert line == nb.summary(seed=3)
+    assert line.startswith("minirmt | mode ci | device cpu") and line.endswith("seed 3")
     assert torch.get_num_threads() == nb.CI_THREADS
     assert matplotlib.rcParams["figure.dpi"] == 80
     a = torch.rand(3)
     nb.setup(seed=3)
     assert torch.equal(a, torch.rand(3))  # the global generator is seeded too (a safety net)
+
+
+def test_setup_rejects_an_unknown_mode(monkeypatch):
+    monkeypatch.setenv("MINIRMT_MODE", "gpu")
+    with pytest.raises(ValueError, match="MINIRMT_MODE='gpu'"):
+        nb.setup()
