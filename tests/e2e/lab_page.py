@@ -66,9 +66,15 @@ def kernel_status(page: Page) -> str:
 def open_notebook(page: Page, url: str, timeout: float) -> None:
     """Open a notebook page and wait until its kernel (the notebook's own, Python 3) has started and is idle."""
     page.goto(url)
-    page.locator(CELLS).first.wait_for(timeout=timeout * 1000)
-    page.locator(f"{NOTEBOOK} .jp-KernelName", has_text="Python").wait_for(timeout=timeout * 1000)
-    page.locator(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(timeout=timeout * 1000)
+    try:
+        page.locator(CELLS).first.wait_for(timeout=timeout * 1000)
+        page.locator(f"{NOTEBOOK} .jp-KernelName", has_text="Python").wait_for(timeout=timeout * 1000)
+        page.locator(f"{NOTEBOOK} .jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
+            timeout=timeout * 1000)
+    except PlaywrightTimeout:
+        dialogs = page.locator(".jp-Dialog").all_inner_texts()
+        raise AssertionError(f"the notebook did not open with an idle Python kernel within {timeout:.0f} s"
+                             + (f"; a dialog asks: {dialogs}" if dialogs else "")) from None
 
 
 def menu(page: Page, *path: str) -> None:
