@@ -418,3 +418,57 @@ def plot_segments(tokens, n: int, m: int = 0, title: str | None = None) -> Figur
     ax.set_title(title or (f"{len(tokens)} tokens -> {g} segments of n={n}" + (f", m={m}" if m else "")))
     return fig
 
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 02_recurrence_and_bptt: the recurrence unrolled
+
+
+def detached_links(g: int, bptt_depth: int | None) -> list[bool]:
+    """For each hand-over of memory into segments 1 .. g - 1: is it detached? (g - 1 booleans)
+
+    Mirrors `SegmentRecurrence.forward`: with `bptt_depth = k`, the memory entering segment i is detached
+    for 0 < i <= g - k, so the gradient of the last segment's loss reaches only the last k segments.
+    """
+    if g < 1 or (bptt_depth is not None and bptt_depth < 1):
+        raise ValueError(f"detached_links: need g >= 1 and bptt_depth >= 1 or None, got g={g}, bptt_depth={bptt_depth}")
+    return [bptt_depth is not None and i <= g - bptt_depth for i in range(1, g)]
+
+
+def plot_unrolled(g: int, bptt_depth: int | None = None, title: str | None = None) -> Figure:
+    """The RMT unrolled over g segments: memory flows forward, gradients flow back (RMT paper, Sec. 3).
+
+    Boxes are segments, the small box on the left is the learned initial memory. Blue arrows on top carry
+    the memory forward; orange arrows below carry the gradient of the last segment's loss back. With
+    `bptt_depth = k` the hand-overs before the last k segments are detached (`detached_links`): their
+    gradient arrows are grey and crossed, and only the shaded last k segments receive gradient.
+    """
+    cut = detached_links(g, bptt_depth)
+    window = g if bptt_depth is None else min(bptt_depth, g)
+    fig = Figure(figsize=(1.25 * g + 1.6, 1.9), layout="constrained")
+    ax = fig.add_subplot()
+    step, width = 2.0, 1.3
+    ax.add_patch(Rectangle((step * (g - window) - 0.25, -0.25), step * (window - 1) + width + 0.5, 1.5,
+                           facecolor="#fdebd9", edgecolor="none", label="window"))
+    ax.add_patch(Rectangle((-1.2, 0.2), 0.6, 0.6, facecolor="#cfe0f3", edgecolor="0.4", label="initial memory"))
+    for i in range(g):
+        ax.add_patch(Rectangle((step * i, 0), width, 1, facecolor="white", edgecolor="0.3", label="segment"))
+        ax.text(step * i + width / 2, 0.5, f"segment {i}", ha="center", va="center", fontsize=8)
+    starts = [-0.6] + [step * i + width for i in range(g - 1)]  # where each hand-over leaves
+    for i, x0 in enumerate(starts):
+        x1 = step * i
+        is_cut = i > 0 and cut[i - 1]
+        ax.annotate("", (x1, 0.72), (x0, 0.72), arrowprops={"arrowstyle": "->", "color": "tab:blue", "lw": 1.5})
+        color = "0.6" if is_cut or (i == 0 and window < g) else "tab:orange"
+        ax.annotate("", (x0, 0.28), (x1, 0.28),
+                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.5, "linestyle": ":" if is_cut else "-"})
+        if is_cut:
+            ax.plot([(x0 + x1) / 2], [0.28], marker="x", color="0.3", markersize=7, label="detach")
+    ax.text(-0.9, 1.05, "memory ->", color="tab:blue", fontsize=7, ha="left")
+    ax.text(-0.9, -0.2, "<- gradient", color="tab:orange", fontsize=7, ha="left")
+    ax.set_xlim(-1.4, step * (g - 1) + width + 0.4)
+    ax.set_ylim(-0.4, 1.35)
+    ax.set_axis_off()
+    depth = "full BPTT" if bptt_depth is None or bptt_depth >= g else f"bptt_depth={bptt_depth}"
+    ax.set_title(title or f"{g} segments, {depth}: the last segment's loss reaches {window} of them")
+    return fig

@@ -203,3 +203,31 @@ def test_plot_segments_one_row_per_segment():
     assert len(ax.patches) == 3 * (2 * 2 + 8) and texts.count("R") == 6 and "19" in texts
     assert "20 tokens -> 3 segments" in ax.get_title()
     assert len(viz.plot_segments(torch.arange(8), n=4).axes[0].patches) == 8
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 02_recurrence_and_bptt
+
+
+def test_detached_links_match_the_recurrence_rule():
+    assert viz.detached_links(5, None) == [False] * 4
+    assert viz.detached_links(5, 2) == [True, True, True, False]  # memory into segments 1..3 is detached
+    assert viz.detached_links(5, 1) == [True] * 4
+    assert viz.detached_links(3, 7) == [False, False]
+    assert viz.detached_links(1, 1) == []
+    with pytest.raises(ValueError, match="bptt_depth=0"):
+        viz.detached_links(3, 0)
+
+
+def test_plot_unrolled_cuts_the_gradient_before_the_window():
+    def count(fig, label):
+        ax = fig.axes[0]
+        return sum(a.get_label() == label for a in [*ax.patches, *ax.lines])
+
+    full = viz.plot_unrolled(4)
+    assert count(full, "segment") == 4 and count(full, "detach") == 0
+    assert "reaches 4 of them" in full.axes[0].get_title()
+    short = viz.plot_unrolled(5, bptt_depth=2)
+    assert count(short, "detach") == 3 and "bptt_depth=2" in short.axes[0].get_title()
+    window = next(p for p in short.axes[0].patches if p.get_label() == "window")
+    assert window.get_x() > 2 * 2.0  # the shade starts at segment 3
