@@ -263,3 +263,99 @@ def test_fit_probe(capsys):
     assert_fails(check, label_ids, ref, "regress one-hot targets", capsys)
     assert_fails(check, no_ridge, ref, "matches ridge = 0", capsys)
     assert_fails(check, bias_first, ref, "the bias is the first row", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 02_recurrence_and_bptt
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_run_segments, checks.reference_run_segments),
+    (checks.check_run_truncated, checks.reference_run_truncated),
+])
+def test_recurrence_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a: "a string", lambda *a: 1 / 0, lambda *a: (torch.zeros(1), "x")):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def loop(model, tokens, detach_if=lambda i, g: False, carry=True, keep="written"):
+    """A recurrence loop with switchable mistakes: which hand-overs to detach, carrying, what to collect."""
+    pieces = tokens.split(model.cfg.segment_len, dim=1)
+    start = memory = model.initial_state(tokens.shape[0])
+    logits, memories = [], []
+    for i, x in enumerate(pieces):
+        if detach_if(i, len(pieces)):
+            memory = memory.detach()
+        hidden, written, _ = model.step(x, memory if carry else start)
+        logits.append(model.backbone.head(hidden))
+        memories.append(written if keep == "written" else memory)
+        memory = written
+    return torch.cat(logits, dim=1), memories
+
+
+def test_run_segments(capsys):
+    check, ref = checks.check_run_segments, checks.reference_run_segments
+    assert_passes(check, ref, capsys)
+    assert_passes(check, loop, capsys)
+
+    def not_carried(model, tokens):
+        return loop(model, tokens, carry=False)
+
+    def keeps_the_read_memory(model, tokens):
+        return loop(model, tokens, keep="read")
+
+    def drops_the_last_segment(model, tokens):
+        n = model.cfg.segment_len
+        return loop(model, tokens[:, : tokens.shape[1] // n * n])
+
+    def with_initial_memory(model, tokens):
+        logits, memories = loop(model, tokens)
+        return logits, [model.initial_state(tokens.shape[0]), *memories]
+
+    def stacked_per_segment(model, tokens):
+        logits, memories = loop(model, tokens)
+        return logits.unflatten(1, (-1, model.cfg.segment_len))[:, :, 0], memories
+
+    assert_fails(check, not_carried, ref, "every segment reads the initial memory", capsys)
+    assert_fails(check, keeps_the_read_memory, ref, "collect the one it wrote", capsys)
+    assert_fails(check, drops_the_last_segment, ref, "the last, shorter segment", capsys)
+    assert_fails(check, with_initial_memory, ref, "the initial memory is not one of them", capsys)
+    assert_fails(check, stacked_per_segment, ref, "torch.cat along dim 1", capsys)
+
+
+def test_run_truncated(capsys):
+    check, ref = checks.check_run_truncated, checks.reference_run_truncated
+    assert_passes(check, ref, capsys)
+
+    def right(model, tokens, depth):
+        return loop(model, tokens, lambda i, g: 0 < i <= g - depth)
+
+    def never_detached(model, tokens, depth):
+        return loop(model, tokens)
+
+    def one_too_many(model, tokens, depth):  # off by one: i < g - depth
+        return loop(model, tokens, lambda i, g: 0 < i < g - depth)
+
+    def one_too_few(model, tokens, depth):
+        return loop(model, tokens, lambda i, g: 0 < i <= g - depth + 1)
+
+    def detaches_the_initial_memory(model, tokens, depth):
+        return loop(model, tokens, lambda i, g: i <= g - depth)
+
+    def detaches_the_logits(model, tokens, depth):
+        logits, memories = right(model, tokens, depth)
+        return logits.detach(), memories
+
+    def not_carried(model, tokens, depth):
+        return loop(model, tokens, lambda i, g: 0 < i <= g - depth, carry=False)
+
+    assert_passes(check, right, capsys)
+    assert_fails(check, never_detached, ref, "every segment received gradient", capsys)
+    assert_fails(check, one_too_many, ref, "one segment too many", capsys)
+    assert_fails(check, one_too_few, ref, "one segment too few", capsys)
+    assert_fails(check, detaches_the_initial_memory, ref, "never detach the memory entering segment 0", capsys)
+    assert_fails(check, detaches_the_logits, ref, "not the logits", capsys)
+    assert_fails(check, not_carried, ref, "every segment reads the initial memory", capsys)
