@@ -76,7 +76,7 @@ class LMConfig:
                       the cosine schedule then spans the number of steps the measured speed allows
     lr, warmup, min_lr_ratio, betas, weight_decay, clip   AdamW and its warm-up + cosine schedule
     accumulation      split each batch into this many micro-batches of b / accumulation rows (less memory)
-    compile           `torch.compile` the model for training
+    compile           `torch.compile` each Transformer block (see `compile_blocks`)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -181,7 +181,7 @@ def _require(name, value, ok, expected) -> None:
 class LMResult:
     """What `train_lm` returns.
 
-    model        the trained model (unwrapped: no DDP, no torch.compile)
+    model        the trained model (without the DDP wrapper; with compile, its blocks stay compiled)
     history      training records {"step", "tokens", "seconds", "lr", "loss", "tokens_per_s", "mfu"} and
                  evaluation records {"step", "tokens", "seconds", "valid_loss", "valid_<unit>"}; "seconds" is
                  training time, evaluation excluded; "tokens" counts all processes
@@ -261,6 +261,20 @@ def peak_flops(device: torch.device) -> float | None:
 # ---------------------------------------------------------------- distribution helpers
 
 
+def compile_blocks(model: torch.nn.Module) -> torch.nn.Module:
+    """`torch.compile` every Transformer block of `model` in place; returns the model.
+
+    One block is the unit that repeats (l layers x g segments): compiling it fuses the norms, rotary
+    positions, GELU and residual additions around the matmuls and the fused attention, costs one small
+    compilation (per input shape) however deep the model and however many segments, and leaves the
+    parameter names, hence checkpoints, unchanged. The whole model would be one graph unrolled over all
+    layers and segments: minutes of compilation for little more speed.
+    """
+    for block in unwrap(model).backbone.blocks:
+        block.compile()
+    return model
+
+
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The plain model inside DistributedDataParallel and/or torch.compile wrappers."""
     model = getattr(model, "module", model)  # DistributedDataParallel
@@ -334,7 +348,7 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     model.eval()
     state = None
     for tokens, targets in stream_batches(ids.to(device), batch_size, seq_len, rank, world_size):
-        with _autocast(device, dtype):
+        with _autocast(device, dtype), _eager():
             out = model(tokens, memory=state)
         state = out.memory
         loss = F.cross_entropy(out.logits.float().transpose(1, 2), targets, reduction="none")  # (b, s)
@@ -351,6 +365,11 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     by_position = (sums / counts.clamp(min=1)).tolist()
     return {"loss": mean, unit: score(mean, unit), "unit": unit, "tokens": int(total),
             "loss_by_position": by_position}
+
+
+def _eager():
+    """Run compiled blocks eagerly: evaluation shapes (no gradient, a short last batch) would each recompile."""
+    return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
 
 
 def eval_seq_len(model: torch.nn.Module, segments: int) -> int:
@@ -462,7 +481,9 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     train_ids = train_ids.to(device)
     dtype = autocast_dtype(cfg.dtype, device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
-    net = torch.compile(model) if cfg.compile else model
+    if cfg.compile:
+        compile_blocks(model)
+    net = model
     if world_size > 1:  # RMT's initial memory gets no gradient once a state is carried: DDP must allow that
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None,
                                       find_unused_parameters=isinstance(model, RecurrentMemoryTransformer))

@@ -253,3 +253,10 @@ def test_command_line_maps_every_option_to_the_config():
     cfg = LMConfig(**{f: getattr(args, f) for f in LMConfig.__dataclass_fields__})
     assert cfg.steps is None and cfg.time_budget == 60.0 and cfg.betas == (0.9, 0.99) and cfg.compile
     assert cfg.segment_len == 128 and cfg.corpus == "pg-books" and args.func is lm.run_lm
+
+
+def test_compile_blocks_keeps_parameter_names():
+    model = model_for(config())
+    names = list(model.state_dict())
+    lm.compile_blocks(model)
+    assert list(model.state_dict()) == names  # checkpoints load into compiled and plain models alike
