@@ -1,0 +1,181 @@
+"""CPU time to solve copy over 4 segments (>= 99% exact match): minirmt vs the peer, with the same budget.
+
+Task: `minirmt.tasks.make_task("copy", 8)` sampled with g = 4 segments of n = 8 tokens: 16 digits, GO, the
+16 digits again (RMT paper, Sec. 4.1); every answer lies in an earlier segment, so only memory solves it.
+Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12. Training (GUIDE.md,
+"What is known to work"): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
+then cosine over the step budget, batch 64, gradient clipping 1.0, full BPTT.
+
+Fairness: the models train in lockstep in one process, on the same batches from one generator, one step of
+each in turn, so a busy spell of a shared machine slows them alike; each model's clock counts only its own
+training steps (evaluation excluded). Every `--eval-every` steps each model is evaluated on the same
+held-out sequences; a model is solved at the first evaluation with exact match >= 0.99 (every answer digit
+of a sequence right), and then stops. The budget (steps and seconds) is the same for every model.
+
+    python bench/cpu_time_to_solve.py            # writes bench/results/cpu_time_to_solve.json
+    python bench/cpu_time_to_solve.py --smoke    # a few steps: checks that the script works
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import minirmt
+from minirmt.tasks import make_task
+from minirmt.train import lr_at, make_optimizer
+from minirmt.validation import IGNORE_INDEX
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+
+SIZES = dict(d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8)
+SEGMENTS = 4
+TRAIN = dict(lr=3e-3, betas=(0.9, 0.98), weight_decay=0.01, warmup=100, batch_size=64, clip=1.0)
+THRESHOLD = 0.99
+
+
+class Contender:
+    """One model in the race: its optimizer, its clocks and its evaluations."""
+
+    def __init__(self, name: str, cfg: minirmt.ModelConfig, seed: int):
+        self.name = name
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.model = minirmt.RecurrentMemoryTransformer(cfg) if name == "minirmt" else harness.peer_model(cfg, name)
+        self.optimizer = make_optimizer(self.model, TRAIN["lr"], TRAIN["weight_decay"], TRAIN["betas"])
+        self.loss = harness.loss_fn(self.model, name)
+        self.wall = self.cpu = 0.0
+        self.steps, self.solved, self.history = 0, False, []
+
+    def logits(self, tokens):
+        if self.name == "minirmt":
+            return self.model(tokens).logits
+        return harness.peer_forward(self.model, tokens)[1]
+
+    def train_step(self, batch, lr: float) -> float:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss = self.loss(*batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), TRAIN["clip"])
+        self.optimizer.step()
+        value = loss.item()
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
+        self.steps += 1
+        return value
+
+    @torch.no_grad()
+    def evaluate(self, batches) -> dict:
+        """Exact match (every answer of a sequence right) and per-answer accuracy over held-out batches."""
+        self.model.eval()
+        exact = correct = answers = sequences = 0
+        for tokens, targets in batches:
+            asked = targets != IGNORE_INDEX  # (b, s)
+            right = (self.logits(tokens).argmax(-1) == targets) & asked
+            exact += int((right.sum(1) == asked.sum(1)).sum())
+            correct, answers = correct + int(right.sum()), answers + int(asked.sum())
+            sequences += len(tokens)
+        self.model.train()
+        return {"exact_match": exact / sequences, "accuracy": correct / answers}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["minirmt", "peer", "peer-lean"],
+                        choices=["minirmt", "peer", "peer-lean"])
+    parser.add_argument("--steps", type=int, default=3000, help="step budget (also the cosine schedule's length)")
+    parser.add_argument("--seconds", type=float, default=900.0, help="training-time budget per model (wall)")
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--eval-batches", type=int, default=8, help="held-out batches of 64 sequences")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a few steps (a check of the script)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    steps, eval_every, eval_batches = (4, 2, 1) if args.smoke else (args.steps, args.eval_every, args.eval_batches)
+    task = make_task("copy", SIZES["segment_len"])
+    cfg = minirmt.ModelConfig(vocab_size=task.vocab_size, **SIZES)
+    notes = []
+    names = list(args.models)
+    if harness.peer_version() is None and any(n.startswith("peer") for n in names):
+        names = [n for n in names if not n.startswith("peer")]
+        notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
+    contenders = [Contender(name, cfg, args.seed) for name in names]
+    held_out_gen = torch.Generator().manual_seed(12345)
+    held_out = [task.sample(TRAIN["batch_size"], SEGMENTS, held_out_gen) for _ in range(eval_batches)]
+    generator = torch.Generator().manual_seed(args.seed)
+
+    for step in range(steps):
+        racing = [c for c in contenders if not c.solved and c.wall < args.seconds]
+        if not racing:
+            break
+        batch = task.sample(TRAIN["batch_size"], SEGMENTS, generator)
+        lr = lr_at(step, TRAIN["lr"], TRAIN["warmup"], steps)
+        for c in racing:
+            loss = c.train_step(batch, lr)
+            if (step + 1) % eval_every == 0 or step + 1 == steps:
+                metrics = c.evaluate(held_out)
+                c.history.append({"step": step + 1, "loss": loss, "wall_s": c.wall, "cpu_s": c.cpu, **metrics})
+                c.solved = metrics["exact_match"] >= THRESHOLD
+                print(f"{c.name:<10} step {step + 1:>5}  loss {loss:.4f}  exact {metrics['exact_match']:.3f}  "
+                      f"acc {metrics['accuracy']:.3f}  {c.wall:7.1f} s", flush=True)
+
+    results = {}
+    for c in contenders:
+        last = c.history[-1] if c.history else {}
+        results[c.name] = {
+            "solved": c.solved, "steps": c.steps, "train_wall_s": c.wall, "train_cpu_s": c.cpu,
+            "time_to_solve_wall_s": c.wall if c.solved else None,
+            "time_to_solve_cpu_s": c.cpu if c.solved else None,
+            "final_exact_match": last.get("exact_match"), "final_accuracy": last.get("accuracy"),
+            "parameters": harness.count_parameters(c.model), "history": c.history,
+        }
+    mine = results.get("minirmt", {})
+    ratios = {
+        f"{name} / minirmt time to solve": {
+            "wall": harness.ratio(r["time_to_solve_wall_s"], mine.get("time_to_solve_wall_s")),
+            "cpu_time": harness.ratio(r["time_to_solve_cpu_s"], mine.get("time_to_solve_cpu_s")),
+        }
+        for name, r in results.items() if name != "minirmt"
+    }
+    record = {
+        "benchmark": "cpu_time_to_solve",
+        "smoke": args.smoke,
+        "environment": harness.environment("cpu"),
+        "task": {"name": "copy", "segment_len": task.segment_len, "segments": SEGMENTS,
+                 "source_len": task._source_len(SEGMENTS), "vocab_size": task.vocab_size, "threshold": THRESHOLD},
+        "config": {**cfg.to_dict(), **TRAIN, "steps_budget": steps, "seconds_budget": args.seconds,
+                   "eval_every": eval_every, "held_out_sequences": eval_batches * TRAIN["batch_size"],
+                   "seed": args.seed},
+        "peer_options": {n: harness.PEER_VARIANTS[n] for n in names if n.startswith("peer")},
+        "peer_differences": harness.PEER_DIFFERENCES if any(n.startswith("peer") for n in names) else [],
+        "results": results,
+        "ratios": ratios,
+        "notes": notes,
+    }
+    path = harness.write_json(harness.result_path("cpu_time_to_solve", args.smoke, args.out), record)
+
+    print(f"\nCopy over {SEGMENTS} segments of {task.segment_len} ({record['task']['source_len']} digits), "
+          f"exact match >= {THRESHOLD}, {record['environment']['device']}, {args.threads} threads")
+    print(f"{'model':<10} {'solved':>6} {'steps':>6} {'train s':>8} {'CPU s':>8} {'exact':>6}")
+    for name, r in results.items():
+        print(f"{name:<10} {str(r['solved']):>6} {r['steps']:>6} {r['train_wall_s']:>8.1f} {r['train_cpu_s']:>8.1f} "
+              f"{harness.fmt(r['final_exact_match'], 3):>6}")
+    for key, r in ratios.items():
+        print(f"{key}: {harness.fmt(r['wall'])}x (wall clock), {harness.fmt(r['cpu_time'])}x (CPU time)")
+    for note in notes:
+        print("note:", note)
+    print("wrote", path)
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""Peak GPU memory of a training step against the number of segments g, with cfg.memory_flat off and on.
+
+Config: gpu_throughput.py's (vocab 32,768, d 512, 8 layers, 8 heads, n 512, m 16, batch 16, bf16 autocast,
+fused AdamW, eager), full BPTT over g in {1, 4, 16, 64} segments. The model is called with targets and
+return_logits=False, so no logits are returned and kept. With memory_flat each segment's activations are
+recomputed in the backward pass (activation checkpointing per segment), so the peak should not grow with g;
+without it every segment's activations wait for the backward pass.
+
+peak = torch.cuda.max_memory_allocated over the timed steps (weights, gradients and AdamW states included);
+"activations" = peak minus what is allocated between steps. A setting that runs out of memory is recorded
+as "oom" and the larger g of that mode are skipped. `--peer` adds lucidrains' RMT (full BPTT and its
+memory-replay backprop) for g in {1, 4, 16}.
+
+    python bench/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory.json
+    python bench/gpu_memory.py --smoke    # tiny sizes on the CPU (memory is then not measured)
+"""
+
+import argparse
+import gc
+import sys
+from pathlib import Path
+
+import torch
+
+import minirmt
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from gpu_throughput import BATCH, CONFIG, SMOKE  # noqa: E402
+
+SEGMENTS = [1, 4, 16, 64]
+PEER_SEGMENTS = [1, 4, 16]
+GOALS = {"flat peak at g=16 / flat peak at g=1": "<= 2", "throughput cost of memory_flat": "<= 30%"}
+
+
+def minirmt_step(cfg, flat: bool, batch, device):
+    model = minirmt.RecurrentMemoryTransformer(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat}))
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
+    return harness.train_step(harness.loss_fn(model, "minirmt"), optimizer, batch, autocast=True)
+
+
+def peer_step(cfg, replay: bool, batch, device):
+    """One step of the peer (as shipped): full BPTT through our loop, or the wrapper's memory-replay backprop."""
+    model = harness.peer_model(cfg, "peer").to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
+    tokens, targets = batch
+    if not replay:
+        return harness.train_step(harness.loss_fn(model, "peer"), optimizer, batch, autocast=True)
+    sequence = torch.cat([tokens, targets[:, -1:]], dim=1)  # the wrapper predicts every next token itself
+
+    def step():
+        with torch.autocast(tokens.device.type, dtype=torch.bfloat16):
+            loss, _ = harness.peer_forward(model, sequence, memory_replay=True)  # runs the backward pass itself
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    return step
+
+
+def measure(make_step, rounds: int, device) -> dict:
+    """Peak memory and tokens/s of one setting, or {"oom": True} if it runs out of memory."""
+    cuda = device.type == "cuda"
+    step = None
+    try:
+        step = make_step()
+        step()  # warm-up: allocates the optimizer states
+        harness.synchronize(device)
+        resident = torch.cuda.memory_allocated(device) if cuda else None
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
+        times = harness.time_interleaved({"step": step}, rounds, warmup=0, device=device)["step"]
+        peak = torch.cuda.max_memory_allocated(device) if cuda else None
+        out = {"oom": False, "step_wall_s": min(times["wall_s"]), "peak_bytes": peak, "resident_bytes": resident,
+               "activation_bytes": None if peak is None else peak - resident}
+    except torch.OutOfMemoryError:
+        out = {"oom": True}
+    del step
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--segments", type=int, nargs="+", default=SEGMENTS)
+    parser.add_argument("--rounds", type=int, default=3, help="timed steps per setting (the fastest is reported)")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--peer", action="store_true", help="also the peer, full BPTT and memory replay")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (a check of the script)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    cfg = minirmt.ModelConfig(**(SMOKE if args.smoke else CONFIG))
+    batch_size = 2 if args.smoke else args.batch
+    segments = [1, 2, 4] if args.smoke else args.segments
+    rounds = 1 if args.smoke else args.rounds
+    notes = []
+    settings = [(f"minirmt flat={flat}", flat) for flat in (False, True)]
+    if args.peer and harness.peer_version() is None:
+        notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
+    elif args.peer:
+        settings += [("peer full BPTT", False), ("peer memory replay", True)]
+
+    results = {}
+    for name, option in settings:
+        results[name] = {}
+        for g in segments if name.startswith("minirmt") else [g for g in segments if g in PEER_SEGMENTS] or [1]:
+            batch = harness.lm_batch(cfg.vocab_size, batch_size, g * cfg.segment_len, device=device)
+            make = minirmt_step if name.startswith("minirmt") else peer_step
+            r = measure(lambda make=make, option=option, batch=batch: make(cfg, option, batch, device), rounds, device)
+            if not r["oom"]:
+                r["tokens_per_s"] = batch_size * g * cfg.segment_len / r["step_wall_s"]
+            results[name][g] = r
+            if r["oom"]:
+                break  # a larger g would run out of memory too
+
+    flat, full = results["minirmt flat=True"], results["minirmt flat=False"]
+    summary = {
+        "flat peak g=16 / g=1": harness.ratio(flat.get(16, {}).get("peak_bytes"), flat.get(1, {}).get("peak_bytes")),
+        "throughput cost of memory_flat by g": {
+            g: 1 - flat[g]["tokens_per_s"] / full[g]["tokens_per_s"]
+            for g in flat if g in full and not flat[g]["oom"] and not full[g]["oom"]
+        },
+    }
+    record = {
+        "benchmark": "gpu_memory",
+        "smoke": args.smoke,
+        "environment": harness.environment(device),
+        "config": {**cfg.to_dict(), "segments": segments, "batch_size": batch_size, "autocast": "bfloat16",
+                   "optimizer": "AdamW(lr=3e-4, fused)", "rounds": rounds, "call": "targets, return_logits=False"},
+        "results": results,
+        "summary": summary,
+        "goals": GOALS,
+        "notes": notes,
+    }
+    path = harness.write_json(harness.result_path("gpu_memory", args.smoke, args.out), record)
+
+    print(f"\nPeak GPU memory of a training step, {record['environment']['device']}, b={batch_size} "
+          f"n={cfg.segment_len} m={cfg.num_mem_tokens} d={cfg.d_model} l={cfg.n_layers} v={cfg.vocab_size}")
+    print(f"{'setting':<22} {'g':>3} {'peak GiB':>9} {'activ. GiB':>11} {'tokens/s':>11}")
+    for name, by_g in results.items():
+        for g, r in by_g.items():
+            if r["oom"]:
+                print(f"{name:<22} {g:>3} {'out of memory':>21}")
+                continue
+            gib = [None if r[k] is None else r[k] / 2**30 for k in ("peak_bytes", "activation_bytes")]
+            print(f"{name:<22} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")
+    print(f"flat peak g=16 / g=1: {harness.fmt(summary['flat peak g=16 / g=1'])} (goal <= 2)")
+    for g, cost in summary["throughput cost of memory_flat by g"].items():
+        print(f"throughput cost of memory_flat at g={g}: {100 * cost:.0f}% (goal <= 30%)")
+    for note in notes:
+        print("note:", note)
+    print("wrote", path)
+    return record
+
+
+if __name__ == "__main__":
+    main()

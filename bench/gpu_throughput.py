@@ -1,0 +1,159 @@
+"""Training throughput on one GPU: minirmt (eager, compiled, chunked loss) vs the peer and a dense decoder.
+
+Config (the issue's): vocab 32,768, d 512, 8 layers, 8 heads, segments of 512 tokens, 16 memory tokens,
+4 segments, batch 16, bfloat16 autocast, fused AdamW, full BPTT, random next-token data.
+
+Rows, timed in interleaved rounds (harness.py):
+    minirmt                         eager
+    minirmt compiled                each Transformer block `torch.compile`d (minirmt.lm.compile_blocks)
+    minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
+    dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
+                                    tokens per step, with no memory and no recurrence
+    peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
+
+MFU = tokens/s * training FLOPs per token / peak (minirmt.lm.flops_per_token; the peer rows are credited
+with minirmt's FLOPs for the same sizes; H100/H200 dense bf16 peak 989 TFLOP/s).
+
+    python bench/gpu_throughput.py            # on a GPU: writes bench/results/gpu_throughput.json
+    python bench/gpu_throughput.py --smoke    # tiny sizes on the CPU, compiled rows traced with aot_eager
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+import minirmt
+from minirmt.lm import flops_per_token, peak_flops
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
+from chunked_loss import ChunkedLossRMT  # noqa: E402
+from dense import DenseDecoder  # noqa: E402
+
+CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
+SEGMENTS, BATCH = 4, 16
+SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
+ROWS = ["minirmt", "minirmt compiled", "minirmt compiled, chunked loss", "dense", "dense compiled",
+        "peer", "peer-lean"]
+
+
+def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
+    """The model of a row, on `device`, initialised from `seed`, compiled if the row says so."""
+    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+        torch.manual_seed(seed)
+        if row.startswith("peer"):
+            model = harness.peer_model(cfg, row)
+        elif row.startswith("dense"):
+            model = DenseDecoder(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.segment_len)
+        else:
+            model = (ChunkedLossRMT if "chunked" in row else minirmt.RecurrentMemoryTransformer)(cfg)
+    model.to(device)
+    if "compiled" in row:
+        harness.compile_blocks(model.blocks if row.startswith("dense") else model.backbone.blocks, backend)
+    return model
+
+
+def row_loss(row: str, model, n: int):
+    """`loss(tokens (b, g * n), targets)` for a row; the dense decoder reads each segment as its own context."""
+    if row.startswith("dense"):
+        def dense_loss(tokens, targets):
+            return model(tokens.reshape(-1, n), targets.reshape(-1, n))
+        return dense_loss
+    return harness.loss_fn(model, row)
+
+
+def row_flops_per_token(row: str, model, minirmt_model, s: int, n: int) -> float:
+    return model.flops_per_token(n) if row.startswith("dense") else flops_per_token(minirmt_model, s)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=10, help="timed steps per row (median reported)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed steps per row (compilation happens here)")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--segments", type=int, default=SEGMENTS)
+    parser.add_argument("--rows", nargs="+", default=ROWS, choices=ROWS, metavar="ROW", help=f"from {ROWS}")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--backend", default=None, help="torch.compile backend (default: inductor; smoke: aot_eager)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (a check of the script)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
+    args = parser.parse_args(argv)
+
+    device = torch.device(args.device)
+    cfg = minirmt.ModelConfig(**(SMOKE if args.smoke else CONFIG))
+    batch_size, g = (2, 2) if args.smoke else (args.batch, args.segments)
+    rounds, warmup = (1, 1) if args.smoke else (args.rounds, args.warmup)
+    backend = args.backend or ("aot_eager" if args.smoke else "inductor")
+    n, s = cfg.segment_len, g * cfg.segment_len
+    notes = []
+    rows = list(args.rows)
+    if harness.peer_version() is None and any(r.startswith("peer") for r in rows):
+        rows = [r for r in rows if not r.startswith("peer")]
+        notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+
+    batch = harness.lm_batch(cfg.vocab_size, batch_size, s, device=device)
+    reference = minirmt.RecurrentMemoryTransformer(cfg)  # for the FLOP count only
+    steps, flops, params = {}, {}, {}
+    for row in rows:
+        model = build(row, cfg, device, backend)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
+        steps[row] = harness.train_step(row_loss(row, model, n), optimizer, batch, autocast=True)
+        flops[row] = row_flops_per_token(row, model, reference, s, n)
+        params[row] = harness.count_parameters(model)
+    tokens_per_step = batch_size * s
+    results = harness.summarize(harness.time_interleaved(steps, rounds, warmup, device), tokens_per_step)
+    peak = peak_flops(device)
+    for row, r in results.items():
+        r.update(parameters=params[row], flops_per_token=flops[row])
+        if "error" not in r:
+            r["mfu"] = harness.ratio(r["tokens_per_s"] * flops[row], peak)
+    timed = [r for r in rows if "error" not in results[r]]
+    notes += [f"{r}: {results[r]['error']} (left out)" for r in rows if r not in timed]
+
+    ratios = {}
+    for mine in (r for r in timed if r.startswith("minirmt")):
+        dense = "dense compiled" if "compiled" in mine else "dense"
+        for other in [r for r in timed if r.startswith("peer")] + ([dense] if dense in timed else []):
+            ratios[f"{mine} / {other}"] = harness.ratio(results[mine]["tokens_per_s"], results[other]["tokens_per_s"])
+    record = {
+        "benchmark": "gpu_throughput",
+        "smoke": args.smoke,
+        "environment": harness.environment(device),
+        "config": {**cfg.to_dict(), "segments": g, "batch_size": batch_size, "autocast": "bfloat16",
+                   "optimizer": "AdamW(lr=3e-4, fused)", "compile": f"per block, backend={backend}",
+                   "rounds": rounds, "warmup": warmup, "tokens_per_step": tokens_per_step,
+                   "peak_flops": peak},
+        "peer_options": {r: harness.PEER_VARIANTS[r] for r in rows if r.startswith("peer")},
+        "peer_differences": harness.PEER_DIFFERENCES if any(r.startswith("peer") for r in rows) else [],
+        "results": results,
+        "ratios": ratios,
+        "goals": {"minirmt / peer": ">= 10", "minirmt / dense (same mode)": ">= 0.8"},
+        "notes": notes,
+    }
+    path = harness.write_json(harness.result_path("gpu_throughput", args.smoke, args.out), record)
+
+    print(f"\nGPU training throughput, {record['environment']['device']}, torch {torch.__version__}, "
+          f"b={batch_size} g={g} n={n} m={cfg.num_mem_tokens} d={cfg.d_model} l={cfg.n_layers} v={cfg.vocab_size}")
+    print(f"{'row':<32} {'step ms':>8} {'tokens/s':>11} {'MFU':>6} {'peak GiB':>9} {'warm-up s':>10}")
+    for row, r in results.items():
+        mem = r.get("step_peak_bytes")
+        if "error" in r:
+            print(f"{row:<32} {r['error']}")
+            continue
+        print(f"{row:<32} {1e3 * r['step_wall_s']:>8.1f} {r['tokens_per_s']:>11,.0f} "
+              f"{harness.fmt(r['mfu'] and 100 * r['mfu'], 1):>5}% {harness.fmt(mem and mem / 2**30):>9} "
+              f"{r['warmup_s']:>10.1f}")
+    for key, value in ratios.items():
+        print(f"{key}: {harness.fmt(value)}x")
+    for note in notes:
+        print("note:", note)
+    print("wrote", path)
+    return record
+
+
+if __name__ == "__main__":
+    main()

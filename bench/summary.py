@@ -1,0 +1,91 @@
+"""A short table of benchmark records (the JSON files of bench/results/), with each goal met or missed.
+
+    python bench/summary.py bench/results/*.json
+"""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import fmt  # noqa: E402
+
+
+def verdict(value, ok) -> str:
+    return "-" if value is None else ("met" if ok(value) else "MISSED")
+
+
+def cpu_throughput(r: dict) -> list[str]:
+    lines = [f"{name:<10} {x['tokens_per_s']:>10,.0f} tokens/s  {x['tokens_per_cpu_s']:>10,.0f} tokens/CPU-s"
+             for name, x in r["results"].items()]
+    for key, x in r["ratios"].items():
+        goal = "control" if key.endswith("peer-lean") else f"goal >= 2: {verdict(x['wall'], lambda v: v >= 2)}"
+        lines.append(f"{key}: {fmt(x['wall'])}x wall, {fmt(x['cpu_time'])}x CPU time ({goal})")
+    return lines
+
+
+def gpu_throughput(r: dict) -> list[str]:
+    lines = [f"{'row':<32} {'tokens/s':>11} {'MFU':>7} {'step GiB':>9}"]
+    for name, x in r["results"].items():
+        if "error" in x:
+            lines.append(f"{name:<32} {x['error']}")
+            continue
+        mem = x.get("step_peak_bytes")
+        mfu = x.get("mfu")
+        lines.append(f"{name:<32} {x['tokens_per_s']:>11,.0f} {fmt(mfu and 100 * mfu, 1):>6}% "
+                     f"{fmt(mem and mem / 2**30):>9}")
+    for key, value in r["ratios"].items():
+        if key.endswith("peer-lean"):
+            goal = "control"
+        else:
+            least = 10 if key.endswith("peer") else 0.8
+            goal = f"goal >= {least}: {verdict(value, lambda v, least=least: v >= least)}"
+        lines.append(f"{key}: {fmt(value)}x ({goal})")
+    return lines
+
+
+def gpu_memory(r: dict) -> list[str]:
+    lines = []
+    for name, by_g in r["results"].items():
+        cells = [f"g={g}: " + ("oom" if x["oom"] else f"{fmt(x['peak_bytes'] and x['peak_bytes'] / 2**30)} GiB "
+                 f"{x['tokens_per_s']:,.0f} tok/s") for g, x in by_g.items()]
+        lines.append(f"{name:<20} " + " | ".join(cells))
+    ratio = r["summary"]["flat peak g=16 / g=1"]
+    lines.append(f"flat peak g=16 / g=1: {fmt(ratio)} (goal <= 2: {verdict(ratio, lambda v: v <= 2)})")
+    for g, cost in r["summary"]["throughput cost of memory_flat by g"].items():
+        lines.append(f"throughput cost of memory_flat at g={g}: {100 * cost:.0f}% "
+                     f"(goal <= 30%: {verdict(cost, lambda v: v <= 0.3)})")
+    return lines
+
+
+def cpu_time_to_solve(r: dict) -> list[str]:
+    lines = [f"{name:<10} solved={x['solved']} after {x['steps']} steps, {x['train_wall_s']:.0f} s wall, "
+             f"{x['train_cpu_s']:.0f} CPU-s, exact match {fmt(x['final_exact_match'], 3)}"
+             for name, x in r["results"].items()]
+    lines += [f"{key}: {fmt(x['wall'])}x wall, {fmt(x['cpu_time'])}x CPU time" for key, x in r["ratios"].items()]
+    return lines
+
+
+TABLES = {"cpu_throughput": cpu_throughput, "gpu_throughput": gpu_throughput, "gpu_memory": gpu_memory,
+          "cpu_time_to_solve": cpu_time_to_solve}
+
+
+def summarize(path: Path) -> str:
+    record = json.loads(Path(path).read_text())
+    name = record.get("benchmark")
+    env = record.get("environment", {})
+    head = f"== {name} ({env.get('device')}, torch {env.get('torch')}){' SMOKE' if record.get('smoke') else ''}"
+    return "\n".join([head, *TABLES[name](record)])
+
+
+def main(paths: list[str]) -> None:
+    for path in paths:
+        if not Path(path).exists():
+            print(f"== {path}: missing (the benchmark did not finish)")
+            continue
+        print(summarize(Path(path)))
+        print()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

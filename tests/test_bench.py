@@ -1,0 +1,127 @@
+"""The benchmark helpers under bench/ compute what they claim: the chunked loss equals the plain loss, the
+dense reference is a causal decoder, the timing harness calls every step as often as it says, and the
+summary reads the records the scripts write. (The benchmarks themselves are run by hand: bench/README.md.)"""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import minirmt
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import harness  # noqa: E402
+import summary  # noqa: E402
+from chunked_loss import ChunkedLossRMT, chunked_cross_entropy  # noqa: E402
+from dense import DenseDecoder  # noqa: E402
+
+CFG = minirmt.ModelConfig(vocab_size=16, d_model=16, n_layers=2, n_heads=2, segment_len=4, num_mem_tokens=2)
+
+
+def test_chunked_cross_entropy_equals_the_plain_sum_and_its_gradients():
+    g = torch.Generator().manual_seed(0)
+    hidden = torch.randn(10, 8, generator=g, requires_grad=True)
+    weight = torch.randn(5, 8, generator=g, requires_grad=True)
+    targets = torch.randint(0, 5, (10,), generator=g)
+    targets[[1, 7]] = -100
+    plain = F.cross_entropy(hidden @ weight.T, targets, ignore_index=-100, reduction="sum")
+    chunked = chunked_cross_entropy(hidden, weight, targets, chunk=3)
+    torch.testing.assert_close(chunked, plain)
+    grads = torch.autograd.grad(plain, (hidden, weight))
+    for got, want in zip(torch.autograd.grad(chunked, (hidden, weight)), grads):
+        torch.testing.assert_close(got, want)
+
+
+def test_chunked_loss_rmt_matches_minirmt_loss_and_gradients():
+    torch.manual_seed(0)
+    plain = minirmt.RecurrentMemoryTransformer(CFG)
+    chunked = ChunkedLossRMT(CFG)
+    chunked.chunk = 3
+    chunked.load_state_dict(plain.state_dict())
+    tokens, targets = harness.lm_batch(CFG.vocab_size, 2, 3 * CFG.segment_len, seed=1)
+    targets[:, :5] = -100
+    losses = [model(tokens, targets=targets, return_logits=False).loss for model in (plain, chunked)]
+    torch.testing.assert_close(losses[1], losses[0])
+    for loss in losses:
+        loss.backward()
+    for (name, p), q in zip(plain.named_parameters(), chunked.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, msg=name)
+
+
+def test_dense_decoder_is_causal_and_counts_flops():
+    torch.manual_seed(0)
+    model = DenseDecoder(vocab_size=16, d_model=16, n_layers=2, n_heads=2, context=8)
+    tokens, targets = harness.lm_batch(16, 2, 8, seed=2)
+    early = targets.clone()
+    early[:, 4:] = -100  # only positions 0..3 count
+    changed = tokens.clone()
+    changed[:, 6] = (changed[:, 6] + 1) % 16  # a later token must not change earlier predictions
+    torch.testing.assert_close(model(changed, early), model(tokens, early))
+    block_params = sum(p.numel() for p in model.blocks.parameters())
+    assert model.flops_per_token(8) == 6 * block_params + 12 * 2 * 16 * 8 + 6 * 16 * 16
+
+
+def test_time_interleaved_calls_each_step_warmup_plus_rounds_times():
+    calls = {"a": 0, "b": 0}
+
+    def step(name):
+        def run():
+            calls[name] += 1
+        return run
+
+    times = harness.time_interleaved({"a": step("a"), "b": step("b")}, rounds=3, warmup=2)
+    assert calls == {"a": 5, "b": 5}
+    assert all(len(t["wall_s"]) == len(t["cpu_s"]) == 3 and t["warmup_s"] >= 0 for t in times.values())
+    summary_ = harness.summarize(times, tokens_per_step=100)
+    assert summary_["a"]["tokens_per_s"] == pytest.approx(100 / summary_["a"]["step_wall_s"])
+
+
+def test_time_interleaved_leaves_out_a_step_that_runs_out_of_memory():
+    calls = []
+
+    def fails():
+        calls.append("fails")
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    times = harness.time_interleaved({"ok": lambda: calls.append("ok"), "fails": fails}, rounds=2, warmup=1)
+    assert times["fails"] == {"error": "out of memory"} and calls.count("fails") == 1
+    assert harness.summarize(times, 10)["fails"] == {"error": "out of memory"}
+
+
+def test_train_step_changes_the_weights_and_returns_the_loss():
+    torch.manual_seed(0)
+    model = minirmt.RecurrentMemoryTransformer(CFG)
+    before = model.memory.detach().clone()
+    batch = harness.lm_batch(CFG.vocab_size, 2, 2 * CFG.segment_len)
+    step = harness.train_step(harness.loss_fn(model, "minirmt"), torch.optim.AdamW(model.parameters()), batch)
+    loss = step()
+    assert loss.shape == () and not loss.requires_grad and torch.isfinite(loss)
+    assert not torch.equal(model.memory, before)
+
+
+def test_summary_reads_a_record(tmp_path, capsys):
+    record = {
+        "benchmark": "gpu_memory", "smoke": True, "environment": {"device": "cpu", "torch": torch.__version__},
+        "results": {"minirmt flat=True": {1: {"oom": False, "peak_bytes": 2**30, "tokens_per_s": 10.0},
+                                          16: {"oom": True}}},
+        "summary": {"flat peak g=16 / g=1": None, "throughput cost of memory_flat by g": {1: 0.25}},
+    }
+    path = harness.write_json(tmp_path / "r.json", record)
+    summary.main([str(path), str(tmp_path / "missing.json")])
+    out = capsys.readouterr().out
+    assert "g=1: 1.00 GiB" in out and "g=16: oom" in out and "30%: met" in out and "missing" in out
+
+
+def test_peer_loop_equals_the_peer_wrapper_loss():
+    pytest.importorskip("recurrent_memory_transformer_pytorch")
+    from recurrent_memory_transformer_pytorch import RecurrentMemoryTransformerWrapper
+
+    torch.manual_seed(0)
+    peer = harness.peer_model(CFG, "peer-lean")
+    tokens, targets = harness.lm_batch(CFG.vocab_size, 2, 3 * CFG.segment_len, seed=3)
+    loss, logits = harness.peer_forward(peer, tokens, targets)
+    wrapper_loss, _ = RecurrentMemoryTransformerWrapper(peer)(torch.cat([tokens, targets[:, -1:]], 1), return_loss=True)
+    torch.testing.assert_close(loss, wrapper_loss)
+    assert logits.shape == (2, 3 * CFG.segment_len, CFG.vocab_size)
