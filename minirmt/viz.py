@@ -254,13 +254,14 @@ def pca_2d(x) -> tuple[torch.Tensor, torch.Tensor]:
     return coords, explained
 
 
-def plot_memory_trajectory(memories, per_slot: bool = False, batch: int = 0, title: str | None = None) -> Figure:
+def plot_memory_trajectory(memories, per_slot: bool = False, batch: int = 0, title: str | None = None,
+                           color_label: str = "segment") -> Figure:
     """The path of the memory through a 2-D PCA projection, one point per segment.
 
     memories: g states `(m, d)` or `(b, m, d)` (e.g. `out.memories`, perhaps with the initial memory first)
     per_slot=False: one trajectory per sequence, each state flattened to `(m * d)`
     per_slot=True:  one trajectory per memory slot `(d)` of sequence `batch`
-    Colour runs from the first segment (dark) to the last (light).
+    Colour runs from the first state (dark) to the last (light); `color_label` names it on the colour bar.
     """
     states = memory_stack(memories)  # (g, b, m, d)
     if per_slot:
@@ -281,9 +282,38 @@ def plot_memory_trajectory(memories, per_slot: bool = False, batch: int = 0, tit
     ax.set_ylabel(f"PC 2 ({100 * float(explained[1]):.0f}% of variance)")
     what = "memory slots" if per_slot else "memory states"
     ax.set_title(title or f"{what} across segments (PCA)")
-    cbar = fig.colorbar(scatter, ax=ax, shrink=0.8, label="segment")
+    cbar = fig.colorbar(scatter, ax=ax, shrink=0.8, label=color_label)
     cbar.locator = MaxNLocator(integer=True)
     cbar.update_ticks()
+    return fig
+
+
+def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmin: float | None = 0.0,
+                 vmax: float | None = 1.0, cmap: str = "viridis", annotate: bool = True) -> Figure:
+    """A labelled matrix `(r, c)`, e.g. probe accuracy per memory slot and source position.
+
+    Rows and columns are numbered from 0; with `annotate` (and at most 200 cells) each cell shows its value.
+    """
+    values = _matrix(values, "values", "(r, c)")
+    rows, cols = values.shape
+    fig = Figure(figsize=(0.42 * cols + 1.8, 0.36 * rows + 1.3), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    if annotate and rows * cols <= 200:
+        middle = (float(values.min()) + float(values.max())) / 2 if vmin is None or vmax is None else (vmin + vmax) / 2
+        for r in range(rows):
+            for c in range(cols):
+                value = float(values[r, c])
+                text = f"{value:.2f}"
+                ax.text(c, r, text[1:] if text.startswith("0.") else text, ha="center", va="center",
+                        fontsize=6.5, color="black" if value > middle else "white")
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
     return fig
 
 

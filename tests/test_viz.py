@@ -159,8 +159,9 @@ def test_plot_memory_trajectory_points_per_segment():
     assert ax.get_xlabel().startswith("PC 1") and "variance" in ax.get_ylabel()
     slots = viz.plot_memory_trajectory(memories(), per_slot=True).axes[0]
     assert len(slots.lines) == M and "slots" in slots.get_title()
-    single = viz.plot_memory_trajectory([torch.randn(M, 6) for _ in range(5)]).axes[0]
+    single = viz.plot_memory_trajectory([torch.randn(M, 6) for _ in range(5)], color_label="state").axes[0]
     assert single.collections[0].get_offsets().shape == (5, 2)
+    assert single.figure.axes[1].get_ylabel() == "state"  # the colour bar
 
 
 def test_plot_curves_accepts_records_columns_and_runs():
@@ -231,3 +232,12 @@ def test_plot_unrolled_cuts_the_gradient_before_the_window():
     assert count(short, "detach") == 3 and "bptt_depth=2" in short.axes[0].get_title()
     window = next(p for p in short.axes[0].patches if p.get_label() == "window")
     assert window.get_x() > 2 * 2.0  # the shade starts at segment 3
+
+
+def test_plot_heatmap_labels_and_annotates():
+    values = torch.tensor([[0.1, 0.95, 1.0], [0.5, 0.0, 0.25]])
+    fig = viz.plot_heatmap(values, "source position", "slot", title="probe")
+    ax = fig.axes[0]
+    assert image(fig).shape == (2, 3) and ax.get_xlabel() == "source position" and ax.get_title() == "probe"
+    assert [t.get_text() for t in ax.texts] == [".10", ".95", "1.00", ".50", ".00", ".25"]
+    assert len(viz.plot_heatmap(torch.rand(20, 20), "x", "y").axes[0].texts) == 0  # too many cells to label
