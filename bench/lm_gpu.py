@@ -125,7 +125,7 @@ def report(folder: Path) -> list[dict]:
     one_gpu = [r for r in rows if r["world_size"] == 1]
     if one_gpu:
         histories = {r["label"] + (f" ({r['name']})" if r["name"] != r["model"] else ""): r["history"] for r in one_gpu}
-        plot_lm_curves(histories, x="seconds", title="pg-books bytes, same wall clock").savefig(
+        plot_lm_curves(histories, x="budget_seconds", title="pg-books bytes, same wall clock").savefig(
             folder / "curves.png", dpi=120)
         by_position = {r["label"]: r["loss_by_position"] for r in one_gpu if r.get("loss_by_position")}
         if by_position:
@@ -150,11 +150,11 @@ def report(folder: Path) -> list[dict]:
 
 
 def print_table(rows, scaling) -> None:
-    print(f"\n{'run':<16}{'GPUs':>5}{'test bpb':>10}{'steps':>8}{'Mtok/s':>9}{'MFU':>7}{'peak GB':>9}"
+    print(f"\n{'run':<16}{'GPUs':>5}{'test bpb':>10}{'steps':>8}{'ktok/s':>9}{'MFU':>7}{'peak GB':>9}"
           f"{'params M':>10}  device")
     for r in rows:
         bpb = f"{r['test_bpb']:.3f}" if r.get("test_bpb") is not None else "-"
-        tps = f"{r['tokens_per_s'] / 1e6:.2f}" if r.get("tokens_per_s") else "-"
+        tps = f"{r['tokens_per_s'] / 1e3:,.0f}" if r.get("tokens_per_s") else "-"
         mfu = f"{r['mfu']:.1%}" if r.get("mfu") is not None else "-"
         mem = f"{r['peak_memory_gb']:.1f}" if r.get("peak_memory_gb") is not None else "-"
         print(f"{r['name']:<16}{r['world_size']:>5}{bpb:>10}{r['steps']:>8}{tps:>9}{mfu:>7}{mem:>9}"

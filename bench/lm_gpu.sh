@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The GPU experiment of notebook 08 (bench/lm_gpu.py), run from the repository root; results go to $OUT.
 #
-#   bench/lm_gpu.sh                          RMT, segment-only, Transformer-XL, MemTr-XL on one GPU
-#   MODELS="rmt segment" bench/lm_gpu.sh     a subset (each model takes BUDGET s + compile + evaluation)
-#   bench/lm_gpu.sh ddp                      RMT tokens/s on 1 GPU, then on 2 GPUs with DDP (torchrun)
-#   bench/lm_gpu.sh smoke                    the whole pipeline on the CPU in about a minute
+#   bench/lm_gpu.sh all      2 GPUs, under 10 minutes: RMT + segment-only on GPU 0 while Transformer-XL +
+#                            MemTr-XL train on GPU 1, then the data-parallel scaling run (ddp below)
+#   bench/lm_gpu.sh gpu      one GPU: the models in MODELS one after the other (default all four: about
+#                            4 x (BUDGET + compilation + evaluation) seconds, over 10 minutes at BUDGET=120)
+#   bench/lm_gpu.sh ddp      RMT tokens/s on 1 GPU, then on 2 GPUs with DDP (torchrun), no compile or evaluation
+#   bench/lm_gpu.sh smoke    the whole pipeline on the CPU with a tiny model, in a minute or two
 #
 # Settings (environment): OUT (default runs/lm_gpu), DATA (default .carry/data/pg-books: train.txt.gz and
-# test.txt.gz), BUDGET (training seconds per model, default 120), DDP_BUDGET (default 30), PYTHON.
-# Any further arguments are passed on to bench/lm_gpu.py (e.g. --batch-size 32 --no-compile).
+# test.txt.gz), BUDGET (training seconds per model, default 120), DDP_BUDGET (default 30), MODELS (for gpu),
+# PYTHON (default python3). Further arguments go to bench/lm_gpu.py (e.g. --batch-size 32 --no-compile).
+# Merge the rows of several runs later with: python bench/lm_gpu.py --report DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -20,24 +23,46 @@ PYTHON=${PYTHON:-python3}
 MODELS=${MODELS:-rmt segment xl memxl}
 mode=${1:-gpu}
 [ $# -gt 0 ] && shift
+mkdir -p "$OUT"
+
+bench() {  # bench ARGS...: one bench/lm_gpu.py run on the pg-books data
+    "$PYTHON" bench/lm_gpu.py --data "$DATA" --out "$OUT" "$@"
+}
+
+ddp() {  # the same RMT run on one GPU, then on two (64 rows per GPU): the tokens/s speed-up is the scaling
+    local common=(--budget "$DDP_BUDGET" --models rmt --eval-bytes 0 --no-compile "$@")
+    CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --tag gpu1
+    "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node=2 bench/lm_gpu.py --data "$DATA" \
+        --out "$OUT" "${common[@]}" --tag gpu2
+}
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true
 case "$mode" in
+all)
+    status=0
+    CUDA_VISIBLE_DEVICES=0 bench --budget "$BUDGET" --models rmt,segment "$@" > "$OUT/log-gpu0.txt" 2>&1 &
+    first=$!
+    CUDA_VISIBLE_DEVICES=1 bench --budget "$BUDGET" --models xl,memxl "$@" > "$OUT/log-gpu1.txt" 2>&1 &
+    second=$!
+    wait "$first" || status=$?
+    wait "$second" || status=$?
+    grep -h -E "parameters|test:|FAILED|Error" "$OUT/log-gpu0.txt" "$OUT/log-gpu1.txt" || true
+    ddp "$@" || status=$?
+    bench --report "$OUT"
+    exit "$status"
+    ;;
 gpu)
-    "$PYTHON" bench/lm_gpu.py --data "$DATA" --out "$OUT" --budget "$BUDGET" --models "${MODELS// /,}" "$@"
+    bench --budget "$BUDGET" --models "${MODELS// /,}" "$@"
     ;;
 ddp)
-    # The same RMT run on one GPU, then on two (each GPU keeps a batch of 64 rows): the speed-up in
-    # tokens/s is the data-parallel scaling; no evaluation, no compilation, to keep the command short.
-    common=(--data "$DATA" --out "$OUT" --budget "$DDP_BUDGET" --models rmt --eval-bytes 0 --no-compile "$@")
-    "$PYTHON" bench/lm_gpu.py "${common[@]}" --tag gpu1
-    "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node=2 bench/lm_gpu.py "${common[@]}" --tag gpu2
+    ddp "$@"
+    bench --report "$OUT"
     ;;
 smoke)
     "$PYTHON" bench/lm_gpu.py --smoke --out "$OUT" "$@"
     ;;
 *)
-    echo "usage: bench/lm_gpu.sh [gpu|ddp|smoke] [extra bench/lm_gpu.py arguments]" >&2
+    echo "usage: bench/lm_gpu.sh [all|gpu|ddp|smoke] [more bench/lm_gpu.py arguments]" >&2
     exit 2
     ;;
 esac

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from einops import rearrange
 from torch.nn.parallel import DistributedDataParallel
 
 from .baselines import MemTransformerXL, TransformerXL
@@ -182,9 +183,10 @@ class LMResult:
     """What `train_lm` returns.
 
     model        the trained model (without the DDP wrapper; with compile, its blocks stay compiled)
-    history      training records {"step", "tokens", "seconds", "lr", "loss", "tokens_per_s", "mfu"} and
-                 evaluation records {"step", "tokens", "seconds", "valid_loss", "valid_<unit>"}; "seconds" is
-                 training time, evaluation excluded; "tokens" counts all processes
+    history      training records {"step", "tokens", "seconds", "budget_seconds", "lr", "loss", "tokens_per_s",
+                 "mfu"} and evaluation records {"step", "tokens", "seconds", "budget_seconds", "valid_loss",
+                 "valid_<unit>"}; "seconds" is training time, evaluation excluded, "budget_seconds" the same
+                 without the first two (compiling) steps; "tokens" counts all processes
     final        {"valid": ..., "test": ...}: `evaluate_lm` of the last model on each split given
     step         optimizer steps done
     tokens       training tokens seen, all processes together
@@ -352,12 +354,9 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
             out = model(tokens, memory=state)
         state = out.memory
         loss = F.cross_entropy(out.logits.float().transpose(1, 2), targets, reduction="none")  # (b, s)
-        s = tokens.shape[1]
-        if s > seg:  # (b, g * n): fold the g segments onto positions 0..n-1 (the last may be shorter)
-            loss = F.pad(loss, (0, -s % seg), value=float("nan")).unflatten(1, (-1, seg)).flatten(0, 1)
-        valid = ~loss.isnan()
-        sums[: loss.shape[1]] += loss.nan_to_num().sum(0).double()
-        counts[: loss.shape[1]] += valid.sum(0).double()
+        batch_sums, batch_counts = position_sums(loss, seg)
+        sums[: len(batch_sums)] += batch_sums
+        counts[: len(batch_counts)] += batch_counts
     model.train(was_training)
     _all_reduce(sums), _all_reduce(counts)
     total_loss, total = float(sums.sum()), float(counts.sum())
@@ -365,6 +364,21 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     by_position = (sums / counts.clamp(min=1)).tolist()
     return {"loss": mean, unit: score(mean, unit), "unit": unit, "tokens": int(total),
             "loss_by_position": by_position}
+
+
+def position_sums(loss: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token losses `(b, s)`, s = g * n (the last segment may be shorter) -> the sum and the count of
+    losses at each position 0..n-1 inside a segment, both `(min(s, n),)` float64.
+
+    `loss_by_position = sums / counts`: position 0 is the first token of every segment, which a model
+    without memory predicts from nothing but itself (RMT paper, Sec. 4).
+    """
+    s = loss.shape[1]
+    if s <= n:
+        return loss.double().sum(0), torch.full((s,), float(loss.shape[0]), dtype=torch.float64, device=loss.device)
+    padded = F.pad(loss.double(), (0, -s % n), value=float("nan"))  # (b, g * n)
+    per_segment = rearrange(padded, "b (g n) -> (b g) n", n=n)
+    return per_segment.nan_to_num().sum(0), (~per_segment.isnan()).sum(0).double()
 
 
 def _eager():
@@ -560,8 +574,8 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
                     seconds = clock.tick()
                     run.seconds, log_seconds = run.seconds + seconds, log_seconds + seconds
                     speed = log_tokens / max(log_seconds, 1e-9)
-                    record = {"step": run.step, "tokens": run.tokens, "seconds": run.seconds, "lr": lr,
-                              "loss": mean, "tokens_per_s": speed}
+                    record = {"step": run.step, "tokens": run.tokens, "seconds": run.seconds,
+                              "budget_seconds": clock.budget_seconds, "lr": lr, "loss": mean, "tokens_per_s": speed}
                     if peak:
                         record["mfu"] = flops * speed / (peak * world_size)
                     run.history.append(record)
@@ -575,7 +589,8 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
                     run.seconds, log_seconds = run.seconds + seconds, log_seconds + seconds
                     result = evaluate("valid")
                     run.history.append({"step": run.step, "tokens": run.tokens, "seconds": run.seconds,
-                                        "valid_loss": result["loss"], f"valid_{unit}": result[unit]})
+                                        "budget_seconds": clock.budget_seconds, "valid_loss": result["loss"],
+                                        f"valid_{unit}": result[unit]})
                     log(f"step {run.step:>7} | valid loss {result['loss']:.4f} | {unit} {result[unit]:.3f}")
                     clock.resume()
                     save()
@@ -699,7 +714,7 @@ def write_metrics(run: LMResult, out: str | Path) -> Path:
 
 
 def plot_lm_curves(histories: dict, x: str = "tokens", title: str = "training loss"):
-    """Training loss (lines) and validation loss (dots) against "tokens", "seconds" or "step", one colour per run.
+    """Training loss (lines) and validation loss (dots) against "tokens", "step", "seconds" or "budget_seconds".
 
     histories: {run name: LMResult.history (or metrics.json's "history")}. Returns a matplotlib Figure.
     """
@@ -713,7 +728,8 @@ def plot_lm_curves(histories: dict, x: str = "tokens", title: str = "training lo
         ax.plot([r[x] for r in train], [r["loss"] for r in train], color=f"C{i}", label=name)
         if valid:
             ax.plot([r[x] for r in valid], [r["valid_loss"] for r in valid], "o", color=f"C{i}", ms=4)
-    ax.set(xlabel=x, ylabel="cross-entropy (nats / token)", title=title)
+    xlabel = {"budget_seconds": "seconds (after the two compiling steps)", "seconds": "seconds of training"}
+    ax.set(xlabel=xlabel.get(x, x), ylabel="cross-entropy (nats / token)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -260,3 +260,12 @@ def test_compile_blocks_keeps_parameter_names():
     names = list(model.state_dict())
     lm.compile_blocks(model)
     assert list(model.state_dict()) == names  # checkpoints load into compiled and plain models alike
+
+
+def test_position_sums_fold_segments_onto_positions():
+    loss = torch.arange(2 * 10, dtype=torch.float32).view(2, 10)  # b = 2, s = 10: segments of 4, 4 and 2
+    sums, counts = lm.position_sums(loss, 4)
+    assert counts.tolist() == [6, 6, 4, 4]
+    assert sums.tolist() == [0 + 4 + 8 + 10 + 14 + 18, 1 + 5 + 9 + 11 + 15 + 19, 2 + 6 + 12 + 16, 3 + 7 + 13 + 17]
+    short_sums, short_counts = lm.position_sums(loss[:, :3], 4)
+    assert short_counts.tolist() == [2, 2, 2] and short_sums.tolist() == [10, 12, 14]
