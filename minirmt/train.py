@@ -12,6 +12,7 @@ continues the same dropout stream. Model initialisation is the caller's: `seeded
 inside its own `fork_rng` from a seed.
 """
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -41,7 +42,9 @@ class TrainConfig:
     bptt_depth        gradients flow back through at most this many segments (None: the model's setting)
     curriculum        start at the task's minimum number of segments and add one whenever the evaluation
                       accuracy reaches `curriculum_threshold`, up to `segments` (Bulatov et al., 2023,
-                      "Scaling Transformer to 1M tokens and beyond with RMT", Sec. 3)
+                      "Scaling Transformer to 1M tokens and beyond with RMT", Sec. 3); `train(stages=...)`
+                      takes any other curriculum
+    curriculum_threshold   evaluation accuracy that moves a curriculum to its next stage
     eval_every        evaluate every this many steps (and after the last one)
     eval_batches      held-out batches per evaluation
     eval_seed         seed of the held-out batches
@@ -110,12 +113,13 @@ class TrainResult:
     """What `train` returns.
 
     model        the trained model (the same object that was passed in)
-    history      every record, oldest first: training records {"step", "loss", "lr", "segments", "seconds"}
-                 and evaluation records {"step", "eval_loss", "eval_accuracy", "eval_exact_match", "segments",
-                 "seconds"}; "seconds" is training time so far, evaluation excluded
+    history      every record, oldest first: training records {"step", "loss", "lr", "segments", "stage",
+                 "seconds"} and evaluation records {"step", "eval_loss", "eval_accuracy", "eval_exact_match",
+                 "segments", "stage", "seconds"}; "seconds" is training time so far, evaluation excluded
     metrics      the last evaluation on the target number of segments (empty if none ran)
     step         optimizer steps done
-    segments     the curriculum's number of segments at the end (= the target without a curriculum)
+    segments     g of the stage the run ended in (the target's without a curriculum)
+    stage        index of that stage in the curriculum (the target is the last)
     interrupted  True if Ctrl-C (KeyboardInterrupt) stopped the run; the model and history are kept
     seconds      training time, evaluation excluded
     """
@@ -125,6 +129,7 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
     step: int = 0
     segments: int = 1
+    stage: int = 0
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -136,7 +141,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
     """"auto" -> CUDA if available, else CPU; anything else is checked and passed through."""
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(device)
+    try:
+        device = torch.device(device)
+    except RuntimeError as e:
+        raise ValueError(f"device={str(device)!r} is not a device: expected 'auto', 'cpu' or 'cuda' ({e})") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r}, but CUDA is not available here (use 'cpu' or 'auto')")
     return device
@@ -273,13 +281,30 @@ def _autocast(device: torch.device, enabled: bool):
 # ---------------------------------------------------------------- the loop
 
 
-def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, checkpoint=None, resume=None,
-          callback=None, progress: bool = True, meta: dict | None = None) -> TrainResult:
-    """Train `model` on `task` (see tasks.py: `task.sample(b, g, generator) -> tokens, targets (b, s)`).
+def segment_stages(task, target: int, start: int | None = None) -> list[tuple]:
+    """A curriculum over the number of segments: `[(task, g) for g = start .. target - 1]` (the stages before
+    the target; start defaults to the task's minimum). Bulatov et al., 2023, Sec. 3: 1 -> 2 -> ... segments."""
+    start = task.min_segments if start is None else start
+    return [(task, g) for g in range(max(start, task.min_segments), target)]
 
+
+def size_stages(task, num_segments: int, size: str, values) -> list[tuple]:
+    """A curriculum over one of the task's sizes at g segments, e.g. `size_stages(task, 4, "num_pairs", [2, 3])`:
+    `[(task with size=v, g) for v in values]`, easiest first (GUIDE.md, Sec. 3: associative recall)."""
+    return [(dataclasses.replace(task, **{size: v}), num_segments) for v in values]
+
+
+def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, stages=None, checkpoint=None,
+          resume=None, callback=None, progress: bool = True, meta: dict | None = None) -> TrainResult:
+    """Train `model` on `task` (see tasks.py: `task.sample(b, g, generator) -> tokens, targets (b, s)`) with
+    g = `config.segments`: the target, evaluated at the end.
+
+    stages      a curriculum: `(task, g)` stages to go through before the target, easiest first; the run moves
+                on when the evaluation accuracy on the current stage reaches `config.curriculum_threshold`.
+                Default: `segment_stages(task, g)` with `config.curriculum`, else none.
     checkpoint  path written atomically at every evaluation, at the end and on Ctrl-C (None: never)
-    resume      a checkpoint (path or loaded dict) to continue from: model, optimizer, step, curriculum,
-                random states and history; the run then goes on exactly as if it had not stopped
+    resume      a checkpoint (path or loaded dict) to continue from: model, optimizer, step, stage, random
+                states and history; the run then goes on exactly as if it had not stopped
     callback    `callback(step, history)` after every optimizer step; returning True ends the run early
     progress    show a tqdm progress bar (the notebook widget in Jupyter)
     meta        extra entries for the checkpoint (e.g. the model's and the task's names), kept on resume
@@ -288,22 +313,24 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, ch
     target = cfg.segments if cfg.segments is not None else task.min_segments
     if target < task.min_segments:
         raise ValueError(f"TrainConfig.segments={target}, but the task needs at least {task.min_segments}")
+    if stages is None:
+        stages = segment_stages(task, target) if cfg.curriculum else []
+    stages = [*stages, (task, target)]
     device = resolve_device(cfg.device)
     model.to(device)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
     generator = torch.Generator().manual_seed(cfg.seed)
-    run = TrainResult(model, segments=task.min_segments if cfg.curriculum else target)
-    meta = dict(meta or {})
-    global_rng = None
+    run = TrainResult(model, segments=stages[0][1])
+    meta, global_rng = dict(meta or {}), None
     if resume is not None:
         state = resume if isinstance(resume, dict) else load_checkpoint(resume)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         global_rng = state["global_rng"]
-        run.step, run.segments, run.seconds = state["step"], state["segments"], state["seconds"]
+        run.step, run.stage, run.seconds = state["step"], state["stage"], state["seconds"]
         run.history = list(state["history"])
-        evals = [r for r in run.history if "eval_accuracy" in r and r["segments"] == target]
+        evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(stages) - 1]
         run.metrics = evals[-1] if evals else {}
         meta = {**state.get("meta", {}), **meta}
 
@@ -311,26 +338,27 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, ch
         if checkpoint is not None:
             save_checkpoint(
                 checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(), step=run.step,
-                segments=run.segments, seconds=run.seconds, history=run.history, meta=meta,
+                stage=run.stage, segments=run.segments, seconds=run.seconds, history=run.history, meta=meta,
                 generator=generator.get_state(), global_rng=torch.get_rng_state(), train_config=cfg.to_dict(),
                 model_config=model.cfg.to_dict() if hasattr(model, "cfg") else None,
             )
 
-    eval_sets = {}  # g -> the held-out batches for g segments, drawn once
+    eval_sets = {}  # stage -> its held-out batches, drawn once
 
-    def run_eval(g):
-        if g not in eval_sets:
-            eval_sets[g] = eval_batches(task, g, cfg.batch_size, cfg.eval_batches, cfg.eval_seed, device)
-        record = {"step": run.step, **evaluate(model, eval_sets[g], cfg.bptt_depth, cfg.autocast),
-                  "segments": g, "seconds": run.seconds}
+    def run_eval(stage: int) -> dict:
+        stage_task, g = stages[stage]
+        if stage not in eval_sets:
+            eval_sets[stage] = eval_batches(stage_task, g, cfg.batch_size, cfg.eval_batches, cfg.eval_seed, device)
+        record = {"step": run.step, **evaluate(model, eval_sets[stage], cfg.bptt_depth, cfg.autocast),
+                  "segments": g, "stage": stage, "seconds": run.seconds}
         run.history.append(record)
-        if g == target:
+        if stage == len(stages) - 1:
             run.metrics = record
         return record
 
     bar = tqdm(total=cfg.steps, initial=run.step, disable=not progress, desc=type(model).__name__,
                dynamic_ncols=True)
-    postfix = {"g": run.segments}
+    postfix = {}
     clock = Stopwatch(run.seconds)
     model.train()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -342,8 +370,9 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, ch
         with stop_on_interrupt() as stop:
             losses = []  # detached scalar tensors since the last record: no sync per step
             while run.step < cfg.steps:
+                stage_task, run.segments = stages[run.stage]
                 lr = lr_at(run.step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
-                batch = task.sample(cfg.batch_size, run.segments, generator)
+                batch = stage_task.sample(cfg.batch_size, run.segments, generator)
                 losses.append(_train_step(model, optimizer, lr, batch, cfg, device))
                 run.step += 1
                 bar.update(1)
@@ -352,25 +381,26 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, ch
                     postfix["loss"] = torch.stack(losses).mean().item()  # the loop's one sync between evals
                     run.seconds = clock.read()
                     run.history.append({"step": run.step, "loss": postfix["loss"], "lr": lr,
-                                        "segments": run.segments, "seconds": run.seconds})
+                                        "segments": run.segments, "stage": run.stage, "seconds": run.seconds})
                     losses = []
                 if run.step % cfg.eval_every == 0 or last:
                     with clock.paused():
                         run.seconds = clock.read()
-                        postfix["acc"] = run_eval(run.segments)["eval_accuracy"]
-                        passed = postfix["acc"] >= cfg.curriculum_threshold
-                        if cfg.curriculum and passed and run.segments < target:
-                            run.segments += 1  # the next stage: one more segment
+                        postfix["acc"] = run_eval(run.stage)["eval_accuracy"]
+                        if run.stage < len(stages) - 1 and postfix["acc"] >= cfg.curriculum_threshold:
+                            run.stage += 1
+                            run.segments = stages[run.stage][1]
                         save()
-                postfix["g"] = run.segments
                 if run.step % cfg.log_every == 0 or last:
+                    if len(stages) > 1:
+                        postfix.update(g=run.segments, stage=run.stage)
                     bar.set_postfix({k: round(v, 4) for k, v in postfix.items()}, refresh=False)
                 if callback is not None and callback(run.step, run.history):
                     break
         run.seconds = clock.read()
         run.interrupted = stop.interrupted
         if not run.interrupted and run.metrics.get("step") != run.step:
-            run_eval(target)  # stopped early, or the curriculum has not reached the target yet
+            run_eval(len(stages) - 1)  # stopped early, or the curriculum has not reached the target yet
         save()
     bar.close()
     return run

@@ -1,0 +1,208 @@
+"""`python -m minirmt ...`: train and evaluate a model on a synthetic task, a quick demo, the experiments.
+
+    python -m minirmt train --task copy --out runs/copy            # RMT, defaults that solve the task
+    python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
+    python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
+    python -m minirmt experiment algorithmic --out bench/results/algorithmic [--quick]
+
+Wrong flags and impossible settings end with one line on stderr and exit status 2.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from . import MODELS, experiments, viz
+from .tasks import TASKS
+from .train import TrainConfig, eval_batches, evaluate, resolve_device, train
+
+# Defaults per task that the default RMT run solves on a 2-core CPU (GUIDE.md, Sec. 3, "What is known to work")
+TASK_DEFAULTS = {
+    "copy": {"segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
+    "reverse": {"segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
+    "assoc": {"segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
+    "mqar": {"segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line on stderr (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def nonnegative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def make_parser() -> Parser:
+    parser = Parser(prog="python -m minirmt", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = commands.add_parser("train", help="train a model on a synthetic task")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--out", required=True, type=Path, help="folder for config.json, metrics.json, checkpoint.pt")
+    p.add_argument("--model", default="rmt", choices=sorted(MODELS))
+    p.add_argument("--segments", type=positive, help="g, segments per sequence (default: per task)")
+    p.add_argument("--segment-len", type=positive, help="n, tokens per segment (default: per task)")
+    p.add_argument("--mem", type=nonnegative, default=8, help="m, memory tokens (default 8)")
+    p.add_argument("--source-len", type=positive, help="copy/reverse: digits to copy (default: as many as fit)")
+    p.add_argument("--pairs", type=positive, help="assoc/mqar: key-value pairs (default 4)")
+    p.add_argument("--d-model", type=positive, default=64)
+    p.add_argument("--layers", type=positive, default=2)
+    p.add_argument("--heads", type=positive, default=4)
+    p.add_argument("--steps", type=positive, help="optimizer steps (default: per task)")
+    p.add_argument("--batch-size", type=positive, default=64)
+    p.add_argument("--lr", type=positive_float, help="peak learning rate (default: per task)")
+    p.add_argument("--warmup", type=nonnegative, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bptt", type=positive, help="BPTT depth in segments (default: all)")
+    p.add_argument("--curriculum", action="store_true", help="grow the number of segments from the task's minimum")
+    p.add_argument("--eval-every", type=positive, default=100)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=cmd_train, parser=p)
+
+    p = commands.add_parser("eval", help="evaluate a checkpoint, print metrics as JSON")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--segments", type=positive, help="g to evaluate on (default: as trained; more = generalise)")
+    p.add_argument("--batches", type=positive, default=8)
+    p.add_argument("--batch-size", type=positive, default=64)
+    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(run=cmd_eval, parser=p)
+
+    p = commands.add_parser("demo", help="RMT vs a model without memory on copy over 4 segments (CPU, minutes)")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"))
+    p.add_argument("--steps", type=positive, default=600)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=cmd_demo, parser=p)
+
+    p = commands.add_parser("experiment", help="the paper's experiments")
+    p.add_argument("name", choices=["algorithmic"])
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--quick", action="store_true", help="a few steps per run: checks the pipeline, not the paper")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(run=cmd_experiment, parser=p)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]); returns the exit status."""
+    args = make_parser().parse_args(argv)
+    return args.run(args, args.parser)
+
+
+def _checked(parser: Parser, make):
+    """Run `make()`; a ValueError or TypeError from the library becomes one line and exit status 2."""
+    try:
+        return make()
+    except (ValueError, TypeError, FileNotFoundError) as e:
+        parser.error(str(e))
+
+
+def cmd_train(args, parser) -> int:
+    defaults = TASK_DEFAULTS[args.task]
+    n = args.segment_len or defaults["segment_len"]
+    sizes = {k: v for k, v in (("source_len", args.source_len), ("num_pairs", args.pairs)) if v is not None}
+
+    def setup():
+        task, model = experiments.build(args.task, args.model, n, args.seed, sizes, num_mem_tokens=args.mem,
+                                        d_model=args.d_model, n_layers=args.layers, n_heads=args.heads)
+        config = TrainConfig(steps=args.steps or defaults["steps"], batch_size=args.batch_size,
+                             lr=args.lr or defaults["lr"], warmup=args.warmup, segments=args.segments or
+                             max(defaults["segments"], task.min_segments), bptt_depth=args.bptt,
+                             curriculum=args.curriculum, eval_every=args.eval_every, seed=args.seed,
+                             device=args.device)
+        if config.segments < task.min_segments:
+            raise ValueError(f"--segments {config.segments}: {task.name} with these sizes needs at least "
+                             f"{task.min_segments} segments of {n} tokens")
+        resolve_device(config.device)
+        return task, model, config
+
+    task, model, config = _checked(parser, setup)
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = experiments.run_meta(task, args.model)
+    (args.out / "config.json").write_text(json.dumps(
+        {**meta, "model_config": model.cfg.to_dict(), "train_config": config.to_dict()}, indent=1) + "\n")
+    started = time.perf_counter()
+    result = train(model, task, config, checkpoint=args.out / "checkpoint.pt", progress=not args.quiet, meta=meta)
+    metrics = {**{k: result.metrics.get(k) for k in ("eval_accuracy", "eval_exact_match", "eval_loss")},
+               "steps": result.step, "segments": config.segments, "train_seconds": round(result.seconds, 3),
+               "wall_seconds": round(time.perf_counter() - started, 3), "chance_accuracy": task.chance_accuracy,
+               "interrupted": result.interrupted, "history": result.history}
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
+    return 130 if result.interrupted else 0
+
+
+def cmd_eval(args, parser) -> int:
+    device = _checked(parser, lambda: resolve_device(args.device))
+    model, task, state = _checked(parser, lambda: experiments.load_run(args.checkpoint, device))
+    g = args.segments or state["train_config"]["segments"] or task.min_segments
+    batches = _checked(parser, lambda: eval_batches(task, g, args.batch_size, args.batches, args.seed, device))
+    metrics = evaluate(model, batches)
+    print(json.dumps({"task": task.name, "model": state["meta"]["model"], "segments": g,
+                      "trained_segments": state["segments"], **metrics, "chance_accuracy": task.chance_accuracy}))
+    return 0
+
+
+def cmd_demo(args, parser) -> int:
+    """RMT and SegmentTransformer on copy over 4 segments of 8 (8 digits, answers 2 segments later)."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = TrainConfig(steps=args.steps, batch_size=64, lr=3e-3, segments=4, eval_every=max(1, args.steps // 10),
+                         device="cpu")
+    histories, scores = {}, {}
+    for name in ("rmt", "segment"):
+        task, model = experiments.build("copy", name, 8, sizes={"source_len": 8})
+        result = train(model, task, config, progress=not args.quiet)
+        histories[name], scores[name] = result.history, result.metrics
+        if name == "rmt":
+            rmt = model
+        if result.interrupted:
+            return 130
+    print(f"{'model':10s} {'accuracy':>9s} {'exact':>7s} {'seconds':>8s}   (copy 8 digits over 4 segments of 8; "
+          f"chance {task.chance_accuracy:.2f})")
+    for name, m in scores.items():
+        print(f"{name:10s} {m['eval_accuracy']:9.3f} {m['eval_exact_match']:7.3f} {m['seconds']:8.1f}")
+    tokens, _ = task.sample(1, 4, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        attentions = rmt(tokens, return_attention=True).attentions  # g lists of l maps (1, h, i, j)
+    weights = viz.stack_attentions(attentions).mean(dim=2)  # (g, l, i, j), averaged over heads
+    viz.plot_attention_grid(weights, m=rmt.cfg.num_mem_tokens, n=8, row_label="segment", col_label="layer",
+                            title="RMT attention, heads averaged").savefig(args.out / "attention.png", dpi=100)
+    viz.plot_curves(histories, metrics=("loss", "eval_accuracy")).savefig(args.out / "curves.png", dpi=100)
+    (args.out / "metrics.json").write_text(json.dumps(scores, indent=1) + "\n")
+    print(f"figures: {args.out / 'attention.png'}, {args.out / 'curves.png'}")
+    return 0
+
+
+def cmd_experiment(args, parser) -> int:
+    experiments.run_algorithmic(args.out, quick=args.quick, progress=not args.quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
