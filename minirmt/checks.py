@@ -12,15 +12,17 @@ a helpful message or returns how many cases passed, and end with `return run_che
 cases)`; test the reference and at least two known-bad variants in tests/test_checks.py.
 """
 
+import math
 import traceback
 from collections.abc import Callable, Sequence
 
 import torch
 from einops import rearrange
 
-from . import masks, probe, segments, viz
+from . import masks, probe, segments, tasks, viz
 from .config import ModelConfig
 from .rmt import RecurrentMemoryTransformer
+from .validation import IGNORE_INDEX
 
 DIMENSIONS = {
     "b": "batch", "s": "sequence", "g": "segments", "n": "segment length", "m": "memory tokens",
@@ -568,3 +570,246 @@ def check_run_truncated(fn) -> Callable:
         return len(settings)
 
     return run_checker("run_truncated", fn, reference_run_truncated, cases)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 03_copy_and_reverse
+
+
+def _source_index(tokens: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """`(b, s)`: at each position from GO on, the index of the source digit answered there; -1 before GO."""
+    s = tokens.shape[1]
+    go = (tokens == tasks.GO).int().argmax(dim=1, keepdim=True)  # (b, 1)
+    i = torch.arange(s, device=tokens.device) - go  # (b, s): answer number, negative before GO
+    return torch.where(i < 0, -1, (s - go - 1 - i) if reverse else i)
+
+
+def reference_copy_targets(tokens: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """The targets of a copy (or reverse) sequence `tokens (b, s)`: `(b, s)`, -100 before GO.
+
+    The source is the first L tokens and GO sits at s - L; the answer at GO + i is source digit i (copy)
+    or L - 1 - i (reverse): RMT paper, Sec. 4.1.
+    """
+    index = _source_index(tokens, reverse)  # (b, s)
+    return tokens.gather(1, index.clamp(min=0)).masked_fill(index < 0, IGNORE_INDEX)
+
+
+def check_copy_targets(fn) -> Callable:
+    """Exercise 03.1: `copy_targets(tokens (b, s), reverse=False) -> targets (b, s)`."""
+
+    def cases(fn):
+        gen = _seeded(31)
+        settings = [("copy", 8, 3, {}), ("copy", 4, 3, {"source_len": 5}), ("copy", 5, 1, {}),
+                    ("reverse", 8, 4, {}), ("reverse", 4, 3, {"source_len": 3})]
+        for name, n, g, sizes in settings:
+            task = tasks.make_task(name, n, **sizes)
+            tokens, expected = task.sample(3, g, gen)
+            reverse = name == "reverse"
+            got = call(fn, tokens.clone(), reverse)
+            label = f"copy_targets({name}: g={g} segments of n={n}, reverse={reverse})"
+            expect_tensor(got, "b s", expected.shape, label)
+            if got.dtype != torch.long:
+                raise CheckFailed(f"{label} has dtype {got.dtype}, expected torch.long (token ids, like the targets "
+                                  "cross_entropy takes)")
+            asked = expected != IGNORE_INDEX
+            index = _source_index(tokens, reverse)  # (b, s)
+            digit = "L - 1 - i" if reverse else "i"
+            late, early = (tokens.gather(1, (index + k).clamp(0, tokens.shape[1] - 1)).masked_fill(~asked, IGNORE_INDEX)
+                           for k in (1, -1))  # answers taken one source digit too far, one too near
+
+            mistakes = [
+                (expected.masked_fill(~asked, 0), "positions with nothing to predict must hold -100 (the "
+                                                  "ignore_index of cross_entropy), not 0"),
+                (torch.cat([torch.full_like(expected[:, :1], IGNORE_INDEX), expected[:, :-1]], dim=1),
+                 "the answers start one position late: targets[t] is the token that comes after tokens[t], so "
+                 "the GO position itself already asks for the first digit"),
+                (reference_copy_targets(tokens, not reverse),
+                 f"this is the {'copy' if reverse else 'reverse'}; with reverse={reverse} the answer at GO + i is "
+                 f"source digit {digit}"),
+                (late, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
+                (early, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
+            ]
+            known_mistakes(got, expected, mistakes)
+            wrong = got != expected
+            if wrong.any() and not wrong[:, :-1].any():
+                raise CheckFailed(f"{label}: only the last position is wrong. Its answer is never fed to the model "
+                                  "(the sequence ends there), so take it from the source at the start, not from the "
+                                  "tokens after GO")
+            expect_close(got, expected, "b s", label)
+        return len(settings)
+
+    return run_checker("copy_targets", fn, reference_copy_targets, cases)
+
+
+def reference_answer_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+    """Per-token accuracy on the answer positions (targets != -100) and exact match (the fraction of
+    sequences whose every answer token is right), from `logits (b, s, v)` and `targets (b, s)`."""
+    asked = targets != IGNORE_INDEX  # (b, s)
+    right = (logits.argmax(dim=-1) == targets) & asked
+    accuracy = right.sum() / asked.sum().clamp(min=1)
+    exact = (right.sum(dim=1) == asked.sum(dim=1)).float().mean()
+    return accuracy.item(), exact.item()
+
+
+def _as_number(x, what: str) -> float:
+    if isinstance(x, torch.Tensor) and x.numel() == 1:
+        return float(x.item())
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return float(x)
+    raise CheckFailed(f"{what} is a {type(x).__name__}{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}, "
+                      "expected one number (a float, or a tensor with one element: use .item())")
+
+
+def check_answer_accuracy(fn) -> Callable:
+    """Exercise 03.2: `answer_accuracy(logits (b, s, v), targets (b, s)) -> (accuracy, exact_match)`."""
+
+    def cases(fn):
+        gen = _seeded(32)
+        shapes = [(6, 10, 5), (8, 16, 12), (5, 7, 3)]
+        for b, s, v in shapes:
+            targets = torch.randint(0, v, (b, s), generator=gen)
+            targets[:, : s // 2] = IGNORE_INDEX  # the first half asks nothing
+            logits = torch.randn(b, s, v, generator=gen)
+            # make some sequences right on every answer, the others right on about half of them
+            good = torch.rand(b, s, generator=gen) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
+            good[: b // 3] = True
+            boost = torch.nn.functional.one_hot(targets.clamp(min=0), v) * 10.0 * good.unsqueeze(-1)
+            logits = logits + boost
+            expected = reference_answer_accuracy(logits, targets)
+            got = call(fn, logits.clone(), targets.clone())
+            label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)})"
+            if not (isinstance(got, tuple | list) and len(got) == 2):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (accuracy, exact_match)")
+            accuracy, exact = (_as_number(x, f"{label}: {name}") for x, name in zip(got, ("accuracy", "exact match")))
+            right = logits.argmax(-1) == targets
+            asked = targets != IGNORE_INDEX
+            if abs(accuracy - expected[1]) < 1e-6 and abs(exact - expected[0]) < 1e-6 and expected[0] != expected[1]:
+                raise CheckFailed(f"{label} returned (exact match, accuracy); return (accuracy, exact match)")
+            if abs(accuracy - expected[0]) > 1e-6:
+                hint = ""
+                if abs(accuracy - right.float().mean().item()) < 1e-6:
+                    hint = ": that counts every position; count only the answers, where targets != -100"
+                raise CheckFailed(f"{label}: accuracy {accuracy:.4f}, expected {expected[0]:.4f}{hint}")
+            if abs(exact - expected[1]) > 1e-6:
+                hint = ""
+                if abs(exact - right.all(dim=1).float().mean().item()) < 1e-6:
+                    hint = ": that asks every position to be right; ask only the answers (targets != -100)"
+                elif abs(exact - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
+                    hint = (": that is the mean per-sequence accuracy; exact match counts a sequence as 1 only if "
+                            "all its answers are right, else 0")
+                raise CheckFailed(f"{label}: exact match {exact:.4f}, expected {expected[1]:.4f}{hint}")
+        return len(shapes)
+
+    return run_checker("answer_accuracy", fn, reference_answer_accuracy, cases)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 04_associative_recall
+
+
+def reference_recall_batch(keys: torch.Tensor, values: torch.Tensor, order: torch.Tensor, s: int):
+    """An associative-recall batch (RMT paper, Sec. 4.1): tokens `(b, s)` and targets `(b, s)`.
+
+    keys, values `(b, p)`: token ids of the stored pairs, written `k v k v ...` from position 0;
+    order `(b, q)`: which pairs are asked, in which order. The query phase fills the last 2q - 1 positions
+    with `k v k v ... k` (the last value is only a target, never read); the target at each asked key is its
+    value; PAD in between; -100 where nothing is asked.
+    """
+    b, p = keys.shape
+    q = order.shape[1]
+    start = s - (2 * q - 1)  # the first query
+    tokens = torch.full((b, s), tasks.PAD, dtype=torch.long, device=keys.device)
+    tokens[:, 0 : 2 * p : 2], tokens[:, 1 : 2 * p : 2] = keys, values
+    asked_keys, asked_values = keys.gather(1, order), values.gather(1, order)  # (b, q)
+    tokens[:, start::2] = asked_keys
+    tokens[:, start + 1 :: 2] = asked_values[:, :-1]
+    targets = torch.full_like(tokens, IGNORE_INDEX)
+    targets[:, start::2] = asked_values
+    return tokens, targets
+
+
+def _recall_case(task, g: int, generator: torch.Generator):
+    """A batch of `task` and the keys `(b, p)`, values `(b, p)` and order `(b, q)` it was built from."""
+    tokens, targets = task.sample(3, g, generator)
+    p, s = task.num_pairs, tokens.shape[1]
+    q = task.num_pairs if task.num_queries is None else task.num_queries
+    keys, values = tokens[:, 0 : 2 * p : 2], tokens[:, 1 : 2 * p : 2]
+    asked = tokens[:, s - (2 * q - 1) :: 2]  # (b, q) the asked keys
+    order = (asked.unsqueeze(-1) == keys.unsqueeze(1)).int().argmax(-1)  # (b, q): the pair each one asks
+    return keys, values, order, tokens, targets
+
+
+def check_recall_batch(fn) -> Callable:
+    """Exercise 04.1: `recall_batch(keys (b, p), values (b, p), order (b, q), s) -> tokens (b, s), targets (b, s)`."""
+
+    def cases(fn):
+        gen = _seeded(41)
+        settings = [(4, 4, {}), (8, 3, {"num_pairs": 3}), (4, 5, {"num_pairs": 3, "num_queries": 2}),
+                    (6, 2, {"num_pairs": 2, "num_keys": 4, "num_values": 3})]  # n, g, sizes
+        for n, g, sizes in settings:
+            task = tasks.make_task("assoc", n, **sizes)
+            keys, values, order, tokens, targets = _recall_case(task, g, gen)
+            s = tokens.shape[1]
+            label = (f"recall_batch(p={keys.shape[1]} pairs, q={order.shape[1]} queries, s={s})")
+            got = call(fn, keys.clone(), values.clone(), order.clone(), s)
+            if not (isinstance(got, tuple | list) and len(got) == 2):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (tokens (b, s), "
+                                  "targets (b, s))")
+            got_tokens, got_targets = got
+            expect_tensor(got_tokens, "b s", tokens.shape, f"{label}: tokens")
+            expect_tensor(got_targets, "b s", targets.shape, f"{label}: targets")
+            q = order.shape[1]
+            early = [torch.nn.functional.pad(x, (0, 1), value=fill) for x, fill in
+                     zip(reference_recall_batch(keys, values, order, s - 1), (tasks.PAD, IGNORE_INDEX))]
+            stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
+            on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
+            known_mistakes(torch.cat([got_tokens, got_targets], dim=1), torch.cat([tokens, targets], dim=1), [
+                (torch.cat([tokens, targets.clamp(min=0)], dim=1),
+                 "targets must be -100 where nothing is asked (the ignore_index of cross_entropy), not 0"),
+                (torch.cat([tokens, on_values], dim=1),
+                 "the targets sit on the values; put each value as the target at its key's position: targets[t] "
+                 "is what comes after tokens[t]"),
+                (torch.cat(stored_order, dim=1),
+                 "the keys are asked in stored order; ask them in the order given by `order`: keys.gather(1, order)"),
+                (torch.cat(early, dim=1),
+                 f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
+                 "because the last value is only a target, never read"),
+            ])
+            expect_close(got_tokens, tokens, "b s", f"{label}: tokens")
+            expect_close(got_targets, targets, "b s", f"{label}: targets")
+        return len(settings)
+
+    return run_checker("recall_batch", fn, reference_recall_batch, cases)
+
+
+def reference_pairs_information(num_pairs: int, num_keys: int, num_values: int) -> float:
+    """Bits of information in p stored pairs: which p of the K keys (order irrelevant), and a value of V for
+    each: log2 C(K, p) + p log2 V."""
+    return math.log2(math.comb(num_keys, num_pairs)) + num_pairs * math.log2(num_values)
+
+
+def check_pairs_information(fn) -> Callable:
+    """Exercise 04.2: `pairs_information(num_pairs, num_keys, num_values) -> bits (a float)`."""
+
+    def cases(fn):
+        settings = [(4, 16, 16), (1, 16, 16), (6, 16, 16), (3, 8, 5), (16, 16, 16)]
+        for p, k, v in settings:
+            expected = reference_pairs_information(p, k, v)
+            got = _as_number(call(fn, p, k, v), f"pairs_information({p}, {k}, {v})")
+            label = f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})"
+            if math.isclose(got, expected, rel_tol=1e-5):
+                continue
+            known = [
+                (math.log2(math.perm(k, p)) + p * math.log2(v),
+                 f"that counts the order the pairs were written in, log2(p!) = {math.log2(math.factorial(p)):.2f} "
+                 "bits too many; recall does not care about the order (math.comb, not math.perm)"),
+                (p * math.log2(k) + p * math.log2(v),
+                 "the keys are distinct: choose p of the K keys without replacement, log2 C(K, p)"),
+                (p * math.log2(v), "which keys were stored is information too: add log2 C(K, p)"),
+                (expected * math.log(2), "that is in nats (natural log); use log2 for bits"),
+            ]
+            hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-5)), "")
+            raise CheckFailed(f"{label} is {got:.4f}, expected {expected:.4f}" + (f": {hint}" if hint else ""))
+        return len(settings)
+
+    return run_checker("pairs_information", fn, reference_pairs_information, cases)

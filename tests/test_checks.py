@@ -359,3 +359,187 @@ def test_run_truncated(capsys):
     assert_fails(check, detaches_the_initial_memory, ref, "never detach the memory entering segment 0", capsys)
     assert_fails(check, detaches_the_logits, ref, "not the logits", capsys)
     assert_fails(check, not_carried, ref, "every segment reads the initial memory", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 03_copy_and_reverse
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_copy_targets, checks.reference_copy_targets),
+    (checks.check_answer_accuracy, checks.reference_answer_accuracy),
+])
+def test_copy_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a, **k: "a string", lambda *a, **k: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def test_copy_targets(capsys):
+    check, ref = checks.check_copy_targets, checks.reference_copy_targets
+    assert_passes(check, ref, capsys)
+
+    from minirmt.tasks import GO
+
+    def by_hand(tokens, reverse=False):  # a loop over positions, as a learner might write it
+        targets = torch.full_like(tokens, -100)
+        for row in range(tokens.shape[0]):
+            go = int((tokens[row] == GO).nonzero()[0])
+            length = tokens.shape[1] - go
+            for i in range(length):
+                targets[row, go + i] = tokens[row, length - 1 - i if reverse else i]
+        return targets
+
+    def zeros_elsewhere(tokens, reverse=False):
+        return ref(tokens, reverse).clamp(min=0)
+
+    def one_late(tokens, reverse=False):
+        return torch.nn.functional.pad(ref(tokens, reverse)[:, :-1], (1, 0), value=-100)
+
+    def always_copy(tokens, reverse=False):
+        return ref(tokens, False)
+
+    def next_tokens(tokens, reverse=False):  # right except the last answer, which is never fed
+        targets = ref(tokens, reverse)
+        shifted = torch.nn.functional.pad(tokens[:, 1:], (0, 1), value=0)
+        return torch.where(targets == -100, targets, shifted)
+
+    def off_by_one(tokens, reverse=False):
+        targets = ref(tokens, reverse)
+        index = checks._source_index(tokens, reverse)
+        return torch.where(targets == -100, targets, tokens.gather(1, (index + 1).clamp(max=tokens.shape[1] - 1)))
+
+    def as_floats(tokens, reverse=False):
+        return ref(tokens, reverse).float()
+
+    assert_passes(check, by_hand, capsys)
+    assert_fails(check, zeros_elsewhere, ref, "must hold -100", capsys)
+    assert_fails(check, one_late, ref, "one position late", capsys)
+    assert_fails(check, always_copy, ref, "this is the copy; with reverse=True", capsys)
+    assert_fails(check, next_tokens, ref, "only the last position is wrong", capsys)
+    assert_fails(check, off_by_one, ref, "off by one", capsys)
+    assert_fails(check, as_floats, ref, "expected torch.long", capsys)
+
+
+def test_answer_accuracy(capsys):
+    check, ref = checks.check_answer_accuracy, checks.reference_answer_accuracy
+    assert_passes(check, ref, capsys)
+
+    def as_tensors(logits, targets):
+        accuracy, exact = ref(logits, targets)
+        return torch.tensor(accuracy), torch.tensor(exact)
+
+    def every_position(logits, targets):
+        right = logits.argmax(-1) == targets
+        return right.float().mean().item(), ref(logits, targets)[1]
+
+    def exact_over_every_position(logits, targets):
+        right = logits.argmax(-1) == targets
+        return ref(logits, targets)[0], right.all(dim=1).float().mean().item()
+
+    def mean_sequence_accuracy(logits, targets):
+        asked = targets != -100
+        right = (logits.argmax(-1) == targets) & asked
+        return ref(logits, targets)[0], (right.sum(1) / asked.sum(1)).mean().item()
+
+    def swapped(logits, targets):
+        return ref(logits, targets)[::-1]
+
+    def per_sequence(logits, targets):
+        asked = targets != -100
+        return ((logits.argmax(-1) == targets) & asked).sum(1) / asked.sum(1), 0.0
+
+    assert_passes(check, as_tensors, capsys)
+    assert_fails(check, every_position, ref, "count only the answers", capsys)
+    assert_fails(check, exact_over_every_position, ref, "asks every position to be right", capsys)
+    assert_fails(check, mean_sequence_accuracy, ref, "the mean per-sequence accuracy", capsys)
+    assert_fails(check, swapped, ref, "returned (exact match, accuracy)", capsys)
+    assert_fails(check, per_sequence, ref, "expected one number", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 04_associative_recall
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_recall_batch, checks.reference_recall_batch),
+    (checks.check_pairs_information, checks.reference_pairs_information),
+])
+def test_recall_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a: "a string", lambda *a: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def test_recall_batch(capsys):
+    import torch.nn.functional as F
+
+    check, ref = checks.check_recall_batch, checks.reference_recall_batch
+    assert_passes(check, ref, capsys)
+
+    def by_hand(keys, values, order, s):  # a loop over the queries, as a learner might write it
+        b, p = keys.shape
+        tokens = torch.zeros(b, s, dtype=torch.long)
+        targets = torch.full((b, s), -100)
+        tokens[:, 0 : 2 * p : 2], tokens[:, 1 : 2 * p : 2] = keys, values
+        t = s - (2 * order.shape[1] - 1)
+        for j in range(order.shape[1]):
+            asked = order[:, j]
+            tokens[:, t] = keys[torch.arange(b), asked]
+            targets[:, t] = values[torch.arange(b), asked]
+            if t + 1 < s:
+                tokens[:, t + 1] = targets[:, t]
+            t += 2
+        return tokens, targets
+
+    def zeros_elsewhere(keys, values, order, s):
+        tokens, targets = ref(keys, values, order, s)
+        return tokens, targets.clamp(min=0)
+
+    def targets_on_values(keys, values, order, s):
+        tokens, targets = ref(keys, values, order, s)
+        return tokens, F.pad(targets[:, :-1], (1, 0), value=-100)
+
+    def stored_order(keys, values, order, s):
+        return ref(keys, values, torch.arange(order.shape[1]).expand_as(order), s)
+
+    def starts_early(keys, values, order, s):  # 2q positions for the queries: one too many
+        tokens, targets = ref(keys, values, order, s - 1)
+        return F.pad(tokens, (0, 1), value=0), F.pad(targets, (0, 1), value=-100)
+
+    assert_passes(check, by_hand, capsys)
+    assert_fails(check, zeros_elsewhere, ref, "must be -100 where nothing is asked", capsys)
+    assert_fails(check, targets_on_values, ref, "the targets sit on the values", capsys)
+    assert_fails(check, stored_order, ref, "in the order given by `order`", capsys)
+    assert_fails(check, starts_early, ref, "starts one position early", capsys)
+
+
+def test_pairs_information(capsys):
+    import math
+
+    check, ref = checks.check_pairs_information, checks.reference_pairs_information
+    assert_passes(check, ref, capsys)
+    assert ref(4, 16, 16) == pytest.approx(math.log2(1820) + 16)
+    assert ref(16, 16, 16) == pytest.approx(64)  # every key stored: only the values carry information
+
+    def ordered(p, k, v):
+        return math.log2(math.perm(k, p)) + p * math.log2(v)
+
+    def with_replacement(p, k, v):
+        return p * math.log2(k * v)
+
+    def values_only(p, k, v):
+        return p * math.log2(v)
+
+    def in_nats(p, k, v):
+        return math.log(math.comb(k, p)) + p * math.log(v)
+
+    assert_passes(check, lambda p, k, v: torch.tensor(ref(p, k, v)), capsys)
+    assert_fails(check, ordered, ref, "counts the order", capsys)
+    assert_fails(check, with_replacement, ref, "without replacement", capsys)
+    assert_fails(check, values_only, ref, "which keys were stored", capsys)
+    assert_fails(check, in_nats, ref, "nats", capsys)
