@@ -1,0 +1,217 @@
+"""The training loop: learning, exact resume, Ctrl-C, curricula, checkpoints, evaluation, the small pieces."""
+
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minirmt import preset
+from minirmt.tasks import make_task
+from minirmt.train import (
+    TrainConfig,
+    evaluate,
+    load_checkpoint,
+    lr_at,
+    make_optimizer,
+    save_checkpoint,
+    seeded_model,
+    segment_stages,
+    size_stages,
+    train,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models train fastest on one thread (more only add synchronisation, worse on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(task_name="copy", n=4, model="rmt", seed=0, **overrides):
+    task = make_task(task_name, n)
+    cfg = preset("tiny", vocab_size=task.vocab_size, segment_len=n, **overrides)
+    return task, seeded_model(model, cfg, seed)
+
+
+def quick(**overrides) -> TrainConfig:
+    settings = dict(steps=12, batch_size=8, lr=3e-3, warmup=2, segments=2, eval_every=4, eval_batches=1,
+                    log_every=1, device="cpu")
+    return TrainConfig(**{**settings, **overrides})
+
+
+def losses(history):
+    return [r["loss"] for r in history if "loss" in r]
+
+
+def test_loss_falls_by_a_clear_margin():
+    task, model = tiny(n=8)
+    run = train(model, task, quick(steps=60, lr=1e-2, warmup=5, segments=1, eval_every=60, log_every=5),
+                progress=False)
+    curve = losses(run.history)
+    assert len(curve) == 12 and run.step == 60 and not run.interrupted
+    assert curve[-1] < 0.7 * curve[0], curve
+    assert run.metrics["eval_accuracy"] > task.chance_accuracy + 0.1
+
+
+def test_history_and_metrics():
+    task, model = tiny()
+    run = train(model, task, quick(), progress=False)
+    evals = [r for r in run.history if "eval_accuracy" in r]
+    assert [r["step"] for r in evals] == [4, 8, 12]
+    assert run.metrics == evals[-1]
+    for r in evals:
+        assert 0 <= r["eval_accuracy"] <= 1 and 0 <= r["eval_exact_match"] <= 1 and r["segments"] == 2
+    seconds = [r["seconds"] for r in run.history]
+    assert seconds == sorted(seconds) and run.seconds >= seconds[-1]
+
+
+def test_resume_continues_exactly(tmp_path):
+    """2N steps straight == N steps, checkpoint, a fresh model and task resumed for N more (dropout on)."""
+    config = quick(steps=12, eval_every=5)
+    task, model = tiny(dropout=0.1)
+    straight = train(model, task, config, progress=False)
+
+    task, model = tiny(dropout=0.1)
+    first = train(model, task, config, checkpoint=tmp_path / "ckpt.pt", progress=False,
+                  callback=lambda step, history: step == 6)
+    assert first.step == 6
+    task, model = tiny(dropout=0.1, seed=123)  # different initial weights: all must come from the checkpoint
+    resumed = train(model, task, config, resume=tmp_path / "ckpt.pt", progress=False)
+
+    assert losses(resumed.history) == losses(straight.history)
+    for a, b in zip(straight.model.parameters(), resumed.model.parameters()):
+        assert torch.equal(a, b)
+    assert resumed.metrics["eval_accuracy"] == straight.metrics["eval_accuracy"]
+
+
+def test_global_random_state_is_left_alone():
+    before = torch.get_rng_state()
+    task, model = tiny(dropout=0.1)
+    train(model, task, quick(steps=3), progress=False)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_ctrl_c_keeps_model_history_and_writes_checkpoint(tmp_path):
+    def interrupt(step, history):
+        if step == 7:
+            raise KeyboardInterrupt
+
+    task, model = tiny()
+    run = train(model, task, quick(), checkpoint=tmp_path / "ckpt.pt", callback=interrupt, progress=False)
+    assert run.interrupted and run.step == 7 and run.model is model
+    assert [r["step"] for r in run.history if "loss" in r] == list(range(1, 8))
+    state = load_checkpoint(tmp_path / "ckpt.pt")
+    assert state["step"] == 7 and len(state["history"]) == len(run.history)
+
+
+def test_segment_curriculum_grows_the_number_of_segments():
+    task, model = tiny()  # copy on segments of 4: fits from one segment
+    assert task.min_segments == 1
+    run = train(model, task, quick(steps=10, segments=3, curriculum=True, eval_every=2,
+                                   curriculum_threshold=0.01), progress=False)
+    trained_on = [r["segments"] for r in run.history if "loss" in r]
+    assert trained_on[0] == 1 and trained_on == sorted(trained_on) and trained_on[-1] == 3
+    assert run.segments == 3 and run.metrics["segments"] == 3
+
+
+def test_curriculum_waits_for_the_threshold():
+    task, model = tiny()
+    run = train(model, task, quick(steps=6, segments=3, curriculum=True, curriculum_threshold=1.0), progress=False)
+    assert {r["segments"] for r in run.history if "loss" in r} == {1}
+    assert run.metrics["segments"] == 3  # the target is still evaluated at the end
+
+
+def test_stages():
+    task = make_task("assoc", 4)
+    assert segment_stages(make_task("copy", 4), 3) == [(make_task("copy", 4), 1), (make_task("copy", 4), 2)]
+    stages = size_stages(task, 4, "num_pairs", [2, 3])
+    assert [(t.num_pairs, g) for t, g in stages] == [(2, 4), (3, 4)]
+    _, model = tiny("assoc")
+    run = train(model, task, quick(steps=4, segments=4, eval_every=1, curriculum_threshold=0.01), stages=stages,
+                progress=False)
+    assert [r["stage"] for r in run.history if "loss" in r][-1] == 2
+
+
+def test_segments_below_the_task_minimum_is_an_error():
+    task, model = tiny("assoc")
+    with pytest.raises(ValueError, match="at least 4"):
+        train(model, task, quick(segments=2), progress=False)
+
+
+@pytest.mark.parametrize("field, value", [("steps", 0), ("lr", 0.0), ("clip", -1.0), ("segments", 0),
+                                          ("betas", (0.9, 1.0)), ("curriculum_threshold", 0.0)])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})
+
+
+def test_config_round_trip():
+    config = quick(curriculum=True)
+    assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
+
+
+def test_lr_schedule():
+    lr = [lr_at(step, 1.0, warmup=10, total=110, min_lr_ratio=0.1) for step in range(110)]
+    assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
+    assert lr[10] == pytest.approx(1.0) and all(a >= b for a, b in zip(lr[9:], lr[10:]))
+    assert lr_at(110, 1.0, 10, 110, 0.1) == pytest.approx(0.1)
+    assert lr_at(60, 1.0, 10, 110, 0.1) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 2)))
+
+
+def test_optimizer_decays_matrices_only():
+    _, model = tiny()
+    optimizer = make_optimizer(model, 1e-3, weight_decay=0.1)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.dim() >= 2 for p in decayed["params"]) and all(p.dim() < 2 for p in plain["params"])
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+
+
+def test_seeded_model_is_reproducible():
+    a, b, c = (tiny(seed=s)[1] for s in (1, 1, 2))
+    assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(x, y) for x, y in zip(a.parameters(), c.parameters()))
+
+
+def test_checkpoint_write_is_atomic(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, step=1, weights=torch.ones(3))
+    with pytest.raises(Exception):
+        save_checkpoint(path, step=2, bad=lambda: None)  # cannot be pickled: fails mid-write
+    assert load_checkpoint(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temporary file left behind
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+class Oracle(nn.Module):
+    """Predicts the targets, except for the answers listed in `wrong` (batch row, position)."""
+
+    def __init__(self, vocab_size, wrong=()):
+        super().__init__()
+        self.vocab_size, self.wrong = vocab_size, wrong
+
+    def forward(self, tokens, targets=None, bptt_depth=None):
+        guess = targets.clamp(min=0).clone()
+        for row, pos in self.wrong:
+            guess[row, pos] = (guess[row, pos] + 1) % self.vocab_size
+        logits = 10.0 * F.one_hot(guess, self.vocab_size).float()
+        return SimpleNamespace(logits=logits, loss=torch.tensor(0.5))
+
+
+def test_evaluate_counts_answers_and_whole_sequences():
+    task = make_task("copy", 4)
+    tokens, targets = task.sample(4, 2, torch.Generator().manual_seed(0))  # 4 answers per sequence
+    answers = (targets != -100).sum().item()
+    first = (targets[0] != -100).nonzero()[0].item()
+    metrics = evaluate(Oracle(task.vocab_size), [(tokens, targets)])
+    assert metrics == {"eval_loss": 0.5, "eval_accuracy": 1.0, "eval_exact_match": 1.0}
+    metrics = evaluate(Oracle(task.vocab_size, wrong=[(0, first), (0, first + 1)]), [(tokens, targets)])
+    assert metrics["eval_accuracy"] == pytest.approx(1 - 2 / answers)
+    assert metrics["eval_exact_match"] == pytest.approx(3 / 4)
