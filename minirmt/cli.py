@@ -104,6 +104,11 @@ def make_parser() -> Parser:
     p.add_argument("name", choices=["algorithmic"])
     p.add_argument("--out", required=True, type=Path)
     p.add_argument("--quick", action="store_true", help="a few steps per run: checks the pipeline, not the paper")
+    p.add_argument("--jobs", type=positive, default=1, help="runs at once, each on cores/jobs threads (default 1)")
+    p.add_argument("--tasks", nargs="+", choices=list(experiments.SWEEP_TASKS), help="only these tasks")
+    p.add_argument("--models", nargs="+", choices=list(experiments.MODEL_NAMES), help="only these models")
+    p.add_argument("--segments", nargs="+", type=positive, help="only these numbers of segments (divide 32)")
+    p.add_argument("--steps", type=positive, help="steps per run (default: per task)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=cmd_experiment, parser=p)
     return parser
@@ -200,7 +205,13 @@ def cmd_demo(args, parser) -> int:
 
 
 def cmd_experiment(args, parser) -> int:
-    experiments.run_algorithmic(args.out, quick=args.quick, progress=not args.quiet)
+    select = {k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
+                                       ("segments", args.segments)) if v}
+    bad = [g for g in select.get("segments", ()) if experiments.TOTAL_LEN % g]
+    if bad:
+        parser.error(f"--segments {bad[0]}: must divide the sequence length {experiments.TOTAL_LEN}")
+    experiments.run_algorithmic(args.out, quick=args.quick, progress=not args.quiet and args.jobs == 1,
+                                jobs=args.jobs, steps=args.steps, **select)
     return 0
 
 

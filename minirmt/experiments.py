@@ -13,8 +13,11 @@ after what it repeats.
 
 import dataclasses
 import json
+import os
 import platform
 import time
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -26,13 +29,13 @@ from .train import TrainConfig, load_checkpoint, seeded_model, train
 
 MODEL_NAMES = ("rmt", "segment", "full", "xl", "memxl")
 TOTAL_LEN = 32  # tokens of every sequence in the sweep, whatever the number of segments
-SWEEP_TASKS = {  # task -> sizes (fixed across g), learning rate
-    "copy": ({"source_len": 8}, 3e-3),
-    "reverse": ({"source_len": 8}, 3e-3),
-    "assoc": ({"num_pairs": 4}, 1e-3),
+SWEEP_TASKS = {  # task -> sizes (fixed across g), learning rate, optimizer steps per run
+    "copy": ({"source_len": 8}, 3e-3, 600),
+    "reverse": ({"source_len": 8}, 3e-3, 600),
+    "assoc": ({"num_pairs": 2}, 3e-3, 1200),  # 4 pairs: even full attention plateaus within this budget
 }
 SWEEP_SEGMENTS = (1, 2, 4, 8)
-STEPS = {False: 1000, True: 60}  # per run: full sweep, --quick
+QUICK_STEPS = 40  # --quick: checks the pipeline, not the paper
 
 
 # ---------------------------------------------------------------- one run
@@ -73,50 +76,81 @@ def load_run(path, device="cpu"):
 # ---------------------------------------------------------------- the sweep
 
 
-def sweep_plan(quick: bool = False, models=MODEL_NAMES, tasks=tuple(SWEEP_TASKS), segments=SWEEP_SEGMENTS):
-    """The runs of the sweep, in order: dicts with task, model, segments, segment_len, sizes, TrainConfig."""
+def sweep_plan(quick: bool = False, models=MODEL_NAMES, tasks=tuple(SWEEP_TASKS), segments=SWEEP_SEGMENTS,
+               steps: int | None = None) -> list[dict]:
+    """The runs of the sweep, in order: dicts with task, model, segments, segment_len, sizes, TrainConfig.
+
+    steps overrides every run's number of steps (default: the task's, or QUICK_STEPS with quick).
+    """
     plan = []
     for task_name in tasks:
-        sizes, lr = SWEEP_TASKS[task_name]
+        sizes, lr, task_steps = SWEEP_TASKS[task_name]
+        n_steps = steps or (QUICK_STEPS if quick else task_steps)
         for g in segments:
             for model_name in models:
                 config = TrainConfig(
-                    steps=STEPS[quick], batch_size=32, lr=lr, warmup=min(100, STEPS[quick] // 10),
-                    segments=g, eval_every=max(1, STEPS[quick] // 5), eval_batches=8, device="cpu",
+                    steps=n_steps, batch_size=32, lr=lr, warmup=max(1, n_steps // 10), segments=g,
+                    eval_every=max(1, n_steps // 4), eval_batches=8, device="cpu",
                 )
                 plan.append({"task": task_name, "model": model_name, "segments": g,
                              "segment_len": TOTAL_LEN // g, "sizes": sizes, "config": config})
     return plan
 
 
-def run_algorithmic(out, quick: bool = False, progress: bool = True, log=print, **select) -> list[dict]:
-    """Train every model of the plan in sequence; write `results.json`, `results.md` and `accuracy.png`
-    under `out`; return the result rows. `select` narrows the plan (models=, tasks=, segments=)."""
+def run_one(spec: dict, progress: bool = False, threads: int | None = None) -> dict:
+    """Train one run of the plan; returns its result row (with its evaluation history)."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    task, model = build(spec["task"], spec["model"], spec["segment_len"], sizes=spec["sizes"])
+    result = train(model, task, spec["config"], progress=progress)
+    return {
+        "task": spec["task"], "model": spec["model"], "segments": spec["segments"],
+        "segment_len": spec["segment_len"], "steps": result.step, "train_seconds": round(result.seconds, 2),
+        "threads": torch.get_num_threads(), "accuracy": result.metrics["eval_accuracy"],
+        "exact_match": result.metrics["eval_exact_match"], "chance": task.chance_accuracy,
+        "interrupted": result.interrupted,
+        "curve": [(r["step"], round(r["eval_accuracy"], 4)) for r in result.history if "eval_accuracy" in r],
+    }
+
+
+def run_algorithmic(out, quick: bool = False, progress: bool = True, jobs: int = 1, log=print,
+                    **select) -> list[dict]:
+    """Train every run of `sweep_plan(quick, **select)`; write `results.json`, `results.md` and `accuracy.png`
+    under `out`; return the result rows. `select` narrows the plan (models=, tasks=, segments=, steps=).
+
+    jobs: runs at once, in separate processes of cores / jobs threads each (1: in sequence, here).
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, started = [], time.perf_counter()
-    for spec in sweep_plan(quick, **select):
-        task, model = build(spec["task"], spec["model"], spec["segment_len"], sizes=spec["sizes"])
-        result = train(model, task, spec["config"], progress=progress)
-        rows.append({
-            "task": spec["task"], "model": spec["model"], "segments": spec["segments"],
-            "segment_len": spec["segment_len"], "steps": result.step, "train_seconds": round(result.seconds, 2),
-            "accuracy": result.metrics["eval_accuracy"], "exact_match": result.metrics["eval_exact_match"],
-            "chance": task.chance_accuracy,
-        })
-        log(f"{spec['task']:8s} g={spec['segments']} {spec['model']:8s} acc {rows[-1]['accuracy']:.3f} "
-            f"exact {rows[-1]['exact_match']:.3f} ({result.seconds:.1f} s)")
-        if result.interrupted:
-            break
-    write_results(rows, out, time.perf_counter() - started, quick)
+    plan, rows, started = sweep_plan(quick, **select), [], time.perf_counter()
+    if jobs == 1:
+        for spec in plan:
+            rows.append(run_one(spec, progress))
+            log(_summary(rows[-1]))
+            if rows[-1]["interrupted"]:
+                break
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with get_context("spawn").Pool(jobs) as pool:
+            for row in pool.imap(partial(run_one, threads=threads), plan):
+                rows.append(row)
+                log(_summary(row))
+    write_results(rows, out, time.perf_counter() - started, quick, jobs)
     return rows
 
 
-def write_results(rows: list[dict], out: Path, seconds: float, quick: bool) -> None:
+def _summary(row: dict) -> str:
+    return (f"{row['task']:8s} g={row['segments']} {row['model']:8s} acc {row['accuracy']:.3f} "
+            f"exact {row['exact_match']:.3f} ({row['train_seconds']:.1f} s on {row['threads']} threads)")
+
+
+def write_results(rows: list[dict], out: Path, seconds: float, quick: bool, jobs: int = 1) -> None:
     """results.json (rows + machine), results.md (a table per task) and accuracy.png."""
-    info = {"quick": quick, "total_seconds": round(seconds, 1), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "machine": platform.platform(), "processor": platform.processor(),
-            "total_len": TOTAL_LEN, "tasks": {k: v[0] for k, v in SWEEP_TASKS.items()}}
+    info = {"quick": quick, "wall_seconds": round(seconds, 1), "jobs": jobs,
+            "train_seconds": round(sum(r["train_seconds"] for r in rows), 1), "threads": rows[0]["threads"],
+            "torch": torch.__version__, "machine": platform.platform(), "processor": platform.processor(),
+            "cpus": os.cpu_count(), "total_len": TOTAL_LEN,
+            "tasks": {k: {"sizes": v[0], "lr": v[1]} for k, v in SWEEP_TASKS.items()}}
     (out / "results.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1) + "\n")
     (out / "results.md").write_text(markdown_table(rows, info))
     plot_sweep(rows).savefig(out / "accuracy.png", dpi=100)
@@ -125,12 +159,15 @@ def write_results(rows: list[dict], out: Path, seconds: float, quick: bool) -> N
 def markdown_table(rows: list[dict], info: dict) -> str:
     """One table per task: models down, number of segments across, accuracy (exact match) in the cells."""
     lines = [f"# Algorithmic tasks: accuracy vs number of segments (sequence of {TOTAL_LEN} tokens)", "",
-             f"Per-token accuracy on answers, exact match of whole answers in brackets; {info['total_seconds']} s "
-             f"in all on {info['threads']} threads, torch {info['torch']}.", ""]
+             "Per-token accuracy on answers, exact match of whole answers in brackets. Training took "
+             f"{info['train_seconds']} s in all ({info['threads']} threads per run, {info['jobs']} runs at once, "
+             f"{info['wall_seconds']} s of wall-clock time), torch {info['torch']}.", ""]
     for task_name in dict.fromkeys(r["task"] for r in rows):
         task_rows = [r for r in rows if r["task"] == task_name]
         gs = sorted({r["segments"] for r in task_rows})
-        lines += [f"## {task_name} (chance {task_rows[0]['chance']:.3f})", "",
+        sizes = ", ".join(f"{k} {v}" for k, v in info["tasks"][task_name]["sizes"].items())
+        lines += [f"## {task_name} ({sizes}; {task_rows[0]['steps']} steps per run; chance "
+                  f"{task_rows[0]['chance']:.3f})", "",
                   "| model | " + " | ".join(f"g={g} (n={TOTAL_LEN // g})" for g in gs) + " |",
                   "|---" * (len(gs) + 1) + "|"]
         for model_name in dict.fromkeys(r["model"] for r in task_rows):

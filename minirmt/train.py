@@ -356,8 +356,8 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
             run.metrics = record
         return record
 
-    bar = tqdm(total=cfg.steps, initial=run.step, disable=not progress, desc=type(model).__name__,
-               dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=run.step, desc=type(model).__name__, dynamic_ncols=True) if progress \
+        else NoBar()
     postfix = {}
     clock = Stopwatch(run.seconds)
     model.train()
@@ -404,6 +404,19 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         save()
     bar.close()
     return run
+
+
+class NoBar:
+    """Stands in for the progress bar when there is none (a disabled tqdm still creates process locks)."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        pass
+
+    def close(self):
+        pass
 
 
 class Stopwatch:
