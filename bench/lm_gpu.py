@@ -4,7 +4,7 @@ Short segments (n = 128 bytes), the same wall-clock budget for every model, pg-b
 Sec. 4: memory helps most when segments are short). Each model trains for `--budget` seconds (the first two
 steps, which compile, are not counted), then is scored on the same test bytes (a fixed prefix of test).
 Writes to --out: one `<model>[-<tag>].json` row per run (test bits per byte, tokens/s, MFU, peak memory,
-device, parameters, history, loss by position), `<model>[-<tag>]/` (metrics.json, checkpoint, figures),
+device, parameters, history, loss by position), `<model>[-<tag>]/` (metrics.json and figures; no checkpoint),
 and, merged over every row in the folder, results.json, curves.png, by_position.json/png (and scaling.json
 when one-GPU and two-GPU rows of a model are there). A short table ends the output.
 
@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from minirmt.lm import LMConfig, plot_lm_curves, plot_loss_by_position, train_lm  # noqa: E402
+from minirmt.lm import LMConfig, plot_lm_curves, plot_loss_by_position, train_lm, write_metrics  # noqa: E402
 from minirmt.text import load_bytes  # noqa: E402
 
 MODELS = ("rmt", "segment", "xl", "memxl")
@@ -83,13 +83,14 @@ def run_one(name: str, args, base: dict, train_ids, test_ids) -> dict | None:
     """Train one model for the budget, score it on the test prefix; rank 0 returns its row."""
     row_name = f"{name}-{args.tag}" if args.tag else name
     cfg = LMConfig(corpus=None, vocab_size=256, unit="bpb", model=name, steps=None, time_budget=args.budget,
-                   valid_split=None, test_split=None, out=str(args.out / row_name), **base)
+                   valid_split=None, test_split=None, **base)  # out=None: no 230 MB checkpoint in $OUT
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     started = time.perf_counter()
     run = train_lm(cfg, train_ids=train_ids, test_ids=test_ids)
     if int(os.environ.get("RANK", "0")) != 0:
         return None
+    write_metrics(run, args.out / row_name)
     test = run.final.get("test", {})
     return {
         "name": row_name, "model": name, "label": LABELS[name], "world_size": run.info["world_size"],
@@ -123,11 +124,12 @@ def report(folder: Path) -> list[dict]:
     table = [{k: v for k, v in r.items() if k not in ("history", "loss_by_position")} for r in rows]
     (folder / "results.json").write_text(json.dumps(table, indent=1))
     one_gpu = [r for r in rows if r["world_size"] == 1]
-    if one_gpu:
-        histories = {r["label"] + (f" ({r['name']})" if r["name"] != r["model"] else ""): r["history"] for r in one_gpu}
+    main = [r for r in one_gpu if r["name"] == r["model"]]  # the comparison; tagged rows are the DDP runs
+    if main:
+        histories = {r["label"]: r["history"] for r in main}
         plot_lm_curves(histories, x="budget_seconds", title="pg-books bytes, same wall clock").savefig(
             folder / "curves.png", dpi=120)
-        by_position = {r["label"]: r["loss_by_position"] for r in one_gpu if r.get("loss_by_position")}
+        by_position = {r["label"]: r["loss_by_position"] for r in main if r.get("loss_by_position")}
         if by_position:
             (folder / "by_position.json").write_text(json.dumps(by_position))
             plot_loss_by_position(by_position, "bpb", title="test bits per byte by position in a 128-byte segment"

@@ -469,10 +469,10 @@ def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids:
             dist.destroy_process_group()
 
 
-def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model, resume, callback, log):
+def _data(cfg: LMConfig, device, train_ids, valid_ids, test_ids):
+    """The training stream, the evaluation streams {"valid": ids, "test": ids} on `device`, v and the unit."""
     info = corpus_info(cfg.corpus) if cfg.corpus is not None else None
-    vocab_size = cfg.vocab_size or info.vocab_size
-    unit = cfg.unit or info.unit
+    vocab_size, unit = cfg.vocab_size or info.vocab_size, cfg.unit or info.unit
     if train_ids is None:
         train_ids = load_split(cfg, cfg.train_split, cfg.train_tokens)
     evals = {}
@@ -482,6 +482,11 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
             ids = load_split(cfg, name, cfg.eval_tokens)
         if ids is not None:
             evals[split] = ids[: cfg.eval_tokens].to(device)
+    return train_ids, evals, vocab_size, unit
+
+
+def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model, resume, callback, log):
+    train_ids, evals, vocab_size, unit = _data(cfg, device, train_ids, valid_ids, test_ids)
     if model is None:
         model = seeded_model(cfg.model, model_config(cfg, vocab_size), cfg.seed)
     if model.cfg.vocab_size != vocab_size:
@@ -510,7 +515,7 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     run = LMResult(unwrap(model))
     pos = {"epoch": 0, "batch": 0, "budget_seconds": 0.0, "total": _initial_total(cfg)}
     states = [None] * cfg.accumulation
-    rng = None
+    rng = cuda_rng_state = None
     if resume is not None:
         ckpt = resume if isinstance(resume, dict) else load_checkpoint(resume, map_location="cpu")
         model.load_state_dict(ckpt["model"])
@@ -519,7 +524,7 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
         pos.update(ckpt["position"])
         if ckpt.get("states") is not None and world_size == 1:
             states = [_detach(s.to(device)) if s is not None else None for s in ckpt["states"]]
-        rng = ckpt.get("rng")
+        rng, cuda_rng_state = ckpt.get("rng"), ckpt.get("cuda_rng")
 
     out = Path(cfg.out) if cfg.out is not None and rank == 0 else None
     meta = {"model": cfg.model, "model_config": run.model.cfg.to_dict(), "params": count_params(run.model),
@@ -535,7 +540,8 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
         save_checkpoint(out / "checkpoint.pt", model=run.model.state_dict(), optimizer=optimizer.state_dict(),
                         step=run.step, tokens=run.tokens, seconds=run.seconds, history=run.history,
                         position=dict(pos), states=[s.cpu() if s is not None else None for s in states]
-                        if world_size == 1 else None, rng=torch.get_rng_state(), meta=meta)
+                        if world_size == 1 else None, rng=torch.get_rng_state(),
+                        cuda_rng=torch.cuda.get_rng_state(device) if device.type == "cuda" else None, meta=meta)
 
     def evaluate(split):
         return evaluate_lm(run.model, evals[split], batch_size=eval_b, seq_len=eval_len, unit=unit, dtype=dtype,
@@ -548,6 +554,8 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
         torch.manual_seed(cfg.seed + 1 + rank)  # dropout's stream; different on every process
         if rng is not None:
             torch.set_rng_state(rng)
+        if cuda_rng_state is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(cuda_rng_state, device)
         clock = _Clock(device, pos["budget_seconds"])
         loss_sum, loss_steps, log_tokens, log_seconds = None, 0, 0, 0.0
         first_step = run.step
@@ -802,14 +810,22 @@ def add_lm_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("lm", help="train and evaluate a language model on a text corpus (GPU ready)",
                                    description=__doc__.split("\n\n")[0])
     add_lm_arguments(parser)
-    parser.set_defaults(func=run_lm)
+    parser.set_defaults(func=run_lm, run=run_lm, parser=parser)
     return parser
 
 
-def run_lm(args: argparse.Namespace) -> int:
-    """Run `train_lm` from parsed arguments; print the final evaluations (rank 0)."""
-    cfg = LMConfig(**{f.name: getattr(args, f.name) for f in fields(LMConfig)})
-    result = train_lm(cfg, resume=args.resume)
+def run_lm(args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> int:
+    """Run `train_lm` from parsed arguments; print the final evaluations (rank 0).
+
+    With `parser`, a bad setting (ValueError, TypeError, missing file) ends as `parser.error` (exit status 2).
+    """
+    try:
+        cfg = LMConfig(**{f.name: getattr(args, f.name) for f in fields(LMConfig)})
+        result = train_lm(cfg, resume=args.resume)
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        if parser is None:
+            raise
+        parser.error(str(error))
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {split: {k: v for k, v in r.items() if k != "loss_by_position"} for split, r in result.final.items()}
         print(json.dumps({"step": result.step, "tokens": result.tokens, "tokens_per_s": result.tokens_per_s,
@@ -821,7 +837,7 @@ def main(argv=None) -> int:
     """`python -m minirmt.lm ...` (what `torchrun -m minirmt.lm` runs on every process)."""
     parser = argparse.ArgumentParser(prog="python -m minirmt.lm", description=__doc__.split("\n\n")[0])
     add_lm_arguments(parser)
-    return run_lm(parser.parse_args(argv))
+    return run_lm(parser.parse_args(argv), parser)
 
 
 if __name__ == "__main__":
