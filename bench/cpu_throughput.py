@@ -15,12 +15,12 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
-import minirmt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
+import torch  # noqa: E402
+
+import minirmt  # noqa: E402
 
 CONFIG = dict(vocab_size=256, d_model=128, n_layers=2, n_heads=4, segment_len=64, num_mem_tokens=8)
 SEGMENTS, BATCH = 4, 32

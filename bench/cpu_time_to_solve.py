@@ -6,30 +6,34 @@ Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12
 "What is known to work"): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
 then cosine over the step budget, batch 64, gradient clipping 1.0, full BPTT.
 
-Fairness: the models train in lockstep in one process, on the same batches from one generator, one step of
-each in turn, so a busy spell of a shared machine slows them alike; each model's clock counts only its own
-training steps (evaluation excluded). Every `--eval-every` steps each model is evaluated on the same
-held-out sequences; a model is solved at the first evaluation with exact match >= 0.99 (every answer digit
-of a sequence right), and then stops. The budget (steps and seconds) is the same for every model.
+Clocks: each model's clock counts only its own training steps (evaluation excluded), in wall-clock and in
+process CPU seconds; on a shared machine the CPU seconds are the measure, and the budget (steps and CPU
+seconds, the same for every model) is counted in them. Every `--eval-every` steps each model is evaluated on
+the same held-out sequences; a model is solved at the first evaluation with exact match >= 0.99 (every answer
+digit of a sequence right), and then stops. Models given together train in lockstep on the same batches (one
+generator, one step of each in turn); run one model per process to use several cores, then `--merge`.
 
     python bench/cpu_time_to_solve.py            # writes bench/results/cpu_time_to_solve.json
     python bench/cpu_time_to_solve.py --smoke    # a few steps: checks that the script works
+    python bench/cpu_time_to_solve.py --models peer --out /tmp/peer.json      # one model ...
+    python bench/cpu_time_to_solve.py --merge /tmp/minirmt.json /tmp/peer.json  # ... then one record
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-import torch
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
-import minirmt
-from minirmt.tasks import make_task
-from minirmt.train import lr_at, make_optimizer
-from minirmt.validation import IGNORE_INDEX
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
+import torch  # noqa: E402
+
+import minirmt  # noqa: E402
+from minirmt.tasks import make_task  # noqa: E402
+from minirmt.train import lr_at, make_optimizer  # noqa: E402
+from minirmt.validation import IGNORE_INDEX  # noqa: E402
 
 SIZES = dict(d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8)
 SEGMENTS = 4
@@ -85,36 +89,14 @@ class Contender:
         return {"exact_match": exact / sequences, "accuracy": correct / answers}
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["minirmt", "peer", "peer-lean"],
-                        choices=["minirmt", "peer", "peer-lean"])
-    parser.add_argument("--steps", type=int, default=3000, help="step budget (also the cosine schedule's length)")
-    parser.add_argument("--seconds", type=float, default=900.0, help="training-time budget per model (wall)")
-    parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--eval-batches", type=int, default=8, help="held-out batches of 64 sequences")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--smoke", action="store_true", help="a few steps (a check of the script)")
-    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
-    args = parser.parse_args(argv)
-
-    torch.set_num_threads(args.threads)
-    steps, eval_every, eval_batches = (4, 2, 1) if args.smoke else (args.steps, args.eval_every, args.eval_batches)
-    task = make_task("copy", SIZES["segment_len"])
-    cfg = minirmt.ModelConfig(vocab_size=task.vocab_size, **SIZES)
-    notes = []
-    names = list(args.models)
-    if harness.peer_version() is None and any(n.startswith("peer") for n in names):
-        names = [n for n in names if not n.startswith("peer")]
-        notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
-    contenders = [Contender(name, cfg, args.seed) for name in names]
+def race(contenders: list[Contender], task, steps: int, eval_every: int, eval_batches: int,
+         cpu_seconds: float, seed: int) -> None:
+    """Train the contenders in lockstep on the same batches until each is solved or out of budget."""
     held_out_gen = torch.Generator().manual_seed(12345)
     held_out = [task.sample(TRAIN["batch_size"], SEGMENTS, held_out_gen) for _ in range(eval_batches)]
-    generator = torch.Generator().manual_seed(args.seed)
-
+    generator = torch.Generator().manual_seed(seed)
     for step in range(steps):
-        racing = [c for c in contenders if not c.solved and c.wall < args.seconds]
+        racing = [c for c in contenders if not c.solved and c.cpu < cpu_seconds]
         if not racing:
             break
         batch = task.sample(TRAIN["batch_size"], SEGMENTS, generator)
@@ -126,55 +108,113 @@ def main(argv=None) -> dict:
                 c.history.append({"step": step + 1, "loss": loss, "wall_s": c.wall, "cpu_s": c.cpu, **metrics})
                 c.solved = metrics["exact_match"] >= THRESHOLD
                 print(f"{c.name:<10} step {step + 1:>5}  loss {loss:.4f}  exact {metrics['exact_match']:.3f}  "
-                      f"acc {metrics['accuracy']:.3f}  {c.wall:7.1f} s", flush=True)
+                      f"acc {metrics['accuracy']:.3f}  {c.wall:7.1f} s  {c.cpu:7.1f} CPU-s", flush=True)
 
-    results = {}
-    for c in contenders:
-        last = c.history[-1] if c.history else {}
-        results[c.name] = {
-            "solved": c.solved, "steps": c.steps, "train_wall_s": c.wall, "train_cpu_s": c.cpu,
-            "time_to_solve_wall_s": c.wall if c.solved else None,
-            "time_to_solve_cpu_s": c.cpu if c.solved else None,
-            "final_exact_match": last.get("exact_match"), "final_accuracy": last.get("accuracy"),
-            "parameters": harness.count_parameters(c.model), "history": c.history,
-        }
+
+def outcome(c: Contender) -> dict:
+    last = c.history[-1] if c.history else {}
+    return {
+        "solved": c.solved, "steps": c.steps, "train_wall_s": c.wall, "train_cpu_s": c.cpu,
+        "time_to_solve_wall_s": c.wall if c.solved else None, "time_to_solve_cpu_s": c.cpu if c.solved else None,
+        "final_exact_match": last.get("exact_match"), "final_accuracy": last.get("accuracy"),
+        "parameters": harness.count_parameters(c.model), "history": c.history,
+    }
+
+
+def ratios(results: dict) -> dict:
+    """Each other model's time to solve over minirmt's (None where either did not solve)."""
     mine = results.get("minirmt", {})
-    ratios = {
+    return {
         f"{name} / minirmt time to solve": {
             "wall": harness.ratio(r["time_to_solve_wall_s"], mine.get("time_to_solve_wall_s")),
             "cpu_time": harness.ratio(r["time_to_solve_cpu_s"], mine.get("time_to_solve_cpu_s")),
         }
         for name, r in results.items() if name != "minirmt"
     }
-    record = {
+
+
+def merge(paths: list[Path]) -> dict:
+    """One record from several runs of this script (e.g. one model per process): results joined."""
+    records = [json.loads(Path(p).read_text()) for p in paths]
+    record = dict(records[0])
+    record["results"] = {k: v for r in records for k, v in r["results"].items()}
+    record["peer_options"] = {k: v for r in records for k, v in r["peer_options"].items()}
+    record["peer_differences"] = next((r["peer_differences"] for r in records if r["peer_differences"]), [])
+    record["ratios"] = ratios(record["results"])
+    record["environment"] = {"runs": [r["environment"] for r in records], **records[0]["environment"]}
+    record["notes"] = sorted({n for r in records for n in r["notes"]}) + [
+        f"merged from {len(records)} runs of bench/cpu_time_to_solve.py: {', '.join(str(p) for p in paths)}"]
+    return record
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["minirmt", "peer", "peer-lean"],
+                        choices=["minirmt", "peer", "peer-lean"])
+    parser.add_argument("--steps", type=int, default=3000, help="step budget (also the cosine schedule's length)")
+    parser.add_argument("--cpu-seconds", type=float, default=400.0, help="training CPU-time budget per model")
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--eval-batches", type=int, default=4, help="held-out batches of 64 sequences")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="a few steps (a check of the script)")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="join the records of earlier runs (one model each, say) instead of training")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
+    args = parser.parse_args(argv)
+
+    if args.merge:
+        record = merge(args.merge)
+    else:
+        record = run(args)
+    path = harness.write_json(harness.result_path("cpu_time_to_solve", record["smoke"], args.out), record)
+    report(record)
+    print("wrote", path)
+    return record
+
+
+def run(args) -> dict:
+    torch.set_num_threads(args.threads)
+    steps, eval_every, eval_batches = (4, 2, 1) if args.smoke else (args.steps, args.eval_every, args.eval_batches)
+    task = make_task("copy", SIZES["segment_len"])
+    cfg = minirmt.ModelConfig(vocab_size=task.vocab_size, **SIZES)
+    notes = []
+    names = list(args.models)
+    if harness.peer_version() is None and any(n.startswith("peer") for n in names):
+        names = [n for n in names if not n.startswith("peer")]
+        notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
+    contenders = [Contender(name, cfg, args.seed) for name in names]
+    race(contenders, task, steps, eval_every, eval_batches, args.cpu_seconds, args.seed)
+    results = {c.name: outcome(c) for c in contenders}
+    return {
         "benchmark": "cpu_time_to_solve",
         "smoke": args.smoke,
         "environment": harness.environment("cpu"),
         "task": {"name": "copy", "segment_len": task.segment_len, "segments": SEGMENTS,
                  "source_len": task._source_len(SEGMENTS), "vocab_size": task.vocab_size, "threshold": THRESHOLD},
-        "config": {**cfg.to_dict(), **TRAIN, "steps_budget": steps, "seconds_budget": args.seconds,
+        "config": {**cfg.to_dict(), **TRAIN, "steps_budget": steps, "cpu_seconds_budget": args.cpu_seconds,
                    "eval_every": eval_every, "held_out_sequences": eval_batches * TRAIN["batch_size"],
-                   "seed": args.seed},
+                   "seed": args.seed, "threads": args.threads},
         "peer_options": {n: harness.PEER_VARIANTS[n] for n in names if n.startswith("peer")},
         "peer_differences": harness.PEER_DIFFERENCES if any(n.startswith("peer") for n in names) else [],
         "results": results,
-        "ratios": ratios,
+        "ratios": ratios(results),
         "notes": notes,
     }
-    path = harness.write_json(harness.result_path("cpu_time_to_solve", args.smoke, args.out), record)
 
-    print(f"\nCopy over {SEGMENTS} segments of {task.segment_len} ({record['task']['source_len']} digits), "
-          f"exact match >= {THRESHOLD}, {record['environment']['device']}, {args.threads} threads")
+
+def report(record: dict) -> None:
+    task, env = record["task"], record["environment"]
+    print(f"\nCopy over {task['segments']} segments of {task['segment_len']} ({task['source_len']} digits), "
+          f"exact match >= {task['threshold']}, {env['device']}, {record['config']['threads']} threads")
     print(f"{'model':<10} {'solved':>6} {'steps':>6} {'train s':>8} {'CPU s':>8} {'exact':>6}")
-    for name, r in results.items():
+    for name, r in record["results"].items():
         print(f"{name:<10} {str(r['solved']):>6} {r['steps']:>6} {r['train_wall_s']:>8.1f} {r['train_cpu_s']:>8.1f} "
               f"{harness.fmt(r['final_exact_match'], 3):>6}")
-    for key, r in ratios.items():
+    for key, r in record["ratios"].items():
         print(f"{key}: {harness.fmt(r['wall'])}x (wall clock), {harness.fmt(r['cpu_time'])}x (CPU time)")
-    for note in notes:
+    for note in record["notes"]:
         print("note:", note)
-    print("wrote", path)
-    return record
 
 
 if __name__ == "__main__":

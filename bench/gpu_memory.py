@@ -8,7 +8,8 @@ without it every segment's activations wait for the backward pass.
 
 peak = torch.cuda.max_memory_allocated over the timed steps (weights, gradients and AdamW states included);
 "activations" = peak minus what is allocated between steps. A setting that runs out of memory is recorded
-as "oom" and the larger g of that mode are skipped. `--peer` adds lucidrains' RMT (full BPTT and its
+as "oom" and the larger g of that mode are skipped. A third setting adds the chunked loss
+(chunked_loss.py) to memory_flat. `--peer` adds lucidrains' RMT (full BPTT and its
 memory-replay backprop) for g in {1, 4, 16}.
 
     python bench/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory.json
@@ -20,22 +21,25 @@ import gc
 import sys
 from pathlib import Path
 
-import torch
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
-import minirmt
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
+import torch  # noqa: E402
+from chunked_loss import ChunkedLossRMT  # noqa: E402
 from gpu_throughput import BATCH, CONFIG, SMOKE  # noqa: E402
+
+import minirmt  # noqa: E402
 
 SEGMENTS = [1, 4, 16, 64]
 PEER_SEGMENTS = [1, 4, 16]
 GOALS = {"flat peak at g=16 / flat peak at g=1": "<= 2", "throughput cost of memory_flat": "<= 30%"}
 
 
-def minirmt_step(cfg, flat: bool, batch, device):
-    model = minirmt.RecurrentMemoryTransformer(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat}))
-    model.to(device)
+def minirmt_step(cfg, option: tuple[bool, bool], batch, device):
+    """One training step of minirmt; option = (memory_flat, chunked loss)."""
+    flat, chunked = option
+    model_class = ChunkedLossRMT if chunked else minirmt.RecurrentMemoryTransformer
+    model = model_class(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat})).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
     return harness.train_step(harness.loss_fn(model, "minirmt"), optimizer, batch, autocast=True)
 
@@ -100,7 +104,8 @@ def main(argv=None) -> dict:
     segments = [1, 2, 4] if args.smoke else args.segments
     rounds = 1 if args.smoke else args.rounds
     notes = []
-    settings = [(f"minirmt flat={flat}", flat) for flat in (False, True)]
+    settings = [("minirmt flat=False", (False, False)), ("minirmt flat=True", (True, False)),
+                ("minirmt flat=True, chunked loss", (True, True))]
     if args.peer and harness.peer_version() is None:
         notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
     elif args.peer:
@@ -142,14 +147,14 @@ def main(argv=None) -> dict:
 
     print(f"\nPeak GPU memory of a training step, {record['environment']['device']}, b={batch_size} "
           f"n={cfg.segment_len} m={cfg.num_mem_tokens} d={cfg.d_model} l={cfg.n_layers} v={cfg.vocab_size}")
-    print(f"{'setting':<22} {'g':>3} {'peak GiB':>9} {'activ. GiB':>11} {'tokens/s':>11}")
+    print(f"{'setting':<32} {'g':>3} {'peak GiB':>9} {'activ. GiB':>11} {'tokens/s':>11}")
     for name, by_g in results.items():
         for g, r in by_g.items():
             if r["oom"]:
-                print(f"{name:<22} {g:>3} {'out of memory':>21}")
+                print(f"{name:<32} {g:>3} {'out of memory':>21}")
                 continue
             gib = [None if r[k] is None else r[k] / 2**30 for k in ("peak_bytes", "activation_bytes")]
-            print(f"{name:<22} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")
+            print(f"{name:<32} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")
     print(f"flat peak g=16 / g=1: {harness.fmt(summary['flat peak g=16 / g=1'])} (goal <= 2)")
     for g, cost in summary["throughput cost of memory_flat by g"].items():
         print(f"throughput cost of memory_flat at g={g}: {100 * cost:.0f}% (goal <= 30%)")

@@ -7,6 +7,7 @@ Rows, timed in interleaved rounds (harness.py):
     minirmt                         eager
     minirmt compiled                each Transformer block `torch.compile`d (minirmt.lm.compile_blocks)
     minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
+    minirmt, proposed attention     eager, with a proposed layers.py change (proposed_attention.py)
     dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
                                     tokens per step, with no memory and no recurrence
     peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
@@ -22,21 +23,22 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
-import minirmt
-from minirmt.lm import flops_per_token, peak_flops
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
+import torch  # noqa: E402
 from chunked_loss import ChunkedLossRMT  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
+from proposed_attention import use_proposed_attention  # noqa: E402
+
+import minirmt  # noqa: E402
+from minirmt.lm import flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
-ROWS = ["minirmt", "minirmt compiled", "minirmt compiled, chunked loss", "dense", "dense compiled",
-        "peer", "peer-lean"]
+ROWS = ["minirmt", "minirmt compiled", "minirmt compiled, chunked loss", "minirmt, proposed attention",
+        "dense", "dense compiled", "peer", "peer-lean"]
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
@@ -49,6 +51,8 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
             model = DenseDecoder(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.segment_len)
         else:
             model = (ChunkedLossRMT if "chunked" in row else minirmt.RecurrentMemoryTransformer)(cfg)
+            if "proposed" in row:
+                use_proposed_attention(model)
     model.to(device)
     if "compiled" in row:
         harness.compile_blocks(model.blocks if row.startswith("dense") else model.backbone.blocks, backend)

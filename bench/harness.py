@@ -275,6 +275,7 @@ def environment(device) -> dict:
         PEER_PACKAGE: peer_version(),
         "hyper-connections": version("hyper-connections"),
         "torch_threads": torch.get_num_threads(),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -49,7 +49,7 @@ def gpu_memory(r: dict) -> list[str]:
     for name, by_g in r["results"].items():
         cells = [f"g={g}: " + ("oom" if x["oom"] else f"{fmt(x['peak_bytes'] and x['peak_bytes'] / 2**30)} GiB "
                  f"{x['tokens_per_s']:,.0f} tok/s") for g, x in by_g.items()]
-        lines.append(f"{name:<20} " + " | ".join(cells))
+        lines.append(f"{name:<32} " + " | ".join(cells))
     ratio = r["summary"]["flat peak g=16 / g=1"]
     lines.append(f"flat peak g=16 / g=1: {fmt(ratio)} (goal <= 2: {verdict(ratio, lambda v: v <= 2)})")
     for g, cost in r["summary"]["throughput cost of memory_flat by g"].items():
