@@ -114,14 +114,16 @@ class TrainResult:
 
     model        the trained model (the same object that was passed in)
     history      every record, oldest first: training records {"step", "loss", "lr", "segments", "stage",
-                 "seconds"} and evaluation records {"step", "eval_loss", "eval_accuracy", "eval_exact_match",
-                 "segments", "stage", "seconds"}; "seconds" is training time so far, evaluation excluded
+                 "seconds", "cpu_seconds"} and evaluation records {"step", "eval_loss", "eval_accuracy",
+                 "eval_exact_match", "segments", "stage", "seconds", "cpu_seconds"}; "seconds" is training
+                 time so far, evaluation excluded, "cpu_seconds" the same in CPU seconds
     metrics      the last evaluation on the target number of segments (empty if none ran)
     step         optimizer steps done
     segments     g of the stage the run ended in (the target's without a curriculum)
     stage        index of that stage in the curriculum (the target is the last)
     interrupted  True if Ctrl-C (KeyboardInterrupt) stopped the run; the model and history are kept
     seconds      training time, evaluation excluded
+    cpu_seconds  the same in CPU seconds of this process (all its threads)
     """
 
     model: torch.nn.Module
@@ -132,6 +134,7 @@ class TrainResult:
     stage: int = 0
     interrupted: bool = False
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 # ---------------------------------------------------------------- reusable pieces
@@ -329,6 +332,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         generator.set_state(state["generator"])
         global_rng = state["global_rng"]
         run.step, run.stage, run.seconds = state["step"], state["stage"], state["seconds"]
+        run.cpu_seconds = state["cpu_seconds"]
         run.history = list(state["history"])
         evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(stages) - 1]
         run.metrics = evals[-1] if evals else {}
@@ -338,7 +342,8 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         if checkpoint is not None:
             save_checkpoint(
                 checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(), step=run.step,
-                stage=run.stage, segments=run.segments, seconds=run.seconds, history=run.history, meta=meta,
+                stage=run.stage, segments=run.segments, seconds=run.seconds, cpu_seconds=run.cpu_seconds,
+                history=run.history, meta=meta,
                 generator=generator.get_state(), global_rng=torch.get_rng_state(), train_config=cfg.to_dict(),
                 model_config=model.cfg.to_dict() if hasattr(model, "cfg") else None,
             )
@@ -350,7 +355,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         if stage not in eval_sets:
             eval_sets[stage] = eval_batches(stage_task, g, cfg.batch_size, cfg.eval_batches, cfg.eval_seed, device)
         record = {"step": run.step, **evaluate(model, eval_sets[stage], cfg.bptt_depth, cfg.autocast),
-                  "segments": g, "stage": stage, "seconds": run.seconds}
+                  "segments": g, "stage": stage, "seconds": run.seconds, "cpu_seconds": run.cpu_seconds}
         run.history.append(record)
         if stage == len(stages) - 1:
             run.metrics = record
@@ -359,7 +364,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
     bar = tqdm(total=cfg.steps, initial=run.step, desc=type(model).__name__, dynamic_ncols=True) if progress \
         else NoBar()
     postfix = {}
-    clock = Stopwatch(run.seconds)
+    clock, cpu_clock = Stopwatch(run.seconds), Stopwatch(run.cpu_seconds, time.process_time)
     model.train()
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.default_generator.manual_seed(cfg.seed)
@@ -379,13 +384,14 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
                 last = run.step == cfg.steps
                 if run.step % cfg.log_every == 0 or last:
                     postfix["loss"] = torch.stack(losses).mean().item()  # the loop's one sync between evals
-                    run.seconds = clock.read()
+                    run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
                     run.history.append({"step": run.step, "loss": postfix["loss"], "lr": lr,
-                                        "segments": run.segments, "stage": run.stage, "seconds": run.seconds})
+                                        "segments": run.segments, "stage": run.stage, "seconds": run.seconds,
+                                        "cpu_seconds": run.cpu_seconds})
                     losses = []
                 if run.step % cfg.eval_every == 0 or last:
-                    with clock.paused():
-                        run.seconds = clock.read()
+                    with clock.paused(), cpu_clock.paused():
+                        run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
                         postfix["acc"] = run_eval(run.stage)["eval_accuracy"]
                         if run.stage < len(stages) - 1 and postfix["acc"] >= cfg.curriculum_threshold:
                             run.stage += 1
@@ -397,7 +403,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
                     bar.set_postfix({k: round(v, 4) for k, v in postfix.items()}, refresh=False)
                 if callback is not None and callback(run.step, run.history):
                     break
-        run.seconds = clock.read()
+        run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
         run.interrupted = stop.interrupted
         if not run.interrupted and run.metrics.get("step") != run.step:
             run_eval(len(stages) - 1)  # stopped early, or the curriculum has not reached the target yet
@@ -420,21 +426,26 @@ class NoBar:
 
 
 class Stopwatch:
-    """Seconds since creation (plus `start`), not counting the time spent inside `paused()` blocks."""
+    """Seconds of `clock` since creation (plus `start`), not counting the time inside `paused()` blocks.
 
-    def __init__(self, start: float = 0.0):
-        self.origin = time.perf_counter() - start
+    clock: `time.perf_counter` (wall clock) or `time.process_time` (CPU seconds of all this process's threads:
+    the steadier measure on a machine that other jobs share).
+    """
+
+    def __init__(self, start: float = 0.0, clock=time.perf_counter):
+        self.clock = clock
+        self.origin = clock() - start
 
     def read(self) -> float:
-        return time.perf_counter() - self.origin
+        return self.clock() - self.origin
 
     @contextmanager
     def paused(self):
-        begin = time.perf_counter()
+        begin = self.clock()
         try:
             yield
         finally:
-            self.origin += time.perf_counter() - begin
+            self.origin += self.clock() - begin
 
 
 def _train_step(model, optimizer, lr: float, batch, cfg: TrainConfig, device) -> torch.Tensor:

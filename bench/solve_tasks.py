@@ -1,0 +1,119 @@
+"""Seconds of CPU training (2 threads) until the RMT solves copy and associative retrieval, and the
+segment-only baseline on the same budget.
+
+Targets:
+    copy over 4 segments of 8 (16 digits, GO, the 16 digits)   RMT exact match >= 0.99 within 60 s
+    associative retrieval over 4 segments of 4 (4 pairs)        RMT answer accuracy >= 0.95 within 180 s
+    SegmentTransformer on both, same budget                     at chance (it cannot see earlier segments)
+
+Each run trains with `minirmt.train.train` (lab-size model: d 64, 2 layers, 4 heads, m 8) and is evaluated
+every `EVAL_EVERY` steps on the same held-out sequences; the time to solve is the training time (evaluation
+excluded) at the first evaluation that meets the target, and the run stops there or when its budget is spent.
+Associative retrieval uses the curriculum over the number of pairs of GUIDE.md, Sec. 3 (2 -> 3 -> 4, moving on
+at 0.97 evaluation accuracy). Both wall-clock and process CPU seconds are recorded: on a machine other jobs
+share, the CPU seconds (divided by the 2 threads) are the steadier measure.
+
+    python bench/solve_tasks.py              # writes bench/results/solve_tasks.json
+    python bench/solve_tasks.py --smoke      # a few seconds: checks that the script works
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+
+import harness  # noqa: E402
+import torch  # noqa: E402
+
+from minirmt.experiments import build  # noqa: E402
+from minirmt.train import TrainConfig, size_stages, train  # noqa: E402
+
+THREADS = 2
+EVAL_EVERY = 25
+TARGETS = {
+    "copy": dict(task="copy", segment_len=8, segments=4, sizes={}, metric="eval_exact_match", goal=0.99,
+                 budget=60.0, config=dict(steps=600, lr=3e-3)),
+    "assoc": dict(task="assoc", segment_len=4, segments=4, sizes={"num_pairs": 4}, metric="eval_accuracy",
+                  goal=0.95, budget=180.0, pairs_from=2, config=dict(steps=2500, lr=3e-3)),
+}
+
+
+def race(target: dict, model_name: str, smoke: bool) -> dict:
+    """Train one model on one target until it meets the goal or spends its budget of training seconds."""
+    budget = 3.0 if smoke else target["budget"]
+    task, model = build(target["task"], model_name, target["segment_len"], sizes=target["sizes"])
+    config = TrainConfig(batch_size=64, warmup=100, segments=target["segments"], eval_every=EVAL_EVERY,
+                         eval_batches=4, log_every=5, device="cpu", **target["config"])
+    stages = None
+    if "pairs_from" in target:
+        stages = size_stages(task, target["segments"], "num_pairs", range(target["pairs_from"], task.num_pairs))
+
+    def stop(step, history):
+        if not history:
+            return False
+        last = history[-1]
+        solved = last.get("stage", 0) == len(stages or ()) and last.get(target["metric"], 0) >= target["goal"]
+        return solved or last["seconds"] >= budget
+
+    started = time.perf_counter()
+    run = train(model, task, config, stages=stages, callback=stop, progress=False)
+    evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(stages or ())]
+    solved = next((r for r in evals if r[target["metric"]] >= target["goal"]), None)
+    best = max(evals, key=lambda r: r[target["metric"]]) if evals else {}
+    return {
+        "model": model_name, "solved": solved is not None,
+        "seconds_to_solve": round(solved["seconds"], 1) if solved else None,
+        "cpu_seconds_to_solve": round(solved["cpu_seconds"], 1) if solved else None,
+        "steps_to_solve": solved["step"] if solved else None,
+        "steps": run.step, "train_seconds": round(run.seconds, 1), "cpu_seconds": round(run.cpu_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1), "stage_reached": run.stage,
+        "final_accuracy": run.metrics["eval_accuracy"], "final_exact_match": run.metrics["eval_exact_match"],
+        "best": {k: best.get(k) for k in ("step", "eval_accuracy", "eval_exact_match")},
+        "chance_accuracy": task.chance_accuracy,
+        "curve": [(r["step"], r["stage"], round(r["eval_accuracy"], 3)) for r in run.history if "eval_accuracy" in r],
+    }
+
+
+def table(results: dict) -> str:
+    lines = [f"{'target':<7} {'model':<8} {'goal':>14} {'solved in':>10} {'budget':>7} {'ratio':>6} "
+             f"{'acc':>6} {'exact':>6} {'chance':>6}"]
+    for name, rows in results.items():
+        target = TARGETS[name]
+        goal = f"{target['metric'][5:]} >= {target['goal']}"
+        for row in rows:
+            solved, budget = row["seconds_to_solve"], target["budget"]
+            took = "no" if solved is None else f"{solved:.0f} s"
+            ratio = "-" if solved is None else f"{solved / budget:.2f}"
+            lines.append(
+                f"{name:<7} {row['model']:<8} {goal:>14} {took:>10} {budget:>5.0f} s {ratio:>6} "
+                f"{row['final_accuracy']:6.3f} {row['final_exact_match']:6.3f} {row['chance_accuracy']:6.3f}"
+            )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a 3-second budget per run: checks the script")
+    parser.add_argument("--out", help="JSON path (default bench/results/solve_tasks.json)")
+    parser.add_argument("--only", choices=list(TARGETS), help="one target only")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(THREADS)
+    environment = harness.environment("cpu")
+    results = {}
+    for name in [args.only] if args.only else TARGETS:
+        results[name] = [race(TARGETS[name], model_name, args.smoke) for model_name in ("rmt", "segment")]
+        for row in results[name]:
+            print(json.dumps({"target": name, **{k: v for k, v in row.items() if k != "curve"}}), flush=True)
+    print(table(results))
+    payload = {"benchmark": "solve_tasks", "smoke": args.smoke, "environment": environment,
+               "load_average_after": os.getloadavg(), "targets": {k: TARGETS[k] for k in results},
+               "results": results}
+    print("wrote", harness.write_json(harness.result_path("solve_tasks", args.smoke, args.out), payload))
+
+
+if __name__ == "__main__":
+    main()
