@@ -15,6 +15,7 @@ share, the CPU seconds (divided by the 2 threads) are the steadier measure.
 
     python bench/solve_tasks.py              # writes bench/results/solve_tasks.json
     python bench/solve_tasks.py --smoke      # a few seconds: checks that the script works
+    python bench/solve_tasks.py --parallel   # the four races at once, each pinned to its own 2 cores
 """
 
 import argparse
@@ -22,6 +23,7 @@ import json
 import os
 import sys
 import time
+from multiprocessing import get_context
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
@@ -33,6 +35,7 @@ from minirmt.experiments import build  # noqa: E402
 from minirmt.train import TrainConfig, size_stages, train  # noqa: E402
 
 THREADS = 2
+MODELS = ("rmt", "segment")
 EVAL_EVERY = 25
 TARGETS = {
     "copy": dict(task="copy", segment_len=8, segments=4, sizes={}, metric="eval_exact_match", goal=0.99,
@@ -42,8 +45,14 @@ TARGETS = {
 }
 
 
-def race(target: dict, model_name: str, smoke: bool) -> dict:
-    """Train one model on one target until it meets the goal or spends its budget of training seconds."""
+def race(target: dict, model_name: str, smoke: bool, cores: list[int] | None = None) -> dict:
+    """Train one model on one target until it meets the goal or spends its budget of training seconds.
+
+    cores: pin this process to these CPU cores first (a race of its own, in parallel with others).
+    """
+    if cores is not None:
+        os.sched_setaffinity(0, cores)
+    torch.set_num_threads(THREADS)
     budget = 3.0 if smoke else target["budget"]
     task, model = build(target["task"], model_name, target["segment_len"], sizes=target["sizes"])
     config = TrainConfig(batch_size=64, warmup=100, segments=target["segments"], eval_every=EVAL_EVERY,
@@ -100,16 +109,28 @@ def main(argv=None) -> None:
     parser.add_argument("--smoke", action="store_true", help="a 3-second budget per run: checks the script")
     parser.add_argument("--out", help="JSON path (default bench/results/solve_tasks.json)")
     parser.add_argument("--only", choices=list(TARGETS), help="one target only")
+    parser.add_argument("--parallel", action="store_true",
+                        help="all races at once, each in its own process pinned to its own 2 cores")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     environment = harness.environment("cpu")
+    races = [(name, model_name) for name in ([args.only] if args.only else TARGETS) for model_name in MODELS]
+    if not args.parallel:
+        rows = [race(TARGETS[name], model_name, args.smoke) for name, model_name in races]
+    else:
+        cores = sorted(os.sched_getaffinity(0))
+        if len(races) * THREADS > len(cores):
+            parser.error(f"--parallel needs {len(races) * THREADS} cores, {len(cores)} here")
+        pinned = [cores[THREADS * i: THREADS * (i + 1)] for i in range(len(races))]
+        with get_context("spawn").Pool(len(races)) as pool:
+            rows = pool.starmap(race, [(TARGETS[name], m, args.smoke, c) for (name, m), c in zip(races, pinned)],
+                                chunksize=1)
     results = {}
-    for name in [args.only] if args.only else TARGETS:
-        results[name] = [race(TARGETS[name], model_name, args.smoke) for model_name in ("rmt", "segment")]
-        for row in results[name]:
-            print(json.dumps({"target": name, **{k: v for k, v in row.items() if k != "curve"}}), flush=True)
+    for (name, _), row in zip(races, rows):
+        results.setdefault(name, []).append(row)
+        print(json.dumps({"target": name, **{k: v for k, v in row.items() if k != "curve"}}), flush=True)
     print(table(results))
-    payload = {"benchmark": "solve_tasks", "smoke": args.smoke, "environment": environment,
+    payload = {"benchmark": "solve_tasks", "smoke": args.smoke, "parallel": args.parallel, "environment": environment,
                "load_average_after": os.getloadavg(), "targets": {k: TARGETS[k] for k in results},
                "results": results}
     print("wrote", harness.write_json(harness.result_path("solve_tasks", args.smoke, args.out), payload))
