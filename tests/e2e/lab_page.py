@@ -1,14 +1,15 @@
 """What a learner does in JupyterLab, as Playwright steps: open a notebook, run every cell, read the results.
 
-The notebook on screen is read from the page's DOM, cell by cell (in notebook order):
-its input prompt (`[ ]:` not run, `[*]:` queued or running, `[7]:` done) and its outputs. JupyterLab draws an
-error, like text written to stderr, as an output of mime type `application/vnd.jupyter.stderr`; an error's
-text holds its traceback. An explorer from `minirmt.widgets` is an ipywidgets VBox with sliders (noUiSlider
-handles, `role="slider"`) above an <img> whose `src` is a blob URL of the figure's PNG bytes.
+The notebook on screen is read from the page's DOM, cell by cell in notebook order: its input prompt (`[ ]:`
+not run, `[*]:` queued or running, `[7]:` done) and its outputs. JupyterLab draws an error, like text written
+to stderr, as an output of mime type `application/vnd.jupyter.stderr`; an error's text holds its traceback.
+An explorer from `minirmt.widgets` is an ipywidgets VBox with sliders (noUiSlider handles, `role="slider"`)
+above an <img> whose `src` is a blob URL of the figure's PNG bytes.
 """
 
 import base64
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def menu(page: Page, *path: str) -> None:
         page.get_by_role("menuitem", name=label, exact=True).click()
 
 
-def run_all(page: Page, timeout: float, may_raise: set[int] = frozenset()) -> list[Cell]:
+def run_all(page: Page, timeout: float, may_raise: Container[int] = ()) -> list[Cell]:
     """Edit > Clear Outputs of All Cells, Run > Run All Cells; wait until every code cell ran or one failed.
 
     Clearing first matters: a committed notebook already shows execution counts. Cells whose index is in
