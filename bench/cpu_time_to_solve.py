@@ -2,6 +2,8 @@
 
 Task: `minirmt.tasks.make_task("copy", 8)` sampled with g = 4 segments of n = 8 tokens: 16 digits, GO, the
 16 digits again (RMT paper, Sec. 4.1); every answer lies in an earlier segment, so only memory solves it.
+`--source-len 8` copies 8 digits: the source fills the first segment, the copy the last, two segments of
+padding lie between.
 Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12. Training (GUIDE.md,
 "What is known to work"): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
 then cosine over the step budget, batch 64, gradient clipping 1.0, full BPTT.
@@ -153,6 +155,7 @@ def main(argv=None) -> dict:
                         choices=["minirmt", "peer", "peer-lean"])
     parser.add_argument("--steps", type=int, default=3000, help="step budget (also the cosine schedule's length)")
     parser.add_argument("--cpu-seconds", type=float, default=400.0, help="training CPU-time budget per model")
+    parser.add_argument("--source-len", type=int, default=None, help="digits to copy (default: the most that fit)")
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--eval-batches", type=int, default=4, help="held-out batches of 64 sequences")
     parser.add_argument("--threads", type=int, default=2)
@@ -176,7 +179,7 @@ def main(argv=None) -> dict:
 def run(args) -> dict:
     torch.set_num_threads(args.threads)
     steps, eval_every, eval_batches = (4, 2, 1) if args.smoke else (args.steps, args.eval_every, args.eval_batches)
-    task = make_task("copy", SIZES["segment_len"])
+    task = make_task("copy", SIZES["segment_len"], source_len=args.source_len)
     cfg = minirmt.ModelConfig(vocab_size=task.vocab_size, **SIZES)
     notes = []
     names = list(args.models)

@@ -64,7 +64,8 @@ def peer_step(cfg, replay: bool, batch, device):
 
 
 def measure(make_step, rounds: int, device) -> dict:
-    """Peak memory and tokens/s of one setting, or {"oom": True} if it runs out of memory."""
+    """Peak memory and tokens/s of one setting, or {"oom": True} if it runs out of memory (any other failure:
+    {"oom": False, "error": ...})."""
     cuda = device.type == "cuda"
     step = None
     try:
@@ -80,6 +81,8 @@ def measure(make_step, rounds: int, device) -> dict:
                "activation_bytes": None if peak is None else peak - resident}
     except torch.OutOfMemoryError:
         out = {"oom": True}
+    except Exception as e:  # one failing setting must not end the sweep
+        out = {"oom": False, "error": harness.describe(e)}
     del step
     gc.collect()
     if cuda:
@@ -118,18 +121,18 @@ def main(argv=None) -> dict:
             batch = harness.lm_batch(cfg.vocab_size, batch_size, g * cfg.segment_len, device=device)
             make = minirmt_step if name.startswith("minirmt") else peer_step
             r = measure(lambda make=make, option=option, batch=batch: make(cfg, option, batch, device), rounds, device)
-            if not r["oom"]:
+            if "step_wall_s" in r:
                 r["tokens_per_s"] = batch_size * g * cfg.segment_len / r["step_wall_s"]
             results[name][g] = r
-            if r["oom"]:
-                break  # a larger g would run out of memory too
+            if "tokens_per_s" not in r:
+                break  # a larger g would run out of memory (or fail) too
 
     flat, full = results["minirmt flat=True"], results["minirmt flat=False"]
     summary = {
         "flat peak g=16 / g=1": harness.ratio(flat.get(16, {}).get("peak_bytes"), flat.get(1, {}).get("peak_bytes")),
         "throughput cost of memory_flat by g": {
             g: 1 - flat[g]["tokens_per_s"] / full[g]["tokens_per_s"]
-            for g in flat if g in full and not flat[g]["oom"] and not full[g]["oom"]
+            for g in flat if g in full and "tokens_per_s" in flat[g] and "tokens_per_s" in full[g]
         },
     }
     record = {
@@ -150,8 +153,8 @@ def main(argv=None) -> dict:
     print(f"{'setting':<32} {'g':>3} {'peak GiB':>9} {'activ. GiB':>11} {'tokens/s':>11}")
     for name, by_g in results.items():
         for g, r in by_g.items():
-            if r["oom"]:
-                print(f"{name:<32} {g:>3} {'out of memory':>21}")
+            if "tokens_per_s" not in r:
+                print(f"{name:<32} {g:>3} {'out of memory' if r['oom'] else r['error']:>21}")
                 continue
             gib = [None if r[k] is None else r[k] / 2**30 for k in ("peak_bytes", "activation_bytes")]
             print(f"{name:<32} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")

@@ -43,7 +43,7 @@ ROWS = ["minirmt", "minirmt compiled", "minirmt compiled, chunked loss", "minirm
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
     """The model of a row, on `device`, initialised from `seed`, compiled if the row says so."""
-    with torch.random.fork_rng(devices=[device] if torch.device(device).type == "cuda" else []):
+    with torch.random.fork_rng(devices=[]):  # weights are drawn on the CPU, then moved
         torch.manual_seed(seed)
         if row.startswith("peer"):
             model = harness.peer_model(cfg, row)

@@ -169,7 +169,7 @@ def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, d
     Returns {name: {"wall_s": [...], "cpu_s": [...], "warmup_s": seconds of the warm-up calls (compilation
     included)}}, seconds per step; on a GPU also "step_peak_bytes": the most memory a warm-up step allocated
     above what was allocated before it (activations and temporaries, not the resident weights). A step that
-    runs out of GPU memory in its warm-up gets {"error": "out of memory"} and is left out of the rounds.
+    fails in its warm-up (out of GPU memory, say) gets {"error": "..."} and is left out of the rounds.
     """
     times = {name: {"wall_s": [], "cpu_s": []} for name in steps}
     cuda = torch.device(device).type == "cuda"
@@ -183,8 +183,8 @@ def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, d
             for _ in range(warmup):
                 step()
             synchronize(device)
-        except torch.OutOfMemoryError:
-            times[name] = {"error": "out of memory"}
+        except Exception as e:  # one failing model must not end the benchmark of the others
+            times[name] = {"error": "out of memory" if isinstance(e, torch.OutOfMemoryError) else describe(e)}
             torch.cuda.empty_cache()
             continue
         times[name]["warmup_s"] = time.perf_counter() - start
@@ -201,6 +201,11 @@ def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, d
             times[name]["wall_s"].append(time.perf_counter() - wall)
             times[name]["cpu_s"].append(time.process_time() - cpu)
     return times
+
+
+def describe(error: BaseException) -> str:
+    """`Type: message`, the message cut to 300 characters, for a JSON record."""
+    return f"{type(error).__name__}: {str(error)[:300]}"
 
 
 def compile_blocks(blocks, backend: str = "inductor") -> None:

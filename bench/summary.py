@@ -44,11 +44,16 @@ def gpu_throughput(r: dict) -> list[str]:
     return lines
 
 
+def memory_cell(x: dict) -> str:
+    if x["oom"] or "error" in x:
+        return "oom" if x["oom"] else x["error"]
+    return f"{fmt(x['peak_bytes'] and x['peak_bytes'] / 2**30)} GiB {x['tokens_per_s']:,.0f} tok/s"
+
+
 def gpu_memory(r: dict) -> list[str]:
     lines = []
     for name, by_g in r["results"].items():
-        cells = [f"g={g}: " + ("oom" if x["oom"] else f"{fmt(x['peak_bytes'] and x['peak_bytes'] / 2**30)} GiB "
-                 f"{x['tokens_per_s']:,.0f} tok/s") for g, x in by_g.items()]
+        cells = [f"g={g}: {memory_cell(x)}" for g, x in by_g.items()]
         lines.append(f"{name:<32} " + " | ".join(cells))
     ratio = r["summary"]["flat peak g=16 / g=1"]
     lines.append(f"flat peak g=16 / g=1: {fmt(ratio)} (goal <= 2: {verdict(ratio, lambda v: v <= 2)})")
