@@ -2,7 +2,8 @@
 # The GPU experiment of notebook 08 (bench/lm_gpu.py), run from the repository root; results go to $OUT.
 #
 #   bench/lm_gpu.sh all      2 GPUs, under 10 minutes: RMT + segment-only on GPU 0 while Transformer-XL +
-#                            MemTr-XL train on GPU 1, then the data-parallel scaling run (ddp below)
+#                            MemTr-XL train on GPU 1, then the data-parallel scaling run (ddp below; DDP=0
+#                            skips it)
 #   bench/lm_gpu.sh gpu      one GPU: the models in MODELS one after the other (default all four: about
 #                            4 x (BUDGET + compilation + evaluation) seconds, over 10 minutes at BUDGET=120)
 #   bench/lm_gpu.sh ddp      RMT tokens/s on 1 GPU, then on 2 GPUs with DDP (torchrun), no compile or evaluation
@@ -47,7 +48,7 @@ all)
     wait "$first" || status=$?
     wait "$second" || status=$?
     grep -h -E "parameters|test:|FAILED|Error" "$OUT/log-gpu0.txt" "$OUT/log-gpu1.txt" || true
-    ddp "$@" || status=$?
+    if [ "${DDP:-1}" != 0 ]; then ddp "$@" || status=$?; fi
     bench --report "$OUT"
     exit "$status"
     ;;

@@ -269,3 +269,21 @@ def test_position_sums_fold_segments_onto_positions():
     assert sums.tolist() == [0 + 4 + 8 + 10 + 14 + 18, 1 + 5 + 9 + 11 + 15 + 19, 2 + 6 + 12 + 16, 3 + 7 + 13 + 17]
     short_sums, short_counts = lm.position_sums(loss[:, :3], 4)
     assert short_counts.tolist() == [2, 2, 2] and short_sums.tolist() == [10, 12, 14]
+
+
+@pytest.mark.slow
+def test_gpu_bench_smoke_run_writes_a_row_and_the_merged_table(tmp_path):
+    """bench/lm_gpu.py end to end on the CPU (--smoke): one model, a few steps, its row, results.json, figures."""
+    if not (SHARED / "pg-books").is_dir() and not (REPO / ".carry" / "data" / "pg-books").is_dir():
+        pytest.skip("no pg-books files (set MINIRMT_SHARED_DATA)")
+    cmd = [sys.executable, str(REPO / "bench" / "lm_gpu.py"), "--smoke", "--models", "rmt", "--budget", "1",
+           "--train-bytes", "50000", "--eval-bytes", "2000", "--out", str(tmp_path)]
+    env = {**os.environ, "MINIRMT_SHARED_DATA": str(SHARED)}
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = json.loads((tmp_path / "rmt.json").read_text())
+    assert row["model"] == "rmt" and row["world_size"] == 1 and row["steps"] >= lm.WARM_STEPS
+    assert 0 < row["test_bpb"] < 9 and len(row["loss_by_position"]) == 16
+    assert json.loads((tmp_path / "results.json").read_text())[0]["name"] == "rmt"
+    assert {"curves.png", "by_position.png", "by_position.json"} <= {p.name for p in tmp_path.iterdir()}
+    assert "test bpb" in done.stdout
