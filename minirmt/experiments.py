@@ -130,7 +130,8 @@ def run_algorithmic(out, quick: bool = False, progress: bool = True, jobs: int =
             if rows[-1]["interrupted"]:
                 break
     else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        threads = max(1, cores // jobs)
         with get_context("spawn").Pool(jobs) as pool:
             for row in pool.imap(partial(run_one, threads=threads), plan):
                 rows.append(row)
