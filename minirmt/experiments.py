@@ -35,7 +35,8 @@ SWEEP_TASKS = {  # task -> sizes (fixed across g), learning rate, optimizer step
     "assoc": ({"num_pairs": 2}, 3e-3, 1200),  # 4 pairs: even full attention plateaus within this budget
 }
 SWEEP_SEGMENTS = (1, 2, 4, 8)
-QUICK_STEPS = 40  # --quick: checks the pipeline, not the paper
+QUICK_STEPS = 40
+MARKERS = "osD^v"  # --quick: checks the pipeline, not the paper
 
 
 # ---------------------------------------------------------------- one run
@@ -136,7 +137,7 @@ def run_algorithmic(out, quick: bool = False, progress: bool = True, jobs: int =
             for row in pool.imap(partial(run_one, threads=threads), plan):
                 rows.append(row)
                 log(_summary(row))
-    write_results(rows, out, time.perf_counter() - started, quick, jobs)
+    write_results(rows, sweep_info(rows, time.perf_counter() - started, quick, jobs), out)
     return rows
 
 
@@ -145,13 +146,26 @@ def _summary(row: dict) -> str:
             f"exact {row['exact_match']:.3f} ({row['train_seconds']:.1f} s on {row['threads']} threads)")
 
 
-def write_results(rows: list[dict], out: Path, seconds: float, quick: bool, jobs: int = 1) -> None:
-    """results.json (rows + machine), results.md (a table per task) and accuracy.png."""
-    info = {"quick": quick, "wall_seconds": round(seconds, 1), "jobs": jobs,
+def sweep_info(rows: list[dict], seconds: float, quick: bool, jobs: int = 1) -> dict:
+    """What the results were measured on and with: machine, torch, threads, times, the sweep's settings."""
+    return {"quick": quick, "wall_seconds": round(seconds, 1), "jobs": jobs,
             "train_seconds": round(sum(r["train_seconds"] for r in rows), 1), "threads": rows[0]["threads"],
-            "torch": torch.__version__, "machine": platform.platform(), "processor": platform.processor(),
-            "cpus": os.cpu_count(), "total_len": TOTAL_LEN,
-            "tasks": {k: {"sizes": v[0], "lr": v[1]} for k, v in SWEEP_TASKS.items()}}
+            "torch": torch.__version__, "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(),
+            "total_len": TOTAL_LEN, "tasks": {k: {"sizes": v[0], "lr": v[1]} for k, v in SWEEP_TASKS.items()}}
+
+
+def cpu_name() -> str:
+    """The processor's model name (Linux), else what `platform` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def write_results(rows: list[dict], info: dict, out: Path) -> None:
+    """results.json (info + rows), results.md (a table per task) and accuracy.png under `out`."""
+    out = Path(out)
     (out / "results.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1) + "\n")
     (out / "results.md").write_text(markdown_table(rows, info))
     plot_sweep(rows).savefig(out / "accuracy.png", dpi=100)
@@ -162,7 +176,8 @@ def markdown_table(rows: list[dict], info: dict) -> str:
     lines = [f"# Algorithmic tasks: accuracy vs number of segments (sequence of {TOTAL_LEN} tokens)", "",
              "Per-token accuracy on answers, exact match of whole answers in brackets. Training took "
              f"{info['train_seconds']} s in all ({info['threads']} threads per run, {info['jobs']} runs at once, "
-             f"{info['wall_seconds']} s of wall-clock time), torch {info['torch']}.", ""]
+             f"{info['wall_seconds']} s of wall-clock time) on {info['cpu']}, torch {info['torch']}."
+             + (f" {info['note']}" if info.get("note") else ""), ""]
     for task_name in dict.fromkeys(r["task"] for r in rows):
         task_rows = [r for r in rows if r["task"] == task_name]
         gs = sorted({r["segments"] for r in task_rows})
@@ -186,9 +201,12 @@ def plot_sweep(rows: list[dict]) -> Figure:
     axes = fig.subplots(1, len(tasks), squeeze=False, sharey=True)[0]
     for ax, task_name in zip(axes, tasks):
         task_rows = [r for r in rows if r["task"] == task_name]
-        for model_name in dict.fromkeys(r["model"] for r in task_rows):
+        names = list(dict.fromkeys(r["model"] for r in task_rows))
+        for i, model_name in enumerate(names):
             points = sorted((r["segments"], r["accuracy"]) for r in task_rows if r["model"] == model_name)
-            ax.plot(*zip(*points), marker="o", label=model_name)
+            dodge = 2 ** (0.06 * (i - (len(names) - 1) / 2))  # side by side, so equal results stay visible
+            ax.plot([g * dodge for g, _ in points], [a for _, a in points], marker=MARKERS[i % len(MARKERS)],
+                    label=model_name)
         ax.axhline(task_rows[0]["chance"], color="0.5", linestyle="--", linewidth=1, label="chance")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({r["segments"] for r in task_rows}), labels=sorted({r["segments"] for r in task_rows}))
