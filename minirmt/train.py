@@ -147,7 +147,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     try:
         device = torch.device(device)
     except RuntimeError as e:
-        raise ValueError(f"device={str(device)!r} is not a device: expected 'auto', 'cpu' or 'cuda' ({e})") from None
+        raise ValueError(f"device={str(device)!r} is not a device: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from e
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={str(device)!r}, but CUDA is not available here (use 'cpu' or 'auto')")
     return device
@@ -236,7 +236,7 @@ def seeded_model(name: str, cfg, seed: int) -> torch.nn.Module:
     from . import build_model
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # the CPU generator, where modules are initialised
         return build_model(name, cfg)
 
 
@@ -332,7 +332,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         generator.set_state(state["generator"])
         global_rng = state["global_rng"]
         run.step, run.stage, run.seconds = state["step"], state["stage"], state["seconds"]
-        run.cpu_seconds = state["cpu_seconds"]
+        run.cpu_seconds, run.segments = state["cpu_seconds"], stages[run.stage][1]
         run.history = list(state["history"])
         evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(stages) - 1]
         run.metrics = evals[-1] if evals else {}
