@@ -212,7 +212,10 @@ def compile_blocks(blocks, backend: str = "inductor") -> None:
     """`torch.compile` each Transformer block in place (as minirmt.lm.compile_blocks does).
 
     backend "inductor" generates fused kernels; "aot_eager" only traces (fast: for checking on a CPU).
+    The blocks of several models share one forward function; a higher recompile limit keeps every one of
+    them compiled should their guards differ.
     """
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
     for block in blocks:
         block.compile(backend=backend)
 

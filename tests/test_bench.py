@@ -139,3 +139,25 @@ def test_peer_loop_equals_the_peer_wrapper_loss():
     wrapper_loss, _ = RecurrentMemoryTransformerWrapper(peer)(torch.cat([tokens, targets[:, -1:]], 1), return_loss=True)
     torch.testing.assert_close(loss, wrapper_loss)
     assert logits.shape == (2, 3 * CFG.segment_len, CFG.vocab_size)
+
+
+def test_time_to_solve_ratios_and_merge(tmp_path):
+    import cpu_time_to_solve as tts
+
+    def result(solved, wall, cpu):
+        return {"solved": solved, "train_wall_s": wall, "train_cpu_s": cpu,
+                "time_to_solve_wall_s": wall if solved else None, "time_to_solve_cpu_s": cpu if solved else None}
+
+    runs = {"minirmt": result(True, 10.0, 5.0), "peer": result(False, 40.0, 20.0), "peer-lean": result(True, 20.0, 7.5)}
+    ratios = tts.ratios(runs)
+    assert ratios["peer / minirmt time to solve"]["at_least"] == {"wall": 4.0, "cpu_time": 4.0}
+    assert ratios["peer-lean / minirmt time to solve"]["cpu_time"] == 1.5
+    assert ratios["peer-lean / minirmt time to solve"]["at_least"] is None
+    paths = []
+    for name, r in runs.items():
+        record = {"results": {name: r}, "peer_options": {}, "peer_differences": [], "notes": [],
+                  "environment": {"device": name}, "smoke": False}
+        paths.append(harness.write_json(tmp_path / f"{name}.json", record))
+    merged = tts.merge(paths)
+    assert list(merged["results"]) == list(runs) and merged["ratios"] == ratios
+    assert [run["device"] for run in merged["environment"]["runs"]] == list(runs)
