@@ -813,3 +813,311 @@ def check_pairs_information(fn) -> Callable:
         return len(settings)
 
     return run_checker("pairs_information", fn, reference_pairs_information, cases)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 06_rmt_vs_transformer_xl (helper-7)
+
+ATTENTION_MODELS = ("segment", "full", "xl", "memxl", "rmt")
+
+
+def reference_attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int:
+    """How many query-key scores one layer and head computes for a sequence of s tokens (the sizes of its
+    attention matrices, summed over segments; a plain implementation computes and stores all of them).
+
+    Segments hold n tokens, the last one the remainder: n_i for i = 0 .. ceil(s / n) - 1. m memory tokens,
+    c cached positions (Transformer-XL). Per segment, queries x keys:
+        segment   n_i x n_i
+        full      one segment of s tokens: s x s
+        xl        n_i x (c_i + n_i), with c_i = min(c, tokens before segment i): the first segment has no cache
+        memxl     (m + n_i) x (c_i + m + n_i): m memory tokens in every segment; the cache holds tokens only
+        rmt       (2m + n_i) x (2m + n_i): [read m | tokens n_i | write m] (RMT paper, Sec. 3)
+    """
+    if model not in ATTENTION_MODELS:
+        raise ValueError(f"model must be one of {ATTENTION_MODELS}, got {model!r}")
+    if model == "full":
+        return s * s
+    total = 0
+    for before in range(0, s, n):  # `before` tokens precede this segment
+        t, cached = min(n, s - before), min(c, before)
+        queries, keys = {
+            "segment": (t, t), "xl": (t, cached + t), "memxl": (m + t, cached + m + t), "rmt": (2 * m + t, 2 * m + t),
+        }[model]
+        total += queries * keys
+    return total
+
+
+def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> list[tuple[int, str]]:
+    """The usual wrong counts for one case, each with what went wrong."""
+    g, rest = segments.num_segments(s, n), s % n
+    ref = reference_attention_pairs
+    mistakes = []
+    if rest and model != "full":
+        whole = ref(model, s - rest, n, m, c)
+        mistakes.append((whole, f"the last, shorter segment is missing: s = {s} tokens make ceil(s / n) = {g} "
+                                f"segments, the last one with s % n = {rest} tokens"))
+        padded = ref(model, g * n, n, m, c)
+        mistakes.append((padded, f"the last segment holds only s % n = {rest} tokens, not n = {n} (unless you pad it; "
+                                 "count what the model computes on the unpadded sequence)"))
+    if model == "xl":
+        mistakes.append((sum(min(n, s - i) * (c + min(n, s - i)) for i in range(0, s, n)),
+                         "the first segment has no cache: nothing came before it (c_0 = 0)"))
+        if c > n:
+            mistakes.append((sum(min(n, s - i) * ((c if i else 0) + min(n, s - i)) for i in range(0, s, n)),
+                             "the cache cannot hold more than the tokens seen so far: c_i = min(c, tokens before "
+                             "segment i)"))
+        mistakes.append((ref("segment", s, n, m, c),
+                         "that is a segment-only count: the queries also see the c_i cached positions"))
+    if model == "memxl":
+        mistakes.append((ref("xl", s, n, m, c), "MemTr-XL adds m memory tokens to every segment, as queries and keys"))
+        cached_memory = sum((m + min(n, s - i)) * (min(c, i + m * (i // n)) + m + min(n, s - i))
+                            for i in range(0, s, n))
+        mistakes.append((cached_memory, "the cache holds the tokens' states only, not the memory tokens'"))
+    if model == "rmt":
+        mistakes.append((sum((m + min(n, s - i)) ** 2 for i in range(0, s, n)),
+                         "the decoder RMT's input has read AND write memory: 2m + n_i positions per segment"))
+        mistakes.append((sum(min(n, s - i) * (2 * m + min(n, s - i)) for i in range(0, s, n)),
+                         "the memory slots are queries too (the write slots must attend to write the memory): "
+                         "(2m + n_i) x (2m + n_i)"))
+    if model == "full":
+        mistakes.append((ref("segment", s, n, m, c), "full attention has no segments: one s x s matrix"))
+        mistakes.append((s * (s + 1) // 2, "count the whole s x s score matrix (what the kernel computes), not only "
+                                           "the causal half"))
+    return mistakes
+
+
+def check_attention_pairs(fn) -> Callable:
+    """Exercise 06.1: `attention_pairs(model, s, n, m, c) -> int`, query-key scores per layer and head."""
+
+    def cases(fn):
+        sizes = [(64, 8, 4, 8), (29, 8, 4, 8), (30, 4, 2, 10), (5, 8, 3, 8), (100, 16, 8, 16), (48, 16, 4, 40)]
+        count = 0
+        for model in ATTENTION_MODELS:
+            for s, n, m, c in sizes:
+                expected = reference_attention_pairs(model, s, n, m, c)
+                label = f"attention_pairs({model!r}, s={s}, n={n}, m={m}, c={c})"
+                got = _as_number(call(fn, model, s, n, m, c), label)
+                if got != expected:
+                    for wrong, message in _attention_pairs_mistakes(model, s, n, m, c):
+                        if got == wrong:
+                            raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+                    raise CheckFailed(f"{label} is {got}, expected {expected}")
+                count += 1
+        return count
+
+    return run_checker("attention_pairs", fn, reference_attention_pairs, cases)
+
+
+def reference_xl_cache(cache: torch.Tensor | None, layer_inputs: Sequence[torch.Tensor], c: int) -> torch.Tensor:
+    """Transformer-XL's cache update (Dai et al., 2019, Sec. 3.2), as `TransformerXL.next_cache` does it.
+
+    cache         `(l, b, c_old, d)`, or None before the first segment
+    layer_inputs  l tensors `(b, t, d)`: the input of each layer in this segment
+    returns       `(l, b, min(c, c_old + t), d)`: per layer the last c positions of [cache | segment], detached
+    """
+    from types import SimpleNamespace
+
+    from .baselines import TransformerXL
+
+    return TransformerXL.next_cache(SimpleNamespace(cfg=SimpleNamespace(cache_len=c)), cache, list(layer_inputs))
+
+
+def check_xl_cache(fn) -> Callable:
+    """Exercise 06.2: `xl_cache(cache (l, b, c_old, d) or None, layer_inputs [l x (b, t, d)], c) -> (l, b, c, d)`."""
+
+    def cases(fn):
+        gen = _seeded(6)
+        l, b, d = 2, 3, 8
+        shapes = [(None, 6, 4), (4, 2, 4), (3, 5, 6), (None, 3, 5), (5, 5, 5)]  # (c_old, t, c)
+        for c_old, t, c in shapes:
+            cache = None if c_old is None else torch.randn(l, b, c_old, d, generator=gen)
+            weight = torch.randn(d, d, generator=gen).requires_grad_()
+            layer_inputs = [torch.randn(b, t, d, generator=gen) @ weight for _ in range(l)]  # carry gradient
+            expected = reference_xl_cache(cache, layer_inputs, c)
+            got = call(fn, None if cache is None else cache.clone(), list(layer_inputs), c)
+            kept = expected.shape[2]
+            label = (f"xl_cache(cache {'None' if cache is None else (l, b, c_old, d)}, "
+                     f"{l} layer inputs (b, t, d) = {(b, t, d)}, c={c})")
+            total = t + (c_old or 0)
+            hints = {(b, l, kept, d): "stack the layers first: (l, b, c, d), one cache per layer"}
+            if total > c:
+                hints[(l, b, total, d)] = f"keep only the last c = {c} positions of [cache | segment]"
+            if c_old is not None and t < kept:
+                hints[(l, b, t, d)] = (f"the old cache was dropped: a segment of t = {t} < c = {c} tokens keeps "
+                                       "older positions too; concatenate [cache | segment] before cutting")
+            expect_tensor(got, "l b c d", expected.shape, label, hints=hints)
+            if got.requires_grad:
+                raise CheckFailed(
+                    f"{label} still carries gradient (requires_grad=True): detach it. Transformer-XL stops the "
+                    "gradient at the cache (SG in Dai et al., 2019, Sec. 3.2); without it, every backward pass "
+                    "would run on into the previous segment, and the graph would grow with every segment"
+                )
+            both = torch.stack(layer_inputs).detach() if cache is None else \
+                torch.cat([cache, torch.stack(layer_inputs).detach()], dim=2)
+            mistakes = []
+            if cache is not None:  # first: where both match, a learner who got here passed the case without cache
+                swapped = torch.cat([torch.stack(layer_inputs).detach(), cache], dim=2)[:, :, -c:]
+                mistakes.append((swapped, "the order is [segment | cache]; the old cache comes first: "
+                                          "[cache | segment], oldest position first"))
+            mistakes.append((both[:, :, :c], "these are the OLDEST c positions; keep the newest ones: [:, :, -c:]"))
+            known_mistakes(got.detach(), expected, mistakes, atol=1e-5)
+            expect_close(got.detach(), expected, "l b c d", label, atol=1e-5)
+        return len(shapes)
+
+    return run_checker("xl_cache", fn, reference_xl_cache, cases)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 07_curriculum_and_length (helper-7)
+
+
+def reference_doubling_stages(start: int, target: int) -> list[int]:
+    """The numbers of segments of a doubling curriculum's stages before the target: start, 2 start, 4 start, ...
+    while below target (the RMT follow-ups grow the number of segments 1 -> 2 -> 4 -> ...; Bulatov et al., 2023).
+
+    `train(model, task, config, stages=[(task, g) for g in reference_doubling_stages(start, target)])` then
+    trains on each stage until it is learnt, and on `target` segments last.
+    """
+    stages, g = [], start
+    while g < target:
+        stages.append(g)
+        g *= 2
+    return stages
+
+
+def check_doubling_stages(fn) -> Callable:
+    """Exercise 07.1: `doubling_stages(start, target) -> [start, 2 start, 4 start, ...]`, all below target."""
+
+    def cases(fn):
+        settings = [(2, 12), (1, 8), (2, 5), (3, 3), (1, 1), (2, 16), (3, 24), (1, 2), (5, 11)]
+        for start, target in settings:
+            expected = reference_doubling_stages(start, target)
+            got = call(fn, start, target)
+            label = f"doubling_stages(start={start}, target={target})"
+            if isinstance(got, tuple | range):
+                got = list(got)
+            if not isinstance(got, list):
+                raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a list of numbers of segments")
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in got):
+                raise CheckFailed(f"{label} is {got}: the numbers of segments must be ints (use // or int(), "
+                                  "not /)")
+            if got == expected:
+                continue
+            linear = list(range(start, target))
+            mistakes = [
+                (expected + [target], "leave the target out: train() always adds it as the last stage"),
+                (expected + [start * 2 ** len(expected)] if expected else [start],
+                 f"every stage must be below the target = {target}"),
+                (expected[1:], f"the first stage is start = {start} itself"),
+                ([2 * g for g in expected], f"the first stage is start = {start}, not 2 * start"),
+                (expected[:-1], f"the last stage below the target is missing ({expected[-1] if expected else ''})"),
+                (linear, "that grows by one segment per stage; double it: start, 2 start, 4 start, ..."),
+            ]
+            for wrong, message in mistakes:
+                if got == wrong:
+                    raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+            raise CheckFailed(f"{label} is {got}, expected {expected}")
+        return len(settings)
+
+    return run_checker("doubling_stages", fn, reference_doubling_stages, cases)
+
+
+def reference_accuracy_by_segments(model, task, segment_counts: Sequence[int], batch_size: int = 32,
+                                   seed: int = 0) -> dict[int, float]:
+    """Length generalisation: the model's answer accuracy on held-out sequences of each number of segments.
+
+    For every g in segment_counts, one batch of `batch_size` sequences of g segments from a generator seeded
+    with `seed`; accuracy = right answers / answers, over positions whose target is not -100.
+    Returns `{g: accuracy}`.
+    """
+    was_training = model.training
+    model.eval()
+    result = {}
+    with torch.no_grad():
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
+            predictions = model(tokens).logits.argmax(-1)  # (b, s)
+            asked = targets != -100
+            result[g] = ((predictions == targets) & asked).sum().item() / asked.sum().item()
+    model.train(was_training)
+    return result
+
+
+class _FadingReverser(torch.nn.Module):
+    """A stand-in model for the checker: it solves `reverse` perfectly within `horizon` tokens and forgets beyond.
+
+    The answer to source digit j at position t is right when t - j <= horizon, else it says PAD. For a reverse
+    task with a fixed source, the accuracy depends on g alone (not on the digits drawn), so any way of sampling
+    gives the same numbers.
+    """
+
+    def __init__(self, source_len: int, horizon: int, vocab_size: int):
+        super().__init__()
+        self.source_len, self.horizon, self.vocab_size = source_len, horizon, vocab_size
+
+    def forward(self, tokens, memory=None, targets=None, **kwargs):
+        from .recurrence import ModelOutput
+
+        b, s = tokens.shape
+        L = self.source_len
+        go = s - L  # reverse with a fixed source: GO then L - 1 fed answers end the sequence
+        answer = torch.zeros_like(tokens)  # PAD by default
+        t = torch.arange(go, s)
+        j = L - 1 - (t - go)  # source position answered at t
+        remembered = (t - j) <= self.horizon
+        answer[:, t] = torch.where(remembered, tokens[:, j], torch.zeros_like(tokens[:, j]))
+        logits = torch.nn.functional.one_hot(answer, self.vocab_size).float() * 10
+        loss = None
+        if targets is not None:
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        return ModelOutput(logits=logits, loss=loss, memory=None, memories=[])
+
+
+def _fading_task_and_model():
+    """The checker's reverse task (n = 4, source of 6) and a model that forgets after 13 tokens."""
+    task = tasks.make_task("reverse", 4, source_len=6)
+    return task, _FadingReverser(source_len=6, horizon=13, vocab_size=task.vocab_size)
+
+
+def _fading_accuracy(g: int, n: int = 4, L: int = 6, horizon: int = 13, all_positions: bool = False) -> float:
+    """The exact accuracy of `_FadingReverser` on g segments (per answer, or per position if all_positions)."""
+    go = g * n - L
+    right = sum(1 for i in range(L) if go + i - (L - 1 - i) <= horizon)
+    return right / (g * n) if all_positions else right / L
+
+
+def check_accuracy_by_segments(fn) -> Callable:
+    """Exercise 07.2: `accuracy_by_segments(model, task, segment_counts, batch_size, seed) -> {g: accuracy}`."""
+
+    def cases(fn):
+        task, model = _fading_task_and_model()
+        counts = [4, 5, 6, 8, 10]
+        got = call(fn, model, task, list(counts), 16, 0)
+        label = f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed=0)"
+        if not isinstance(got, dict):
+            raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
+        if set(got) != set(counts):
+            raise CheckFailed(f"{label} has keys {sorted(got, key=repr)}, expected the numbers of segments {counts}")
+        values = {}
+        for g, value in got.items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                raise CheckFailed(f"{label}[{g}] is a tensor; return a plain float (use .item())")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise CheckFailed(f"{label}[{g}] is a {type(value).__name__}, expected a float in [0, 1]")
+            values[g] = float(value)
+        expected = {g: _fading_accuracy(g) for g in counts}
+        if all(abs(values[g] - expected[g]) < 1e-6 for g in counts):
+            return len(counts)
+        if all(abs(values[g] - _fading_accuracy(g, all_positions=True)) < 1e-6 for g in counts):
+            raise CheckFailed(f"{label} divides by every position: count only the answers, where targets != -100")
+        if len(set(values.values())) == 1:
+            raise CheckFailed(f"{label} gives {values[counts[0]]:.3f} for every g: sample each evaluation with "
+                              "num_segments=g")
+        if all(abs(values[g] - _fading_accuracy(g - 1)) < 1e-6 for g in counts):
+            raise CheckFailed(f"{label} is the accuracy on g - 1 segments: task.sample(batch_size, g, generator) "
+                              "takes the number of segments itself")
+        wrong = next(g for g in counts if abs(values[g] - expected[g]) >= 1e-6)
+        raise CheckFailed(f"{label}[{wrong}] is {values[wrong]:.4f}, expected {expected[wrong]:.4f} "
+                          "(right answers / answers, at the positions where targets != -100)")
+
+    return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)

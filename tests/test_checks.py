@@ -543,3 +543,171 @@ def test_pairs_information(capsys):
     assert_fails(check, with_replacement, ref, "without replacement", capsys)
     assert_fails(check, values_only, ref, "which keys were stored", capsys)
     assert_fails(check, in_nats, ref, "nats", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 06_rmt_vs_transformer_xl (helper-7)
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_attention_pairs, checks.reference_attention_pairs),
+    (checks.check_xl_cache, checks.reference_xl_cache),
+])
+def test_xl_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a, **k: "a string", lambda *a, **k: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def test_attention_pairs_reference_counts():
+    pairs = checks.reference_attention_pairs
+    assert pairs("full", 29, 8, 4, 8) == 29 * 29
+    assert pairs("segment", 29, 8, 4, 8) == 3 * 64 + 25
+    assert pairs("xl", 20, 8, 2, 8) == 8 * 8 + 8 * 16 + 4 * 12  # no cache, then c = 8
+    assert pairs("xl", 24, 8, 2, 12) == 8 * 8 + 8 * 16 + 8 * 20  # the cache fills up: 0, 8, 12
+    assert pairs("memxl", 16, 8, 2, 8) == 10 * 10 + 10 * 18
+    assert pairs("rmt", 12, 8, 2, 8) == 12 * 12 + 8 * 8
+    with pytest.raises(ValueError, match="model must be one of"):
+        pairs("lstm", 8, 8, 2, 8)
+
+
+def test_attention_pairs(capsys):
+    reference = checks.reference_attention_pairs
+    assert_passes(checks.check_attention_pairs, reference, capsys)
+
+    def floor_segments(model, s, n, m, c):  # off by one segment: the short last one is dropped
+        return reference(model, s - s % n, n, m, c) if model != "full" else s * s
+
+    def cache_from_the_start(model, s, n, m, c):
+        if model != "xl":
+            return reference(model, s, n, m, c)
+        return sum(min(n, s - i) * (c + min(n, s - i)) for i in range(0, s, n))
+
+    def read_only_memory(model, s, n, m, c):  # [read | tokens], the write slots forgotten
+        if model != "rmt":
+            return reference(model, s, n, m, c)
+        return sum((m + min(n, s - i)) ** 2 for i in range(0, s, n))
+
+    def causal_half(model, s, n, m, c):
+        return s * (s + 1) // 2 if model == "full" else reference(model, s, n, m, c)
+
+    assert_fails(checks.check_attention_pairs, floor_segments, reference, "the last, shorter segment is missing",
+                 capsys)
+    assert_fails(checks.check_attention_pairs, cache_from_the_start, reference, "the first segment has no cache",
+                 capsys)
+    assert_fails(checks.check_attention_pairs, read_only_memory, reference, "read AND write memory", capsys)
+    assert_fails(checks.check_attention_pairs, causal_half, reference, "not only the causal half", capsys)
+    assert_fails(checks.check_attention_pairs, lambda *a: [1], reference, "expected one number", capsys)
+
+
+def test_xl_cache_reference_is_the_models_update():
+    from minirmt import ModelConfig, TransformerXL
+
+    cfg = ModelConfig(vocab_size=10, d_model=16, n_layers=2, n_heads=2, segment_len=4, xl_cache_len=6)
+    model = TransformerXL(cfg)
+    inputs = [torch.randn(3, 4, 16, requires_grad=True) * 2 for _ in range(2)]
+    cache = torch.randn(2, 3, 6, 16)
+    assert torch.equal(checks.reference_xl_cache(cache, inputs, 6), model.next_cache(cache, inputs))
+    assert not checks.reference_xl_cache(None, inputs, 6).requires_grad
+
+
+def test_xl_cache(capsys):
+    reference = checks.reference_xl_cache
+    assert_passes(checks.check_xl_cache, reference, capsys)
+
+    def no_detach(cache, layer_inputs, c):
+        new = torch.stack(layer_inputs)
+        return (new if cache is None else torch.cat([cache, new], dim=2))[:, :, -c:]
+
+    def oldest(cache, layer_inputs, c):
+        new = torch.stack(layer_inputs).detach()
+        return (new if cache is None else torch.cat([cache, new], dim=2))[:, :, :c]
+
+    def drops_old_cache(cache, layer_inputs, c):
+        return torch.stack(layer_inputs).detach()[:, :, -c:]
+
+    def segment_first(cache, layer_inputs, c):
+        new = torch.stack(layer_inputs).detach()
+        return (new if cache is None else torch.cat([new, cache], dim=2))[:, :, -c:]
+
+    def batch_first(cache, layer_inputs, c):
+        return reference(cache, layer_inputs, c).transpose(0, 1)
+
+    assert_fails(checks.check_xl_cache, no_detach, reference, "still carries gradient", capsys)
+    assert_fails(checks.check_xl_cache, oldest, reference, "OLDEST c positions", capsys)
+    assert_fails(checks.check_xl_cache, drops_old_cache, reference, "the old cache was dropped", capsys)
+    assert_fails(checks.check_xl_cache, segment_first, reference, "the old cache comes first", capsys)
+    assert_fails(checks.check_xl_cache, batch_first, reference, "stack the layers first", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 07_curriculum_and_length (helper-7)
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_doubling_stages, checks.reference_doubling_stages),
+    (checks.check_accuracy_by_segments, checks.reference_accuracy_by_segments),
+])
+def test_length_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a, **k: "a string", lambda *a, **k: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def test_doubling_stages(capsys):
+    reference = checks.reference_doubling_stages
+    assert reference(1, 8) == [1, 2, 4] and reference(2, 12) == [2, 4, 8] and reference(3, 3) == []
+    assert_passes(checks.check_doubling_stages, reference, capsys)
+    assert_fails(checks.check_doubling_stages, lambda start, target: reference(start, target) + [target], reference,
+                 "leave the target out", capsys)
+    assert_fails(checks.check_doubling_stages, lambda start, target: list(range(start, target)), reference,
+                 "grows by one segment per stage", capsys)
+
+    def overshoots(start, target):
+        stages = [start]
+        while stages[-1] < target:
+            stages.append(stages[-1] * 2)
+        return stages
+
+    assert_fails(checks.check_doubling_stages, overshoots, reference, "every stage must be below the target", capsys)
+    assert_fails(checks.check_doubling_stages, lambda start, target: [g / 1 for g in reference(start, target)],
+                 reference, "must be ints", capsys)
+
+
+def test_fading_reverser_accuracy_depends_on_g_alone():
+    task, model = checks._fading_task_and_model()
+    for g, seed in [(4, 0), (5, 1), (6, 2), (8, 3)]:
+        tokens, targets = task.sample(8, g, torch.Generator().manual_seed(seed))
+        asked = targets != -100
+        right = ((model(tokens).logits.argmax(-1) == targets) & asked).sum() / asked.sum()
+        assert right.item() == pytest.approx(checks._fading_accuracy(g))
+    assert model(tokens, targets=targets).loss is not None
+    assert len({checks._fading_accuracy(g) for g in (4, 5, 6, 8)}) == 4  # graded, so mistakes show
+
+
+def test_accuracy_by_segments(capsys):
+    reference = checks.reference_accuracy_by_segments
+    assert_passes(checks.check_accuracy_by_segments, reference, capsys)
+
+    def every_position(model, task, segment_counts, batch_size=32, seed=0):
+        result = {}
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
+            result[g] = (model(tokens).logits.argmax(-1) == targets).float().mean().item()
+        return result
+
+    def one_length(model, task, segment_counts, batch_size=32, seed=0):
+        return {g: reference(model, task, segment_counts[:1], batch_size, seed)[segment_counts[0]]
+                for g in segment_counts}
+
+    def tensors(model, task, segment_counts, batch_size=32, seed=0):
+        return {g: torch.tensor(a) for g, a in reference(model, task, segment_counts, batch_size, seed).items()}
+
+    assert_fails(checks.check_accuracy_by_segments, every_position, reference, "count only the answers", capsys)
+    assert_fails(checks.check_accuracy_by_segments, one_length, reference, "num_segments=g", capsys)
+    assert_fails(checks.check_accuracy_by_segments, tensors, reference, "use .item()", capsys)
+    assert_fails(checks.check_accuracy_by_segments, lambda *a, **k: [0.5], reference, "expected a dict", capsys)
