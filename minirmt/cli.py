@@ -167,11 +167,12 @@ def cmd_train(args, parser) -> int:
 def cmd_eval(args, parser) -> int:
     device = _checked(parser, lambda: resolve_device(args.device))
     model, task, state = _checked(parser, lambda: experiments.load_run(args.checkpoint, device))
-    g = args.segments or state["train_config"]["segments"] or task.min_segments
+    trained = state["train_config"]["segments"] or task.min_segments
+    g = args.segments or trained
     batches = _checked(parser, lambda: eval_batches(task, g, args.batch_size, args.batches, args.seed, device))
     metrics = evaluate(model, batches)
     print(json.dumps({"task": task.name, "model": state["meta"]["model"], "segments": g,
-                      "trained_segments": state["segments"], **metrics, "chance_accuracy": task.chance_accuracy}))
+                      "trained_segments": trained, **metrics, "chance_accuracy": task.chance_accuracy}))
     return 0
 
 
