@@ -4,6 +4,8 @@
     python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
     python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
     python -m minirmt experiment algorithmic --out bench/results/algorithmic [--quick]
+    python -m minirmt download wikitext-2                          # into data/ (sha256 checked)
+    python -m minirmt lm --corpus wikitext-2 --model rmt --out runs/wt2   # language modelling (GPU ready)
 
 Wrong flags and impossible settings end with one line on stderr and exit status 2.
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from . import MODELS, experiments, viz
+from . import MODELS, experiments, lm, text, viz
 from .tasks import TASKS
 from .train import TrainConfig, eval_batches, evaluate, resolve_device, train
 
@@ -112,6 +114,13 @@ def make_parser() -> Parser:
     p.add_argument("--steps", type=positive, help="steps per run (default: per task)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(run=cmd_experiment, parser=p)
+
+    p = commands.add_parser("download", help="fetch and verify a WikiText archive into data/")
+    p.add_argument("name", choices=sorted(text.WIKITEXT))
+    p.add_argument("--dest", type=Path, default=None, help="folder to unpack into (default: the repo's data/)")
+    p.set_defaults(run=cmd_download, parser=p)
+
+    lm.add_lm_parser(commands)
     return parser
 
 
@@ -127,6 +136,15 @@ def _checked(parser: Parser, make):
         return make()
     except (ValueError, TypeError, FileNotFoundError) as e:
         parser.error(str(e))
+
+
+def cmd_download(args, parser) -> int:
+    try:
+        folder = text.download(args.name, args.dest)
+    except text.DownloadError as e:
+        parser.error(str(e))
+    print(folder)
+    return 0
 
 
 def cmd_train(args, parser) -> int:

@@ -110,3 +110,24 @@ def test_sweep_plan_covers_every_model_task_and_segment_count():
     plan = experiments.sweep_plan()
     assert len(plan) == 5 * 3 * 4
     assert all(spec["segment_len"] * spec["segments"] == experiments.TOTAL_LEN for spec in plan)
+
+
+def test_download_offline_is_one_line_naming_the_urls_and_exit_2(tmp_path, capsys, monkeypatch):
+    from minirmt import text
+
+    monkeypatch.setattr(text, "URLS", (f"file://{tmp_path}/nowhere/",))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["download", "wikitext-2", "--dest", str(tmp_path / "data")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]  # progress lines say "downloading ..."
+    assert len(errors) == 1 and "wikitext-2-v1.zip" in errors[0] and "MINIRMT_DATA" in errors[0]
+    assert "Traceback" not in err
+
+
+def test_lm_subcommand_reports_a_missing_corpus_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["lm", "--corpus", "wikitext-2", "--data-root", str(tmp_path), "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "wiki.train.tokens" in err[0], err
