@@ -151,7 +151,7 @@ def merge(paths: list[Path]) -> dict:
     record["ratios"] = ratios(record["results"])
     record["environment"] = {"runs": [r["environment"] for r in records], **records[0]["environment"]}
     record["notes"] = sorted({n for r in records for n in r["notes"]}) + [
-        f"merged from {len(records)} runs of bench/cpu_time_to_solve.py: {', '.join(str(p) for p in paths)}"]
+        f"merged from {len(records)} runs of bench/cpu_time_to_solve.py ({', '.join(Path(p).name for p in paths)})"]
     return record
 
 

@@ -42,7 +42,7 @@ fi
 'cuda', torch.version.cuda, 'gpu', torch.cuda.is_available() and torch.cuda.get_device_name())" | tee "$OUT/versions.txt"
 
 start=$SECONDS
-timeout 300 "$PYTHON" bench/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
+timeout 320 "$PYTHON" bench/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
 echo "gpu_throughput.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
 
 start=$SECONDS
