@@ -71,8 +71,13 @@ class ProposedAttention(nn.Module):
 
 
 def use_proposed_attention(model: nn.Module) -> nn.Module:
-    """Swap `ProposedAttention` and `ProposedRotary` into a minirmt model, in place, keeping its weights."""
+    """Swap `ProposedAttention` and `ProposedRotary` into a minirmt model, in place, keeping its weights.
+
+    A model whose attention already has one `qkv` projection (the proposal applied to minirmt) is left as is.
+    """
     backbone = model.backbone
+    if all(hasattr(block.attn, "qkv") for block in backbone.blocks):
+        return model
     backbone.rotary = ProposedRotary(backbone.rotary.inv_freq)
     for block in backbone.blocks:
         old = block.attn
