@@ -106,6 +106,7 @@ def run_all(page: Page, timeout: float, may_raise: Container[int] = ()) -> list[
             return cells
         time.sleep(0.5)
     waiting = [f"cell {cell.index} {cell.prompt}" for cell in read_cells(page) if cell.code and not cell.ran]
+    page.locator(CELLS).nth(int(waiting[0].split()[1])).scroll_into_view_if_needed()  # for the screenshot
     raise TimeoutError(f"Run All Cells did not finish within {timeout:.0f} s; still waiting: {waiting}")
 
 

@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = ["00_tour.ipynb", "05_inside_the_memory.ipynb"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-KERNEL_ENV = {"MINIRMT_MODE": "ci"}  # kernels inherit the server's environment
+# Kernels inherit the server's environment. On a busy machine, OpenMP threads that spin while waiting make
+# ci mode's two torch threads ~5-10x slower than one; passive waiting removes that (no effect when idle).
+KERNEL_ENV = {"MINIRMT_MODE": "ci", "OMP_WAIT_POLICY": "PASSIVE"}
 OPEN_TIMEOUT, RUN_TIMEOUT, REDRAW_TIMEOUT = 90, 300, 30  # seconds: failure limits, generous for a busy machine
 
 
