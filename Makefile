@@ -1,7 +1,8 @@
 # minirmt: everyday commands. Each one creates the virtual environment .venv first if it is missing
 # (and updates it when pyproject.toml changes), so a fresh clone needs only `make test`.
 #
-#   make test       unit tests, then every notebook (nbval), in the CPU "ci" mode
+#   make test       unit tests, every notebook and learner copy (nbval, CPU "ci" mode), the browser e2e test
+#   make notebooks  re-run every notebook in lab mode (the committed outputs), regenerate the learner copies
 #   make e2e        the notebooks in JupyterLab in headless Chromium, as a learner clicks (tests/e2e)
 #   make lint       ruff check
 #   make lab        JupyterLab on notebooks/
@@ -23,8 +24,9 @@ TORCH_SPEC ?= torch==$(TORCH_VERSION)
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.minirmt-installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
+EXERCISES := $(wildcard notebooks/exercises/*.ipynb)
 
-.PHONY: help venv test test-unit test-notebooks e2e lint lab demo clean distclean
+.PHONY: help venv test test-unit test-notebooks notebooks e2e lint lab demo clean distclean
 
 help:
 	@sed -n 's/^#   make/  make/p' Makefile
@@ -41,19 +43,30 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-notebooks
+	$(MAKE) --no-print-directory e2e
 
 # pytest exits with 5 when it collects no test, which fails the target like any other failure.
 test-unit: $(STAMP)
 	MINIRMT_MODE=ci $(PY) -m pytest tests --ignore=tests/e2e
 
-# Top-level notebooks only: notebooks/exercises/ holds learner copies whose exercises are left undone.
+# Every notebook and every learner copy (notebooks/exercises/: solutions removed, so each checker must report
+# "not attempted" and fall back to the library for the cells after it).
 test-notebooks: $(STAMP)
 ifeq ($(NOTEBOOKS),)
 	@echo "test-notebooks: no notebooks/*.ipynb yet, nothing to run"
 else
 	MINIRMT_MODE=ci $(PY) -m pytest --nbval-lax --nbval-current-env \
-		--sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS)
+		--sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS) $(EXERCISES)
 endif
+
+# Re-run every notebook top to bottom in lab mode (the committed outputs), then regenerate the learner copies.
+notebooks: $(STAMP)
+	for nb in $(NOTEBOOKS); do \
+		$(VENV)/bin/jupytext --sync $${nb%.ipynb}.py && \
+		MINIRMT_MODE=lab $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
+	done
+	$(PY) -m minirmt.exercises
 
 # The e2e extra (Playwright) drives Debian's Chromium (apt-get install chromium); nothing downloads a browser.
 # Without them the test skips, saying why; under CI (CI=true) it fails instead.
