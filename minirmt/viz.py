@@ -300,13 +300,14 @@ def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmi
     ax = fig.add_subplot()
     image = ax.imshow(values.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
     if annotate and rows * cols <= 200:
-        middle = (float(values.min()) + float(values.max())) / 2 if vmin is None or vmax is None else (vmin + vmax) / 2
         for r in range(rows):
             for c in range(cols):
                 value = float(values[r, c])
+                red, green, blue, _ = image.cmap(image.norm(value))
+                light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5  # dark text on light cells
                 text = f"{value:.2f}"
                 ax.text(c, r, text[1:] if text.startswith("0.") else text, ha="center", va="center",
-                        fontsize=6.5, color="black" if value > middle else "white")
+                        fontsize=6.5, color="black" if light else "white")
     ax.set_xticks(range(cols))
     ax.set_yticks(range(rows))
     ax.set_xlabel(xlabel)

@@ -240,4 +240,5 @@ def test_plot_heatmap_labels_and_annotates():
     ax = fig.axes[0]
     assert image(fig).shape == (2, 3) and ax.get_xlabel() == "source position" and ax.get_title() == "probe"
     assert [t.get_text() for t in ax.texts] == [".10", ".95", "1.00", ".50", ".00", ".25"]
+    assert [t.get_color() for t in ax.texts[:3]] == ["white", "black", "black"]  # readable on viridis
     assert len(viz.plot_heatmap(torch.rand(20, 20), "x", "y").axes[0].texts) == 0  # too many cells to label
