@@ -1,0 +1,383 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · Inside the memory
+#
+# **Train a small RMT to copy digits across segments, then open it up: what it writes into its memory,
+# where it reads from, how the memory moves from segment to segment, and what a linear probe can read out
+# of it.**
+#
+# ### You will learn to
+# - read attention maps laid out `[read | tokens | write]` for every segment, layer and head, and find the
+#   writing (write slots attending to tokens) and the reading (tokens attending to read slots);
+# - compare memory states across segments with cosine similarity and a 2-D projection;
+# - fit a linear probe in closed form and decode the digits the memory holds, with a control;
+# - say what a probe shows and what it does not.
+#
+# ### Before you start
+# Notebook 01 (the `[read | tokens | write]` layout and its mask); notebook 03 (the copy task) helps. A model
+# is trained at the start: about a minute on a laptop CPU in lab mode.
+
+# %% tags=["nbval-skip"]
+# On Colab, install minirmt first (elsewhere this cell does nothing).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
+
+# %%
+import torch
+
+import minirmt
+from minirmt import checks, nb, probe, tasks, viz, widgets
+from minirmt.train import TrainConfig, seeded_model, train
+
+nb.setup()
+
+# %% [markdown]
+# All the sizes that depend on the mode, in one place: training steps, and how many sequences the probes
+# learn from and are tested on.
+
+# %%
+STEPS = nb.pick(ci=150, lab=1000)
+WARMUP = nb.pick(ci=30, lab=100)
+PROBE_TRAIN = nb.pick(ci=512, lab=2048)
+PROBE_TEST = nb.pick(ci=256, lab=512)
+
+# %% [markdown]
+# ## 1. A model worth opening
+#
+# The copy task of the RMT paper (Sec. 4.1), cut into `g = 3` segments of `n = 8` tokens: twelve digits, a
+# "go" symbol `>`, then the twelve digits again. The first eight digits fill segment 0, so by the time the
+# copy starts (in segment 1) and goes on (segment 2) they are only in the memory. The model is the `lab`
+# preset: `d = 64`, two layers of four heads, `m = 8` memory tokens. With full backpropagation through the
+# three segments it learns to copy perfectly in about a thousand steps (GUIDE.md, Sec. 3).
+
+# %% tags=["nbval-check-output"]
+G = 3
+task = tasks.make_task("copy", segment_len=8)
+cfg = minirmt.preset("lab", vocab_size=task.vocab_size)
+m, n, d = cfg.num_mem_tokens, cfg.segment_len, cfg.d_model
+example, example_targets = task.sample(1, G, torch.Generator().manual_seed(0))
+print(task.render(example[0], example_targets[0]))
+print(f"m = {m}, n = {n}, d = {d}, vocabulary v = {task.vocab_size}")
+
+# %%
+model = seeded_model("rmt", cfg, seed=0)
+config = TrainConfig(steps=STEPS, batch_size=64, lr=3e-3, warmup=WARMUP, segments=G, eval_every=max(STEPS // 10, 1),
+                     device=nb.device())
+result = train(model, task, config, progress=False)
+model = model.cpu().eval()
+print(f"{result.step} steps in {result.seconds:.0f} s: accuracy {result.metrics['eval_accuracy']:.3f}, "
+      f"exact match {result.metrics['eval_exact_match']:.3f} (chance {task.chance_accuracy:.2f})")
+viz.plot_curves(result.history, ["loss", "eval_accuracy"])
+
+# %% [markdown]
+# Sixteen held-out sequences to look at, and what the model answers for the first one (the `targets` line
+# shows its predictions where an answer is asked):
+
+# %%
+tokens, targets = task.sample(16, G, torch.Generator().manual_seed(1))  # (b, s) = (16, 24)
+with torch.no_grad():
+    out = model(tokens, return_attention=True)
+asked = targets != -100
+predictions = torch.where(asked, out.logits.argmax(-1), -100)  # (b, s)
+print(task.render(tokens[0], predictions[0]))
+print(f"accuracy on these 16: {(predictions == targets)[asked].float().mean():.3f}")
+
+# %% [markdown]
+# ## 2. Reading and writing: attention maps
+#
+# `out.attentions` holds, for every segment, one `(b, h, i, j)` tensor per layer, laid out
+# `[read m | tokens n | write m]` on both axes (notebook 01). Two blocks of each map are the memory at work:
+#
+# - **writing**: the rows of the write slots, over the token columns: what each slot copies from the segment;
+# - **reading**: the rows of the tokens, over the read-slot columns: which slot each token consults.
+#
+# Explore every segment, layer and head with the sliders (run the notebook to use them):
+
+# %% tags=["nbval-ignore-output"]
+widgets.attention_explorer(out.attentions, m, n)
+
+# %% [markdown]
+# The same view, saved for the static notebook: segment 0, every layer and head. **Predict** first:
+# in segment 0 nothing has to be answered yet, so where should the write slots look?
+
+# %%
+attention = viz.stack_attentions(out.attentions, batch=0)  # (g, l, h, i, j)
+print(tuple(attention.shape))
+viz.plot_attention_grid(attention[0], m, n, title="segment 0: one row per layer, one column per head")
+
+# %% [markdown]
+# In the saved run the two layers split the work: in layer 0 the write rows light up over the token columns
+# (writing), while in layer 1 nearly every position attends to the read slots (reading).
+#
+# `viz.plot_read_write` cuts the two memory blocks out of one map; averaging over the heads of a layer shows
+# the overall flow. In segment 0 (below, left half: reading; right half: writing) most write slots attend
+# sharply to one or two source tokens each: the memory is being filled, roughly a digit per slot.
+
+# %%
+viz.plot_read_write(attention[0, 0].mean(0), m, n, title="segment 0, layer 0, mean over heads")
+
+# %% [markdown]
+# In segment 2 every token is a copy step. Now the *reading* half lights up: each position attends mostly
+# to one read slot, a different one for each position, as if looking the digit up by its position.
+
+# %%
+viz.plot_read_write(attention[2, 0].mean(0), m, n, title="segment 2, layer 0, mean over heads")
+
+# %% [markdown]
+# Attention shows where information *could* flow, not what it carries: a slot that attends to a token may
+# store its digit, its position, or nothing useful. To see what the memory holds we read it out directly
+# (Sec. 4 below). First, how much does it change from segment to segment?
+#
+# ## 3. The memory across segments
+#
+# The memory is a tensor `(m, d)` per sequence: the learned initial state, then one state after each segment.
+# `out.memories` holds the `g` states after the segments; we put the initial state in front.
+
+# %% tags=["nbval-check-output"]
+states = torch.stack([model.initial_state(tokens.shape[0]).detach(), *out.memories])  # (g + 1, b, m, d)
+print(tuple(states.shape))  # state 0 is the initial memory, state k the memory after segment k - 1
+
+# %% [markdown]
+# ### Exercise 1: how similar are two memory states?
+#
+# Write `memory_similarity(states)`: `states (g, m, d)` for one sequence -> `(g, g)`, the cosine similarity
+# between every pair of states, each state flattened to one vector of `m * d` numbers. (Cosine similarity is
+# the dot product of the two vectors divided by both their lengths.)
+
+# %%
+def memory_similarity(states):
+    """Cosine similarity of whole memory states: `(g, m, d)` -> `(g, g)`."""
+    ### BEGIN SOLUTION
+    flat = states.flatten(1)  # (g, m * d)
+    flat = flat / flat.norm(dim=1, keepdim=True)
+    return flat @ flat.T
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+memory_similarity = checks.check_memory_similarity(memory_similarity)
+
+# %% [markdown]
+# **Predict:** the initial state is the same for every sequence; each segment then writes new digits in. Will
+# the states after segments 0, 1 and 2 resemble the initial state, or each other?
+#
+# In the saved run the initial state is almost orthogonal to everything after it (similarity about 0.1),
+# while the three later states stay close to one another (0.8-0.9): the first segment moves the memory to a
+# different region, and later segments edit it there.
+
+# %%
+similarity = memory_similarity(states[:, 0])  # (g + 1, g + 1) for sequence 0
+viz.plot_heatmap(similarity, "state (0 = initial, k = after segment k - 1)", "state", vmin=-1.0, vmax=1.0,
+                 cmap="RdBu_r", title="cosine similarity of memory states, sequence 0")
+
+# %% [markdown]
+# Slot by slot (`per_slot=True`): each block of `m x m` compares the slots of two states. Slide through the
+# sequences of the batch to see which patterns are the same for every sequence (the model's layout) and which
+# change (the digits):
+
+# %% tags=["nbval-ignore-output"]
+widgets.memory_explorer(list(states), per_slot=True)
+
+# %%
+viz.plot_memory_similarity(list(states), per_slot=True, batch=0)
+
+# %% [markdown]
+# A 2-D picture of the same path: project every state of every sequence on its first two principal
+# components (`viz.pca_2d`, an SVD of the centred states). All sequences start at the same point (the
+# initial memory) and fan out as they store different digits.
+
+# %%
+viz.plot_memory_trajectory(list(states), color_label="state (0 = initial)")
+
+# %% [markdown]
+# ## 4. What does the memory hold? A linear probe
+#
+# A **linear probe** asks whether a quantity can be read out of a hidden state by a single linear map
+# (Alain & Bengio, 2016). Here: can the digit at source position `p` be decoded from the memory after
+# segment `k`? We fit one probe per `(k, p)` on some sequences and measure its accuracy on others. Chance is
+# 0.1 (ten digits).
+#
+# The probe is ridge regression onto one-hot labels, solved in closed form:
+#
+# $$X = [\,\text{features} \mid 1\,] \in \mathbb{R}^{N \times (f+1)},\quad
+#   Y = \text{one\_hot}(\text{labels}) \in \mathbb{R}^{N \times c},\quad
+#   W = (X^\top X + \lambda I)^{-1} X^\top Y,$$
+#
+# and the prediction for a row `x` is `argmax(x W)`.
+#
+# ### Exercise 2: fit the probe
+#
+# Write `fit_probe(features, labels, num_classes, ridge)`: `features (N, f)`, integer `labels (N,)` ->
+# `W (f + 1, c)`, the column of ones appended **last** (so the bias is the last row). `torch.linalg.solve`
+# solves the linear system; float64 makes it more accurate.
+
+# %%
+def fit_probe(features, labels, num_classes, ridge):
+    """Closed-form ridge probe: `features (N, f)`, `labels (N,)` -> weights `(f + 1, c)`, bias last."""
+    ### BEGIN SOLUTION
+    x = torch.cat([features, torch.ones(features.shape[0], 1)], dim=1).double()  # (N, f + 1)
+    y = torch.nn.functional.one_hot(labels, num_classes).double()  # (N, c)
+    w = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
+    return w.float()
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+fit_probe = checks.check_fit_probe(fit_probe)
+
+# %% [markdown]
+# Now the features: the memory after each segment, flattened to `m * d = 512` numbers, for `PROBE_TRAIN`
+# sequences to fit on and `PROBE_TEST` fresh ones to test on. The labels: the source digits.
+
+# %%
+def memory_features(model, count, seed):
+    """The memory after each segment for `count` fresh sequences: `(g, N, m * d)`, and the source digits `(N, L)`."""
+    seq, _ = task.sample(count, G, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        memories = model(seq, return_logits=False).memories  # g states (N, m, d)
+    source_len = seq.shape[1] // 2
+    return torch.stack(memories).flatten(2), seq[:, :source_len] - tasks.FIRST_SYMBOL
+
+
+def probe_table(model, ridge=1.0):
+    """Test accuracy of one probe per (segment k, source position p): `(g, L)`."""
+    train_x, train_y = memory_features(model, PROBE_TRAIN, seed=10)
+    test_x, test_y = memory_features(model, PROBE_TEST, seed=11)
+    table = torch.zeros(G, train_y.shape[1])
+    for k in range(G):
+        for p in range(train_y.shape[1]):
+            weights = fit_probe(train_x[k], train_y[:, p], 10, ridge)
+            table[k, p] = probe.probe_accuracy(weights, test_x[k], test_y[:, p])
+    return table
+
+
+# %% [markdown]
+# **Predict** before running. After segment 0 the model has seen digits 0-7. During segment 1 it sees
+# digits 8-11, then `>`, and answers digits 0-3; segment 2 answers digits 4-11. So which digits *must* the
+# memory hold after segment 0? After segment 1? After segment 2?
+
+# %%
+trained = probe_table(model)
+viz.plot_heatmap(trained, "source position p", "memory after segment k",
+                 title="probe accuracy: digit p from the memory after segment k (chance 0.10)")
+
+# %% [markdown]
+# In the saved run, every digit the memory has seen is decoded perfectly from the state after every
+# segment, and digits 8-11 are at chance after segment 0, before the model has seen them. Notice that the
+# memory still holds digits 0-3 after segment 1, though the copy no longer needs them: nothing in the loss
+# asks it to forget, and twelve digits fit easily in `m * d = 512` numbers.
+#
+# ### The control: the same probe on an untrained network
+#
+# A probe that succeeds shows that the digit is *linearly present* in the state, not that the model put it
+# there on purpose: a random network's state is a rich random function of its input too (Hewitt & Liang,
+# 2019, make this point with control tasks). So we run the same probes on the same network **before
+# training** (the same seed, the same initial weights).
+
+# %%
+untrained = probe_table(seeded_model("rmt", cfg, seed=0).eval())
+viz.plot_heatmap(untrained, "source position p", "memory after segment k",
+                 title="control: the same network before training")
+
+# %% [markdown]
+# The untrained network's memory is far from empty: the first and the last digit of the segment are
+# decodable 70-85% of the time, the others 30-45%, all above chance. Only the difference between the two
+# tables is what training put there.
+#
+# One check holds for every model, trained or not, in every mode: after segment 0 the memory has not seen
+# digits 8-11 yet, so no probe can beat chance on them. A probe that did would mean a leak from the future
+# (a bug in the mask or in the recurrence).
+
+# %% tags=["nbval-check-output"]
+print("digits 8-11 decodable after segment 0 (trained): ", bool(trained[0, 8:].max() > 0.3))
+print("digits 8-11 decodable after segment 0 (untrained):", bool(untrained[0, 8:].max() > 0.3))
+
+# %%
+assert trained[0, :8].mean() > 0.3, "the memory after segment 0 should hold the digits it has seen"
+assert trained[0, 8:].max() < 0.3 and untrained[0, 8:].max() < 0.3, "a probe decoded digits from the future"
+
+# %% [markdown]
+# Side by side, the digits the memory holds after segment 0, trained against untrained:
+
+# %%
+viz.plot_accuracy_vs_segments({"trained": dict(enumerate(trained[0].tolist())),
+                               "untrained": dict(enumerate(untrained[0].tolist()))},
+                              chance=task.chance_accuracy, xlabel="source position p", ylabel="probe accuracy",
+                              title="digits decodable from the memory after segment 0")
+
+# %% [markdown]
+# ### Which slot holds which digit?
+#
+# The same probe on a single slot (`d = 64` features instead of `m * d`): a table of slots against source
+# positions, after segment 0. One bright cell per row would mean one digit per slot; a smear would mean the
+# digits are spread over slots (a distributed code), just as usable by the next segment. **Compare** with the
+# writing half of the segment-0 map in Sec. 2: in the saved run, write slot 6 attends to token 0 and a probe
+# reads digit 0 from slot 6 alone; slot 3 attends to token 7 and holds digit 7. (Another run may assign other
+# slots: the code is learned, not built in.)
+
+# %%
+train_x, train_y = memory_features(model, PROBE_TRAIN, seed=10)
+test_x, test_y = memory_features(model, PROBE_TEST, seed=11)
+train_x, test_x = train_x[0].unflatten(1, (m, d)), test_x[0].unflatten(1, (m, d))  # (N, m, d) after segment 0
+per_slot = torch.zeros(m, 8)
+for slot in range(m):
+    for p in range(8):
+        weights = fit_probe(train_x[:, slot], train_y[:, p], 10, 1.0)
+        per_slot[slot, p] = probe.probe_accuracy(weights, test_x[:, slot], test_y[:, p])
+viz.plot_heatmap(per_slot, "source position p", "memory slot", title="probe from one slot, after segment 0")
+
+# %% [markdown]
+# ## Summary
+#
+# - Attention maps show the memory's two operations: write slots attending to the segment's tokens (writing)
+#   and tokens attending to read slots (reading). They show where information can flow, not what it is.
+# - Memory states move away from the shared initial state as digits are stored; cosine similarity and a PCA
+#   projection make the path visible.
+# - A closed-form linear probe decodes, from the memory after each segment, every digit seen so far (even
+#   those the task no longer needs); digits the memory has not seen stay at chance, whatever the model.
+# - Attention and probes agree: the slot that attends to a source token during writing is the slot from which
+#   a probe reads that token's digit.
+# - Probes need a control: an untrained network's memory already encodes some digits linearly. The
+#   difference between the two tables is what training put there.
+#
+# ## Questions
+#
+# 1. After segment 1 the memory still holds digits 0-3, which the copy no longer needs. What would have to
+#    change (in the task, the memory size, the loss) to make the model forget them?
+# 2. Why can an untrained network's memory let a probe decode some source digits? Which positions would you
+#    expect to be easiest, given how attention spreads over a segment in an untrained model (notebook 01)?
+# 3. A probe reaches 100% on digit 3 from the memory after segment 0. Does that prove the model *uses* that
+#    information to answer? What experiment would test it (hint: change the memory and watch the answer)?
+# 4. Why fit the probe on some sequences and measure it on others? What happens with 512 features and fewer
+#    than 512 training sequences if `ridge` is 0?
+# 5. The memory has `m = 8` slots and after segment 0 holds 8 digits. What would you expect with `m = 4`?
+#    Try it (retrain with `minirmt.preset("lab", vocab_size=..., num_mem_tokens=4)`).
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
+#   Sec. 3 (memory read and write), Sec. 4.1 (copy); the model "is trained to control both memory operations
+#   and sequence representations processing" (abstract).
+# - M. S. Burtsev, Y. Kuratov, A. Peganov, G. V. Sapunov. *Memory Transformer.* arXiv:2006.11527, 2020
+#   (memory tokens and attention patterns over them).
+# - G. Alain, Y. Bengio. *Understanding intermediate layers using linear classifier probes.* arXiv:1610.01644, 2016.
+# - J. Hewitt, P. Liang. *Designing and Interpreting Probes with Control Tasks.* EMNLP 2019.
+# - In this repository: `minirmt/viz.py`, `minirmt/widgets.py`, `minirmt/probe.py`.
