@@ -10,6 +10,7 @@ For every notebook `notebooks/NN_name.ipynb` with exercises, writes `notebooks/e
 - the jupytext pairing is removed (the copy has no `.py` twin).
 
 `--check` writes nothing and exits with status 1 if a copy is missing, stale or has no source notebook.
+Name lessons (`python -m minirmt.exercises 05`, or a path) to handle only those.
 """
 
 import argparse
@@ -83,11 +84,17 @@ def render(notebook) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
-def plan(notebooks_dir: Path = NOTEBOOKS) -> dict[Path, str | None]:
-    """`{exercise path: text}` for every notebook with exercises; None for a stale copy to delete."""
+def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Path, str | None]:
+    """`{exercise path: text}` for every notebook with exercises; None for a stale copy to delete.
+
+    only: lesson names or prefixes ("05", "05_inside_the_memory", a path); empty means every lesson.
+    """
     out_dir = notebooks_dir / "exercises"
+    prefixes = tuple(Path(name).stem for name in only)
     wanted = {}
     for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+        if prefixes and not path.stem.startswith(prefixes):
+            continue
         notebook = nbformat.read(path, as_version=4)
         if has_solutions(notebook):
             try:
@@ -95,7 +102,8 @@ def plan(notebooks_dir: Path = NOTEBOOKS) -> dict[Path, str | None]:
             except ValueError as error:
                 raise ValueError(f"{path}: {error}") from error
     for existing in sorted(out_dir.glob("*.ipynb")):
-        wanted.setdefault(existing, None)
+        if not prefixes or existing.stem.startswith(prefixes):
+            wanted.setdefault(existing, None)
     return wanted
 
 
@@ -103,9 +111,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minirmt.exercises", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/exercises/ is not current")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the notebooks folder")
+    parser.add_argument("only", nargs="*", help="lessons to handle, e.g. 05 or notebooks/05_inside_the_memory.py")
     args = parser.parse_args(argv)
     problems = []
-    for path, text in plan(args.notebooks).items():
+    for path, text in plan(args.notebooks, tuple(args.only)).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None
         if current == text:
             continue

@@ -29,7 +29,8 @@
 #
 # ### Before you start
 # Notebook 01 (the `[read | tokens | write]` layout and its mask); notebook 03 (the copy task) helps. A model
-# is trained at the start: about a minute on a laptop CPU in lab mode.
+# is trained at the start: one to a few minutes on a laptop CPU in lab mode (seconds in ci mode, where the
+# model is trained for only 150 steps and the pictures are rougher).
 
 # %% tags=["nbval-skip"]
 # On Colab, install minirmt first (elsewhere this cell does nothing).

@@ -99,5 +99,15 @@ def test_main_writes_and_checks_copies(tmp_path, capsys):
     assert exercises.main([*args, "--check"]) == 0
 
 
+def test_main_can_handle_named_lessons_only(tmp_path, capsys):
+    nbformat.write(executed_notebook(), tmp_path / "01_demo.ipynb")
+    nbformat.write(executed_notebook(), tmp_path / "02_other.ipynb")
+    args = ["--notebooks", str(tmp_path)]
+    assert exercises.main([*args, "02"]) == 0
+    assert sorted(p.name for p in (tmp_path / "exercises").iterdir()) == ["02_other.ipynb"]
+    assert exercises.main([*args, "--check", "notebooks/02_other.py"]) == 0
+    assert exercises.main([*args, "--check"]) == 1 and "01_demo.ipynb: missing" in capsys.readouterr().out
+
+
 def test_the_committed_exercise_copies_are_current(capsys):
     assert exercises.main(["--check"]) == 0, capsys.readouterr().out
