@@ -324,8 +324,9 @@ def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmi
 
 def _is_history(x) -> bool:
     """A history is a list of records (dicts) or a dict of equally long lists of numbers."""
-    if isinstance(x, Mapping):
-        return all(isinstance(v, Sequence) and not isinstance(v, str) for v in x.values())
+    if isinstance(x, Mapping):  # columns hold numbers; `{run name: [records]}` is several runs, not columns
+        return all(isinstance(v, Sequence) and not isinstance(v, str) and not any(isinstance(e, Mapping) for e in v)
+                   for v in x.values())
     return isinstance(x, Sequence) and all(isinstance(r, Mapping) for r in x)
 
 

@@ -242,3 +242,10 @@ def test_plot_heatmap_labels_and_annotates():
     assert [t.get_text() for t in ax.texts] == [".10", ".95", "1.00", ".50", ".00", ".25"]
     assert [t.get_color() for t in ax.texts[:3]] == ["white", "black", "black"]  # readable on viridis
     assert len(viz.plot_heatmap(torch.rand(20, 20), "x", "y").axes[0].texts) == 0  # too many cells to label
+
+
+def test_plot_curves_draws_runs_that_are_all_lists_of_records():
+    records = [{"step": s, "loss": 1.0 / (s + 1)} for s in range(5)]
+    runs = viz.plot_curves({"full BPTT": records, "bptt_depth=1": records[:3]}, "loss")
+    assert [len(line.get_xdata()) for line in runs.axes[0].lines] == [5, 3]
+    assert [line.get_label() for line in runs.axes[0].lines] == ["full BPTT", "bptt_depth=1"]
