@@ -55,7 +55,7 @@ test-notebooks: $(STAMP)
 ifeq ($(NOTEBOOKS),)
 	@echo "test-notebooks: no notebooks/*.ipynb yet, nothing to run"
 else
-	MINIRMT_MODE=ci $(PY) -m pytest --nbval-lax --nbval-current-env \
+	MINIRMT_MODE=ci OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest --nbval-lax --nbval-current-env \
 		--sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS) $(EXERCISES)
 endif
 
