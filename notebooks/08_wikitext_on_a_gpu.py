@@ -1,0 +1,498 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · WikiText on a GPU
+#
+# **From toy tasks to real text: a corpus becomes one long stream, the memory travels from batch to batch
+# along it, and the same code that trains a tiny model on a laptop trains a real one on one GPU or eight.
+# At the end, RMT against segment-only, Transformer-XL and MemTr-XL on a GPU, for the same wall-clock time.**
+#
+# ### You will learn to
+# - cut a corpus into rows that continue from one batch to the next (Transformer-XL's *batchify*), so that
+#   the memory a model carries out of one batch belongs to the text the next batch continues;
+# - carry RMT memory (or an XL cache) across batches, detached, and score a whole stream: perplexity for
+#   words, bits per byte for bytes;
+# - read a loss-by-position curve: *where* inside a segment memory pays off;
+# - count what a token costs (FLOPs), and use the GPU path: bfloat16 autocast, `torch.compile`, fused AdamW,
+#   tokens per second and model FLOPs utilisation (MFU), several GPUs with DistributedDataParallel;
+# - read the GPU experiment and say what it does and does not show.
+#
+# ### Before you start
+# Notebooks 01 and 02 (segments, memory tokens, the recurrence and BPTT); 06 (RMT against Transformer-XL)
+# helps. A CPU is enough: in lab mode three tiny byte-level models train for a few minutes. The GPU results
+# come from `bench/lm_gpu.py` and are read from `bench/results/lm_gpu/` when they are there; in `full`
+# mode on a GPU, Section 6 trains on WikiText-103 itself.
+
+# %% tags=["nbval-skip"]
+# On Colab, install minirmt first (elsewhere this cell does nothing).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
+
+# %%
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+from einops import rearrange
+
+import minirmt
+from minirmt import checks, lm, nb, text
+from minirmt.lm import LMConfig, evaluate_lm, train_lm
+from minirmt.train import seeded_model
+
+nb.setup()
+
+# %% [markdown]
+# Everything that depends on the run mode, in one place. `ci` and `lab` train byte-level models on the
+# WikiText-2 files (raw text, 256 byte values); `full` trains word-level models on WikiText-103 on a GPU.
+
+# %%
+SIZES = nb.pick(
+    ci=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=60_000, eval_tokens=6_000, steps=20,
+            d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=4, batch_size=8, segments=4,
+            lr=3e-3, warmup=5, time_budget=None, models=("rmt", "segment", "xl")),
+    lab=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=None, eval_tokens=100_000, steps=400,
+             d_model=64, n_layers=2, n_heads=4, segment_len=32, num_mem_tokens=8, batch_size=16, segments=4,
+             lr=3e-3, warmup=50, time_budget=None, models=("rmt", "segment", "xl")),
+    full=dict(corpus="wikitext-103", train_split="train", train_tokens=None, eval_tokens=None, steps=None,
+              d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, batch_size=64, segments=4,
+              lr=6e-4, warmup=200, time_budget=600, models=("rmt", "segment", "xl", "memxl")),
+)
+SIZES
+
+# %% [markdown]
+# ## 1. A corpus is one long stream
+#
+# Language modelling has no examples, only text: WikiText-103 is 103 million words of Wikipedia articles
+# one after another (Merity et al., 2016). We read it as one long sequence of ids `(N,)` and predict each
+# token from the ones before it. A Transformer sees a window at a time; the RMT splits the text "into
+# segments and pass[es] memory states from a previous to a current segment" (RMT paper, Sec. 1), and the
+# paper trains it this way on WikiText-103 and enwik8 (Sec. 4), as Transformer-XL was trained (Dai et al.,
+# 2019).
+#
+# Two vocabularies:
+# - **words** (WikiText as published): whitespace tokens plus `<eos>` at every line end, rare words already
+#   replaced by `<unk>`, vocabulary from the train split (33,278 types for WikiText-2, 267,735 for
+#   WikiText-103). Score: **perplexity** `exp(mean loss)`, "as uncertain as a uniform choice among that
+#   many words".
+# - **bytes** (the raw WikiText variants, enwik8, books): the 256 byte values of the UTF-8 text, nothing to
+#   build or to be unknown. Score: **bits per byte** `mean loss / ln 2`.
+#
+# The files: `MINIRMT_DATA` (or `MINIRMT_SHARED_DATA`) may point at a folder that holds them; otherwise the
+# repository's `data/` folder, and if they are not there either they are downloaded (and checked against
+# their sha256).
+
+# %%
+REPO = Path(minirmt.__file__).resolve().parents[1]
+
+
+def data_root(corpus, split):
+    """The first folder in which `corpus` has `split`; downloads the corpus if none has it."""
+    candidates = [os.environ.get("MINIRMT_DATA"), os.environ.get("MINIRMT_SHARED_DATA"),
+                  REPO.parent / "shared" / "data", REPO / "data"]
+    for folder in filter(None, candidates):
+        try:
+            text.corpus_info(corpus).load(split, folder, limit=1)
+            return Path(folder)
+        except FileNotFoundError:
+            continue
+    return text.download(corpus).parent
+
+
+ROOT = data_root(SIZES["corpus"], "test")
+corpus = text.corpus_info(SIZES["corpus"])
+train_ids = corpus.load(SIZES["train_split"], ROOT, limit=SIZES["train_tokens"])
+test_ids = corpus.load("test", ROOT, limit=SIZES["eval_tokens"])
+print(corpus.name, "| vocabulary", corpus.vocab_size, "| unit", corpus.unit)
+print("train", tuple(train_ids.shape), train_ids.dtype, "| test", tuple(test_ids.shape))
+
+# %% [markdown]
+# In `ci` and `lab` mode we train on the *validation* file and test on the test file: the shared data
+# folder holds only those two, and this notebook is about the machinery, not about a record. A real run
+# trains on `train` (Section 6).
+#
+# The first bytes of the test file, as text:
+
+# %% tags=["nbval-check-output"]
+print(repr(text.decode_bytes(test_ids[:120])) if corpus.unit == "bpb" else test_ids[:20].tolist())
+
+# %% [markdown]
+# ### Rows that continue each other
+#
+# A batch holds `b` rows. If every batch took `b` random windows, the memory carried out of a row would
+# belong to text that the next batch does not continue. So the stream is cut once into `b` long rows, and
+# batch `k` takes the `k`-th window of `g · n` tokens of every row:
+#
+# ```
+# stream:  t0 t1 t2 ... t(L-1) | tL ... t(2L-1) | ... | t((b-1)L) ... t(bL-1)      (N,), L = (N - 1) // b
+# rows:    row 0 = t0 ... t(L-1)                                                  (b, L)
+#          row 1 = tL ... t(2L-1)
+# batch k: rows[:, k·g·n : (k+1)·g·n]   (b, g·n),  targets: the same window shifted by one token
+# ```
+#
+# Row `r` of batch `k + 1` is the text right after row `r` of batch `k`. `text.stream_batches` does this;
+# here it is on the stream 0, 1, 2, ... so that you can read it:
+
+# %% tags=["nbval-check-output"]
+toy = torch.arange(26)
+for k, (tokens, targets) in enumerate(text.stream_batches(toy, batch_size=2, seq_len=4)):
+    print(f"batch {k}: tokens {tokens.tolist()}  targets {targets.tolist()}")
+
+# %% [markdown]
+# ### Exercise 1: batchify
+#
+# Write `batchify(ids, b)`: a stream `ids (N,)` in; out the `b` rows `(b, L)` with `L = (N - 1) // b`, row
+# `r` being `ids[r L : (r + 1) L]`, and their targets `(b, L)`, the same rows shifted by one token. (The
+# batches above are windows of these rows.) `rearrange(x, "(b L) -> b L", b=b)` or `x.view(b, L)` does
+# the cutting.
+
+# %%
+def batchify(ids, b):
+    """A stream `ids (N,)` -> inputs `(b, L)` and targets `(b, L)`, L = (N - 1) // b, rows contiguous."""
+    ### BEGIN SOLUTION
+    L = (ids.numel() - 1) // b
+    inputs = ids[: b * L].view(b, L)  # row r = ids[r L : (r + 1) L]
+    targets = ids[1 : b * L + 1].view(b, L)  # the next token of each input
+    return inputs, targets
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+batchify = checks.check_batchify(batchify)
+
+# %% [markdown]
+# A common mistake is `ids.view(L, b).t()`: rows that *interleave* the stream (token `t` goes to row
+# `t % b`). Every row then jumps `b` tokens at each step; there is no text left to carry memory along.
+
+# %% [markdown]
+# ## 2. Carrying the state from batch to batch
+#
+# Each training batch is `(b, g · n)`: `g` segments per row, with backpropagation through time over them
+# (notebook 02). The state at the end of the batch, `out.memory` (the RMT memory `(b, m, d)`, or the XL
+# cache `(l, b, c, d)`), goes into the next batch, **detached**: gradients stop at the batch boundary, as in
+# Transformer-XL (Dai et al., 2019, Sec. 3.2). At the start of an epoch the stream starts again, and so
+# does the state. `lm.train_step` is one step of this (its batch may be split into micro-batches of rows,
+# each carrying its own state):
+#
+# ```python
+# out = model(tokens, memory=state, targets=targets, return_logits=False)   # tokens (b, g·n)
+# out.loss.backward(); optimizer.step()
+# state = out.memory.detach()                                               # into the next batch
+# ```
+#
+# One configuration serves every run of this notebook (`lm_config`); here is one step's worth of it.
+
+# %%
+def lm_config(name, **overrides):
+    """The LMConfig of this notebook's runs for model `name`, with any field overridden."""
+    keys = ("corpus", "train_split", "train_tokens", "eval_tokens", "steps", "d_model", "n_layers", "n_heads",
+            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget")
+    settings = dict(model=name, preset="tiny", data_root=str(ROOT), valid_split=None, eval_every=0,
+                    log_every=max(1, (SIZES["steps"] or 1000) // 10), device=nb.device())
+    return LMConfig(**{**settings, **{k: SIZES[k] for k in keys}, **overrides})
+
+
+cfg = lm_config("rmt")
+model = seeded_model("rmt", lm.model_config(cfg, corpus.vocab_size), seed=0)
+batches = text.stream_batches(train_ids, cfg.batch_size, cfg.segments * cfg.segment_len)
+tokens, targets = next(batches)
+out = model(tokens.long(), targets=targets.long(), return_logits=False)
+print("batch", tuple(tokens.shape), "= (b, g·n) | memory out", tuple(out.memory.shape), "= (b, m, d)")
+print("loss at initialisation", round(out.loss.item(), 2), "| uniform:", round(math.log(corpus.vocab_size), 2))
+
+# %% [markdown]
+# ### Exercise 2: the loss over a stream
+#
+# Evaluation reads the whole test stream with the state carried all the way (no gradient). Write
+# `stream_loss(model, batches)`: `batches` is a list of `(tokens (b, s), targets (b, s))` that continue each
+# other row by row; return the mean cross-entropy over **all** their targets. Pass `memory=out.memory` from
+# one batch to the next (start with `memory=None`), and mind that batches may differ in length: `out.loss`
+# is the mean over one batch's targets.
+
+# %%
+def stream_loss(model, batches):
+    """Mean cross-entropy over every target of `batches`, the state carried from batch to batch."""
+    ### BEGIN SOLUTION
+    state, total, count = None, 0.0, 0
+    for tokens, targets in batches:
+        out = model(tokens, memory=state, targets=targets)
+        state = out.memory  # (b, m, d) for RMT, (l, b, c, d) for XL, None without memory
+        total, count = total + out.loss * targets.numel(), count + targets.numel()
+    return total / count
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+stream_loss = checks.check_stream_loss(stream_loss)
+
+# %% [markdown]
+# `lm.evaluate_lm(model, ids, batch_size, unit=...)` is this loop over a whole stream, reading one segment
+# per call (the same as `g` segments per call, since nothing is learned), plus the per-position sums of the
+# next section. An untrained model with all-zero logits is the uniform guess: its perplexity is the
+# vocabulary size and, over bytes, it needs 8 bits per byte.
+
+# %% tags=["nbval-check-output"]
+uniform = seeded_model("segment", lm.model_config(cfg, corpus.vocab_size), seed=0)
+with torch.no_grad():
+    uniform.backbone.embed.weight.zero_()  # tied with the output head: every logit is 0
+score = evaluate_lm(uniform, test_ids[:5_000], batch_size=4, unit=corpus.unit)
+print(corpus.unit, round(score[corpus.unit], 3), "| tokens scored", score["tokens"])
+
+# %% [markdown]
+# ## 3. Where memory helps: the loss by position
+#
+# Cut text into segments and the first token of every segment loses its context: a model without memory
+# predicts it from nothing (Transformer-XL calls this *context fragmentation*). Position `n - 1` has the
+# whole segment before it. A memory (RMT) or a cache (Transformer-XL) gives the first positions back some
+# context; so the paper's gain is largest for short segments (WikiText-103, segment of 50 tokens:
+# 39.1 → 26.3 perplexity with 10 memory tokens; GUIDE.md, Sec. 3).
+#
+# ### Exercise 3: loss by position
+#
+# Write `loss_by_position(loss, n)`: the per-token losses `(b, g·n)` of whole segments in; out the mean loss
+# at each position `0 .. n-1` inside a segment, `(n,)`, averaged over rows and segments. One `rearrange`
+# and one `mean`.
+
+# %%
+def loss_by_position(loss, n):
+    """Per-token losses `(b, g·n)` -> mean loss at each position inside a segment, `(n,)`."""
+    ### BEGIN SOLUTION
+    return rearrange(loss, "b (g n) -> (b g) n", n=n).mean(0)
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+loss_by_position = checks.check_loss_by_position(loss_by_position)
+
+# %% [markdown]
+# ### Experiment: three models, one stream
+#
+# Train RMT, a segment-only Transformer and Transformer-XL (cache: one segment) on the same stream with the
+# same steps, sizes and learning rate, then score the same test bytes. The segments are short on purpose.
+#
+# **Predict** before you run: which model is worst at position 0? Do the three differ at the last position
+# of a segment? Which is best overall, RMT with its `m` memory vectors or XL with a cache of `n` hidden
+# states per layer?
+
+# %%
+runs = {}
+for name in SIZES["models"]:
+    runs[name] = train_lm(lm_config(name), train_ids=train_ids, test_ids=test_ids, log=None)
+    final = runs[name].final["test"]
+    print(f"{name:>8}: test {final[corpus.unit]:.3f} {corpus.unit} after {runs[name].step} steps "
+          f"({runs[name].seconds:.0f} s)")
+
+# %%
+segment_first = runs["segment"].final["test"]["loss_by_position"][0]
+memory_first = runs["rmt"].final["test"]["loss_by_position"][0]
+assert all(r.final["test"][corpus.unit] < 8.0 for r in runs.values())  # better than the uniform guess
+print("position 0, RMT below segment-only:", memory_first < segment_first)
+lm.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r in runs.items()}, corpus.unit)
+
+# %% [markdown]
+# What the lab run shows (tiny models, a few hundred steps, minutes on a CPU). Transformer-XL's first
+# positions are almost as good as its last: its cache hands each segment the previous segment's hidden
+# states as they are, with nothing to learn. The segment-only model pays at the first bytes of every
+# segment (most of a bit per byte at position 0) and has caught up a few bytes later. RMT sits close to
+# the segment-only model: at this scale it has barely learned to write anything useful into its `m`
+# memory vectors. It has to *learn*, through BPTT, what to store, where XL is given the text itself. By the
+# end of a segment the curves meet: there the segment is its own context. Averaged over all positions the
+# differences shrink to a few hundredths of a bit, and RMT is also slower per step (it processes
+# `m + n + m` positions and backpropagates through its memory). Tiny models trained for minutes are noisy:
+# compare the shapes of the curves, not the third decimal. Section 6 runs the same comparison with larger
+# models on a GPU.
+
+# %%
+lm.plot_lm_curves({name: r.history for name, r in runs.items()}, x="step", title="training loss")
+
+# %% [markdown]
+# ## 4. What a token costs
+#
+# Training costs about `6 N` FLOPs per token for `N` parameters (2 per multiply-add, forward and twice that
+# backward), plus attention: `12 · l · d · T` for `T` keys per query. `lm.flops_per_token` counts both for
+# every model, including the positions that are not text: the RMT decoder processes `m + n + m` positions
+# per segment of `n` tokens, so a memory of `m = 16` on `n = 128` costs a quarter more. The full Transformer
+# is different in kind: every token attends to the whole window, so its cost per token grows with the
+# context, while the RMT's stays the same however many segments it reads.
+
+# %% tags=["nbval-check-output"]
+gpu = dict(vocab_size=256, d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16)
+big = {name: seeded_model(name, minirmt.preset("wikitext", **gpu), seed=0) for name in ("rmt", "segment", "full")}
+contexts = [128, 512, 2048, 8192, 32768]
+cost = {name: [lm.flops_per_token(model, s) / 1e6 for s in contexts] for name, model in big.items()}
+for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
+    print(f"context {s:>6}: RMT {r:7.1f} MFLOP/token, full attention {f:7.1f} ({f / r:.1f}x)")
+
+# %% [markdown]
+# **Predict:** the full Transformer's attention term is `12 · l · d · s` per token. At what context `s` does
+# it equal the `6 N` of the weights? (`N` ≈ 19 million here.) Check against the table.
+#
+# ## 5. The GPU path
+#
+# `train_lm` runs the same loop on a laptop and on a GPU. What changes on a GPU:
+#
+# - **bfloat16 autocast.** Matrix multiplications run in bfloat16: 8 bits of exponent like float32, so no
+#   overflow and no loss scaling, unlike float16 whose largest value is 65,504. Parameters, optimizer state
+#   and the loss stay float32.
+# - **`torch.compile`** of each Transformer block (`lm.compile_blocks`): the norms, rotary positions, GELU
+#   and residual additions fuse into a few kernels around the matmuls and the fused attention
+#   (`F.scaled_dot_product_attention`, already in the model). One block is the unit that repeats
+#   `l × g` times, so one small compilation serves them all.
+# - **fused AdamW** (one kernel for all parameters), gradient clipping at 1.0, warm-up then cosine.
+# - **tokens per second and MFU**: model FLOPs per second (Section 4) over the GPU's peak (989 TFLOP/s of
+#   dense bfloat16 for an H100 or H200), in every log line.
+# - **a time budget** instead of a number of steps: `time_budget=600` trains for ten minutes, and the cosine
+#   schedule spans the steps that the measured speed allows.
+# - **checkpoints** written atomically (`checkpoint.pt` is replaced, never half-written), `resume=` to go on
+#   exactly where a run stopped, and Ctrl-C keeps what was saved.
+
+# %% tags=["nbval-check-output"]
+big_value = torch.tensor(70_000.0)
+print("float16:", big_value.half().item(), "| bfloat16:", big_value.bfloat16().item())
+print("autocast dtype on a GPU:", lm.autocast_dtype("auto", torch.device("cuda")),
+      "| on the CPU:", lm.autocast_dtype("auto", torch.device("cpu")))
+
+# %% [markdown]
+# ### Several GPUs: DistributedDataParallel
+#
+# `torchrun --nproc_per_node=8 -m minirmt.lm --corpus wikitext-103 --time-budget 3600 --compile` starts
+# one process per GPU. Each process builds the same model, PyTorch's `DistributedDataParallel` averages the
+# gradients after every backward pass, and each process reads its **own rows** of the stream: the stream is
+# cut into `b × world_size` rows and process `k` takes rows `k·b ... (k+1)·b - 1`, so every process still
+# carries its memory along continuous text. Losses and evaluation sums are added across processes
+# (`all_reduce`); process 0 logs and saves. (A test runs two processes on the CPU and checks that they train
+# exactly like one process with both processes' rows.)
+
+# %% tags=["nbval-check-output"]
+for rank in (0, 1):
+    first, _ = next(text.stream_batches(toy, batch_size=2, seq_len=3, rank=rank, world_size=2))
+    print(f"process {rank} of 2, first batch: {first.tolist()}")
+
+# %% [markdown]
+# ## 6. On a GPU: RMT, segment-only, Transformer-XL and MemTr-XL at the same wall clock
+#
+# `bench/lm_gpu.sh all` (on a machine with two GPUs) trains four byte-level models with GUIDE.md's GPU
+# sizes (`d = 512`, 6 layers, 8 heads, segments of `n = 128` bytes, `g = 4` per batch with full BPTT,
+# batch 64, `m = 16`, bfloat16, compiled blocks, fused AdamW) on the pg-books corpus (Project Gutenberg
+# books, 79 MB), each for the same number of seconds, and scores all four on the same 2 MB of the test
+# books. It then measures how tokens per second scale from one GPU to two with DDP. The results are
+# committed in `bench/results/lm_gpu/`; this cell reads them. In `full` mode it also trains the models on
+# WikiText-103 here (the next cells).
+
+# %%
+RESULTS = REPO / "bench" / "results" / "lm_gpu"
+rows = []
+if RESULTS.is_dir():
+    rows = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    rows = [r for r in rows if isinstance(r, dict) and "history" in r and r.get("name") == r.get("model")]
+if not rows:
+    print("No GPU results in bench/results/lm_gpu/ yet: run `bench/lm_gpu.sh all` on a GPU machine.")
+
+
+def shown(value, form):
+    return "-" if value is None else format(value, form)
+
+
+for r in rows:
+    print(f"{r['label']:>15}: test {shown(r.get('test_bpb'), '.3f')} bits/byte | {r['steps']:>5} steps | "
+          f"{shown(r.get('tokens_per_s'), ',.0f')} tokens/s | MFU {shown(r.get('mfu'), '.0%')} | "
+          f"{shown(r.get('peak_memory_gb'), '.1f')} GB | {r['device']}")
+
+# %%
+if rows:
+    display(lm.plot_lm_curves({r["label"]: r["history"] for r in rows}, x="budget_seconds",  # noqa: F821
+                              title="pg-books bytes, the same wall clock"))
+    by_position = {r["label"]: r["loss_by_position"] for r in rows if r.get("loss_by_position")}
+    display(lm.plot_loss_by_position(by_position, "bpb", title="test bits per byte by position"))  # noqa: F821
+    scaling = RESULTS / "scaling.json"
+    if scaling.exists():
+        for name, s in json.loads(scaling.read_text()).items():
+            print(f"{name}: {s['speedup']:.2f}x the tokens/s of one GPU on {s['world_size']} GPUs")
+
+# %% [markdown]
+# How to read these numbers. Equal wall clock is the fair budget when the models cost different amounts
+# per token: the RMT processes `2m = 32` extra positions per 128-byte segment, Transformer-XL attends to
+# twice as many keys; so each model gets fewer or more steps, shown in the table. The loss by position shows
+# the mechanism (Section 3) at scale. What this does not show: a converged comparison (minutes, not days;
+# one seed; one segment length), nor the paper's word-level WikiText-103 numbers. The paper found that RMT
+# "performs on par with the Transformer-XL on language modeling for smaller memory sizes" and that "adding
+# memory tokens to Tr-XL is able to improve its performance" (RMT paper, abstract).
+#
+# In `full` mode the next cell trains the models on WikiText-103 (words) for `time_budget` seconds each,
+# with gradient accumulation over 4 micro-batches to keep the 267,735-word output layer in memory.
+
+# %%
+if nb.mode() == "full":
+    full_runs = {}
+    for name in SIZES["models"]:
+        config = lm_config(name, preset="wikitext", compile=nb.device() == "cuda", accumulation=4,
+                           valid_split="valid", eval_tokens=None, out=str(REPO / "runs" / f"wikitext103-{name}"))
+        full_runs[name] = train_lm(config, log=print)
+    display(lm.plot_loss_by_position(  # noqa: F821
+        {name: r.final["test"]["loss_by_position"] for name, r in full_runs.items()}, "ppl"))
+
+# %% [markdown]
+# ## Summary
+#
+# - A corpus is one stream of ids. Cutting it once into `b` rows and reading windows of them makes batch
+#   `k + 1` continue batch `k` row by row, so the memory a model carries across the batch boundary belongs
+#   to the same text.
+# - The state crosses batches detached (Transformer-XL style) and restarts with each epoch; inside a batch,
+#   BPTT runs over its `g` segments. Evaluation carries it over the whole stream.
+# - Perplexity `exp(loss)` for words, bits per byte `loss / ln 2` for bytes; a uniform guess scores the
+#   vocabulary size or 8.
+# - Memory and caches help most at the first positions of a segment, where a segment-only model has no
+#   context: short segments show it best.
+# - Cost per token: about `6 N` plus attention; the RMT pays for its `2m` memory positions, a full
+#   Transformer for its whole window. On a GPU: bfloat16 autocast, compiled blocks, fused AdamW, tokens/s
+#   and MFU in the log, DDP for more GPUs, a time budget for fair comparisons.
+#
+# ## Questions
+#
+# 1. With `b = 64` rows and `world_size = 8` processes, into how many rows is the stream cut? How far apart
+#    in the text are two consecutive rows of WikiText-103 (103 million tokens)?
+# 2. Why must the state be detached between batches? What would `loss.backward()` try to do at batch 100
+#    if it were not?
+# 3. `evaluate_lm` reads one segment per call. Why does that give exactly the loss of reading `g` segments
+#    per call? Would it for a FullTransformer?
+# 4. In the loss-by-position plot, at which position does the segment-only curve meet the others? What does
+#    that say about how far back the text matters for predicting a byte?
+# 5. An RMT with `m = 16` and `n = 128` costs about a quarter more per token than a segment-only model of
+#    the same size. At equal wall clock, when is that worth it? How would you test it?
+# 6. Equal steps or equal seconds: which comparison would you report, and why does the answer depend on
+#    whether the models have the same cost per token?
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
+#   abstract, Sec. 1 (segments and memory passing), Sec. 4 (language modelling on WikiText-103 and enwik8).
+# - Z. Dai, Z. Yang, Y. Yang, J. Carbonell, Q. V. Le, R. Salakhutdinov. *Transformer-XL: Attentive Language
+#   Models Beyond a Fixed-Length Context.* ACL 2019, arXiv:1901.02860 (segment-level recurrence, the
+#   stop-gradient cache, context fragmentation, batchify).
+# - S. Merity, C. Xiong, J. Bradbury, R. Socher. *Pointer Sentinel Mixture Models.* arXiv:1609.07843, 2016
+#   (WikiText-2 and WikiText-103).
+# - M. S. Burtsev, Y. Kuratov, A. Peganov, G. V. Sapunov. *Memory Transformer.* arXiv:2006.11527, 2020
+#   (memory tokens; MemTr-XL).
+# - A. Chowdhery et al. *PaLM.* arXiv:2204.02311, 2022, Appendix B (model FLOPs utilisation).
+# - PyTorch: `torch.autocast`, `torch.compile`, `torch.nn.parallel.DistributedDataParallel`, `torchrun`.
+# - In this repository: `minirmt/lm.py` (the loop, evaluation, cost), `minirmt/text.py` (corpora, streams),
+#   `bench/lm_gpu.py` and `bench/lm_gpu.sh` (the GPU experiment).
