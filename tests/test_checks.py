@@ -711,3 +711,72 @@ def test_accuracy_by_segments(capsys):
     assert_fails(checks.check_accuracy_by_segments, one_length, reference, "num_segments=g", capsys)
     assert_fails(checks.check_accuracy_by_segments, tensors, reference, "use .item()", capsys)
     assert_fails(checks.check_accuracy_by_segments, lambda *a, **k: [0.5], reference, "expected a dict", capsys)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 08_wikitext_on_a_gpu
+
+
+@pytest.mark.parametrize("checker, reference", [
+    (checks.check_batchify, checks.reference_batchify),
+    (checks.check_loss_by_position, checks.reference_loss_by_position),
+    (checks.check_stream_loss, checks.reference_stream_loss),
+])
+def test_lm_checkers_report_not_attempted_and_never_raise(checker, reference, capsys):
+    returned, out = run(checker, not_attempted, capsys)
+    assert "not attempted" in out and returned is reference
+    for bad in (None, lambda *a: "a string", lambda *a: 1 / 0):
+        returned, out = run(checker, bad, capsys)
+        assert out.startswith("✗") and returned is reference, out
+
+
+def test_batchify(capsys):
+    assert_passes(checks.check_batchify, checks.reference_batchify, capsys)
+
+    def interleaved(ids, b):
+        L = (ids.numel() - 1) // b
+        return (rearrange(ids[: b * L], "(t b) -> b t", b=b), rearrange(ids[1 : b * L + 1], "(t b) -> b t", b=b))
+
+    def not_shifted(ids, b):
+        inputs, _ = checks.reference_batchify(ids, b)
+        return inputs, inputs.clone()
+
+    def too_long(ids, b):
+        L = ids.numel() // b
+        return ids[: b * L].view(b, L), ids[: b * L].view(b, L)
+
+    reference = checks.reference_batchify
+    assert_fails(checks.check_batchify, interleaved, reference, "rows interleave the stream", capsys)
+    assert_fails(checks.check_batchify, not_shifted, reference, "predicts the NEXT token", capsys)
+    assert_fails(checks.check_batchify, too_long, reference, "L = (N - 1) // b", capsys)
+
+
+def test_loss_by_position(capsys):
+    assert_passes(checks.check_loss_by_position, checks.reference_loss_by_position, capsys)
+    reference = checks.reference_loss_by_position
+    assert_fails(checks.check_loss_by_position, lambda loss, n: rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0),
+                 reference, '"b (n g)" puts position fastest', capsys)
+    assert_fails(checks.check_loss_by_position, lambda loss, n: loss[:, :n].mean(0), reference,
+                 "first segment only", capsys)
+    assert_fails(checks.check_loss_by_position, lambda loss, n: rearrange(loss, "b (g n) -> b g n", n=n).mean((0, 2)),
+                 reference, "one mean per segment", capsys)
+
+
+def test_stream_loss(capsys):
+    assert_passes(checks.check_stream_loss, checks.reference_stream_loss, capsys)
+    reference = checks.reference_stream_loss
+
+    def no_carry(model, batches):
+        losses = [(model(x, targets=y).loss, y.numel()) for x, y in batches]
+        return sum(loss * count for loss, count in losses) / sum(count for _, count in losses)
+
+    def mean_of_means(model, batches):
+        state, losses = None, []
+        for x, y in batches:
+            out = model(x, memory=state, targets=y)
+            state = out.memory
+            losses.append(out.loss)
+        return sum(losses) / len(losses)
+
+    assert_fails(checks.check_stream_loss, no_carry, reference, "fresh memory", capsys)
+    assert_fails(checks.check_stream_loss, mean_of_means, reference, "different numbers of targets", capsys)
