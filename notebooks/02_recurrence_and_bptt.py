@@ -1,0 +1,450 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Recurrence and backpropagation through time
+#
+# **The memory flows forward from segment to segment, and in training the gradients flow back along the same
+# path. Here you write that loop, watch the gradients travel back through it, cut them with `detach`, and
+# measure what unrolling costs in memory and how checkpointing flattens it.**
+#
+# ### You will learn to
+# - write the RMT's recurrence: a Python loop that carries the memory `(b, m, d)` through `g` segments;
+# - follow the gradient of a loss back through the memory, segment by segment (backpropagation through
+#   time, BPTT), and truncate it with `detach` so that it reaches exactly the last `k` segments;
+# - measure what autograd keeps for the backward pass as `g` grows, and flatten it with per-segment
+#   activation checkpointing (`memory_flat=True`);
+# - predict, then measure, what truncation does to learning a task that needs the memory.
+#
+# ### Before you start
+# Notebook 01 (segments, `[read | tokens | write]`, one memory step). PyTorch autograd: `backward()`,
+# `.grad`, `detach()`. Shapes use the course's letters: `b` batch, `s` sequence, `g` segments, `n` segment
+# length, `m` memory tokens, `d` model width, `v` vocabulary.
+
+# %% tags=["nbval-skip"]
+# On Colab, install minirmt first (elsewhere this cell does nothing).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
+
+# %%
+import time
+
+import torch
+
+import minirmt
+from minirmt import checks, nb, tasks, viz, widgets
+from minirmt.train import TrainConfig, seeded_model, train
+
+nb.setup()
+
+# %% [markdown]
+# Everything that depends on the run mode is chosen here: `ci` (the tests: tiny, seconds), `lab` (a laptop
+# CPU: the saved outputs), `full` (a GPU).
+
+# %%
+SIZES = nb.pick(
+    ci=dict(batch=8, memory_segments=(1, 2, 4), steps=20, train_batch=16, eval_batches=1, solved=0.0),
+    lab=dict(batch=32, memory_segments=(1, 2, 4, 8, 16), steps=500, train_batch=64, eval_batches=4, solved=0.95),
+)
+SIZES
+
+# %% [markdown]
+# ## 1. A loop over segments
+#
+# The RMT paper puts the idea in one sentence: "we split them into segments and pass memory states from a
+# previous to a current segment. This memory passing makes the model recurrent" (Sec. 1; Sec. 3, Fig. 1c).
+# Each segment is one call of the same Transformer, `model.step(tokens, memory)`, which returns the
+# segment's hidden states and the new memory (notebook 01 built it). The forward pass is a plain loop:
+#
+# ```
+# memory = initial memory                      (b, m, d), learned
+# for each segment x (b, n):
+#     hidden, memory = step(x, memory)         (b, n, d), (b, m, d)
+#     logits of this segment = head(hidden)    (b, n, v)
+# ```
+#
+# Because the memory written by segment 2 depends on the memory written by segment 1, and so on, a loss
+# on the last segment depends on every segment before it, *through the memory*. Backpropagation follows
+# those dependencies backwards: backpropagation through time (BPTT), exactly as in a recurrent network
+# whose "time step" is a whole segment. The figure shows the unrolled computation: memory goes forward
+# (blue), the gradient of the last segment's loss comes back (orange).
+
+# %%
+viz.plot_unrolled(4)
+
+# %% [markdown]
+# The model, the task and a batch. We use the copy task of the paper (Sec. 4.1; notebook 03 is about it):
+# read some digits, then after `>` write them again, with the copy in a later segment than the source.
+# `preset("lab")` is the laptop-size model: `d = 64`, 2 layers, 4 heads, segments of `n = 8`, `m = 8`
+# memory tokens.
+
+# %% tags=["nbval-check-output"]
+n = 8
+task = tasks.make_task("copy", segment_len=n)
+cfg = minirmt.preset("lab", vocab_size=task.vocab_size)
+model = seeded_model("rmt", cfg, seed=0)
+tokens, targets = task.sample(batch_size=4, num_segments=3, generator=torch.Generator().manual_seed(0))
+print(task.render(tokens[0], targets[0]))
+print("tokens", tuple(tokens.shape))  # (b, s) = (4, 24): g = 3 segments of n = 8
+
+# %% [markdown]
+# One step by hand: the initial memory is the model's learned `(m, d)` parameter repeated over the batch.
+
+# %% tags=["nbval-check-output"]
+memory = model.initial_state(batch_size=4)  # (b, m, d)
+hidden, new_memory, _ = model.step(tokens[:, :n], memory)  # segment 0: (b, n) tokens
+print("memory", tuple(memory.shape), "-> hidden", tuple(hidden.shape), "+ new memory", tuple(new_memory.shape))
+print("logits", tuple(model.backbone.head(hidden).shape))  # (b, n, v)
+
+# %% [markdown]
+# ### Exercise 1: the recurrence loop
+#
+# Write `run_segments(model, tokens)`: token ids `(b, s)` in; out the logits `(b, s, v)` of the whole
+# sequence and the list of the `g` memories written, one `(b, m, d)` per segment. Cut the sequence into
+# segments of `model.cfg.segment_len` (the last one may be shorter: `tokens.split(n, dim=1)` does that),
+# start from `model.initial_state(b)`, call `model.step(x, memory)` (it returns `hidden, memory,
+# attention`), and turn the hidden states into logits with `model.backbone.head`. The checker compares
+# with the model's own forward pass, on sequences that do and do not fill whole segments.
+
+# %%
+def run_segments(model, tokens):
+    """Token ids `(b, s)` -> logits `(b, s, v)` and the list of g memories written, each `(b, m, d)`."""
+    ### BEGIN SOLUTION
+    memory = model.initial_state(tokens.shape[0])  # (b, m, d)
+    logits, memories = [], []
+    for x in tokens.split(model.cfg.segment_len, dim=1):  # g segments (b, n), the last maybe shorter
+        hidden, memory, _ = model.step(x, memory)  # (b, n, d), (b, m, d)
+        logits.append(model.backbone.head(hidden))  # (b, n, v)
+        memories.append(memory)
+    return torch.cat(logits, dim=1), memories
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+run_segments = checks.check_run_segments(run_segments)
+
+# %% [markdown]
+# That loop *is* the model: `RecurrentMemoryTransformer.forward` (in `minirmt/recurrence.py`) is the same
+# loop plus the loss, truncation and checkpointing that the rest of this notebook is about.
+
+# %% tags=["nbval-check-output"]
+with torch.no_grad():
+    ours, memories = run_segments(model, tokens)
+    out = model(tokens)
+print(torch.allclose(ours, out.logits, atol=1e-5), len(memories), torch.allclose(memories[-1], out.memory))
+
+# %% [markdown]
+# ## 2. Gradients through time
+#
+# Which segments does the last segment's loss teach? Measure it: keep only the targets of the last segment,
+# backpropagate, and look at the gradient that reaches each segment's **token embeddings** (the input of
+# `model.step`). A forward hook on `model.backbone.embed` catches the `g` embedding outputs `(b, n, d)` as
+# the loop makes them, and `retain_grad()` asks autograd to keep their gradients.
+
+# %%
+def grad_per_segment(model, tokens, targets, bptt_depth=None):
+    """Norm of the gradient of the last segment's loss w.r.t. each segment's token embeddings: `(g,)`."""
+    n = model.cfg.segment_len
+    last_only = targets.clone()
+    last_only[:, : -n] = -100  # supervise the last segment only
+    embedded = []  # the g embedding outputs (b, n, d), in order
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        embedded.append(output)
+
+    hook = model.backbone.embed.register_forward_hook(keep)
+    try:
+        loss = model(tokens, targets=last_only, bptt_depth=bptt_depth).loss
+    finally:
+        hook.remove()
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    return torch.stack([e.grad.norm() for e in embedded])  # (g,)
+
+
+g = 6
+long_tokens, long_targets = task.sample(batch_size=8, num_segments=g, generator=torch.Generator().manual_seed(1))
+full = grad_per_segment(model, long_tokens, long_targets)
+print([f"{x:.1e}" for x in full.tolist()])
+
+# %% [markdown]
+# Every segment receives gradient: the loss at the end of the sequence reaches back to the first tokens,
+# through five memory hand-overs. (Segment 0 stands out because it reads the small learned initial memory,
+# about 0.16 per slot, while every later segment reads a memory that left a LayerNorm, about √d = 8 per
+# slot; the write slots' final norm then magnifies segment 0's gradients.)
+#
+# ### Truncated BPTT
+#
+# Keeping the whole chain costs memory and time (Section 3), and very long chains can make gradients
+# explode or vanish. The usual remedy, also in the paper's code, is to **truncate**: `detach()` the memory
+# at some hand-overs, so that backpropagation stops there. The model's `bptt_depth = k` detaches the memory
+# entering segments `1 .. g - k`: the last segment's loss then reaches exactly the last `k` segments.
+
+# %%
+viz.plot_unrolled(g, bptt_depth=2)
+
+# %% [markdown]
+# **Predict** before you run: with `g = 6` and `bptt_depth = 2`, which of the six gradient norms are exactly
+# zero? With `bptt_depth = 1`? Do the norms of the segments inside the window change?
+
+# %% tags=["nbval-check-output"]
+norms = {"full BPTT": full}
+for depth in (4, 2, 1):
+    norms[f"bptt_depth={depth}"] = grad_per_segment(model, long_tokens, long_targets, bptt_depth=depth)
+for name, values in norms.items():
+    print(f"{name:>12}: segments with gradient {[int(i) for i in values.nonzero().flatten()]}")
+
+# %%
+for depth in (4, 2, 1):
+    values = norms[f"bptt_depth={depth}"]
+    assert (values[: g - depth] == 0).all() and (values[g - depth :] > 0).all()
+    assert torch.allclose(values[g - depth :], full[g - depth :])  # inside the window: the same gradients
+viz.plot_grad_norms(norms, title="gradient of the last segment's loss (x = exactly 0)")
+
+# %% [markdown]
+# Truncation does not scale gradients down: it cuts them to **exactly** zero outside the window and leaves
+# them untouched inside. That is also how to test it: a truncation bug (a detach in the wrong place, or
+# none at all) is silent in training, but a gradient that should be zero and is not shows it at once.
+# Move the sliders to try other lengths and depths:
+
+# %% tags=["nbval-ignore-output"]
+explorer_tokens, explorer_targets = task.sample(batch_size=8, num_segments=8, generator=torch.Generator().manual_seed(2))
+widgets.Explorer(
+    lambda segments, depth: viz.plot_grad_norms(grad_per_segment(
+        model, explorer_tokens[:, : segments * n], explorer_targets[:, : segments * n], bptt_depth=depth)),
+    segments=(2, 8, 6), depth=(1, 8, 2),
+)
+
+# %%
+viz.plot_grad_norms(grad_per_segment(model, long_tokens, long_targets, bptt_depth=3), title="g = 6, bptt_depth=3")
+
+# %% [markdown]
+# ### Exercise 2: truncation with `detach`
+#
+# Extend your loop: `run_truncated(model, tokens, bptt_depth)` returns the same logits and memories as
+# `run_segments`, but detaches the memory **entering** segment `i` for every `0 < i <= g - bptt_depth`, so
+# that the gradient of the last segment reaches exactly the last `bptt_depth` segments (all of them when
+# `bptt_depth >= g`). Two traps: the values must not change (only the gradients do), and the learned
+# initial memory entering segment 0 is never detached. The checker backpropagates through your loop and
+# compares which segments receive gradient.
+
+# %%
+def run_truncated(model, tokens, bptt_depth):
+    """Like `run_segments`, with the memory entering segments 1 .. g - bptt_depth detached."""
+    ### BEGIN SOLUTION
+    pieces = tokens.split(model.cfg.segment_len, dim=1)  # g segments (b, n)
+    g = len(pieces)
+    memory = model.initial_state(tokens.shape[0])  # (b, m, d)
+    logits, memories = [], []
+    for i, x in enumerate(pieces):
+        if 0 < i <= g - bptt_depth:
+            memory = memory.detach()  # no gradient flows back past this hand-over
+        hidden, memory, _ = model.step(x, memory)  # (b, n, d), (b, m, d)
+        logits.append(model.backbone.head(hidden))  # (b, n, v)
+        memories.append(memory)
+    return torch.cat(logits, dim=1), memories
+    ### END SOLUTION
+
+
+# %% tags=["nbval-check-output"]
+run_truncated = checks.check_run_truncated(run_truncated)
+
+# %% [markdown]
+# ## 3. What unrolling costs
+#
+# To backpropagate, autograd keeps tensors from the forward pass: the inputs of every matrix product, the
+# attention probabilities, the normalisation statistics... For `g` segments it keeps them for all `g`
+# calls of the Transformer, so the memory of training grows linearly with the number of segments (GUIDE.md,
+# Sec. 3, cites 8.6 GiB for one segment and 113 GiB for 16 in another implementation).
+#
+# How to measure it on a CPU? Process memory (RSS) is noisy: the allocator keeps freed blocks. Instead we
+# ask autograd itself. `torch.autograd.graph.saved_tensors_hooks(pack, unpack)` calls `pack` on every
+# tensor autograd saves for the backward pass; we add up the bytes of the distinct storages (a tensor and
+# its views share one), leaving out the parameters, which exist anyway. The count is exact and the same on
+# every machine.
+
+# %%
+def saved_mib(model, tokens, targets):
+    """MiB of activations autograd keeps for the backward pass of one forward (parameters not counted)."""
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    kept = {}  # storage address -> bytes
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in parameters:
+            kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = model(tokens, targets=targets, return_logits=False).loss
+    loss.backward()  # frees what was kept
+    model.zero_grad(set_to_none=True)
+    return sum(kept.values()) / 2**20
+
+
+# %% [markdown]
+# **Checkpointing.** `ModelConfig(memory_flat=True)` wraps each segment in
+# `torch.utils.checkpoint.checkpoint`: the forward pass keeps only each segment's *inputs* (its tokens and
+# the incoming memory, `(b, m, d)`), and the backward pass re-runs one segment at a time to rebuild its
+# activations just before it needs them. Same gradients, one extra forward pass per segment, and the peak
+# holds one segment's activations instead of `g`. (Inside a checkpoint our `pack` hook sees nothing: the
+# checkpoint installs its own hooks. So for the flat model we add one segment's activations, the `g = 1`
+# figure of the ordinary model, for the re-run.)
+#
+# **Predict**: how do the two columns grow from `g = 1` to the largest `g` below?
+
+# %%
+flat_model = seeded_model("rmt", minirmt.preset("lab", vocab_size=task.vocab_size, memory_flat=True), seed=0)
+memory_cost = {"full BPTT": [], "memory_flat=True (+ one segment re-run)": []}
+for count in SIZES["memory_segments"]:
+    x, y = task.sample(SIZES["batch"], count, generator=torch.Generator().manual_seed(3))
+    memory_cost["full BPTT"].append({"segments": count, "MiB": saved_mib(model, x, y)})
+    memory_cost["memory_flat=True (+ one segment re-run)"].append({"segments": count, "MiB": saved_mib(flat_model, x, y)})
+one_segment = memory_cost["full BPTT"][0]["MiB"]  # activations of one segment (g = 1)
+for record in memory_cost["memory_flat=True (+ one segment re-run)"]:
+    record["MiB"] += one_segment
+for full_, flat_ in zip(*memory_cost.values()):
+    print(f"g = {full_['segments']:>2}: full BPTT {full_['MiB']:7.2f} MiB   memory_flat {flat_['MiB']:6.2f} MiB")
+
+# %%
+full_mib = [r["MiB"] for r in memory_cost["full BPTT"]]
+flat_mib = [r["MiB"] for r in memory_cost["memory_flat=True (+ one segment re-run)"]]
+g_max = SIZES["memory_segments"][-1]
+assert full_mib[-1] > 0.9 * g_max * full_mib[0]  # linear in g
+assert flat_mib[-1] < 1.5 * flat_mib[0]  # flat: the memory states of g segments are tiny
+viz.plot_curves(memory_cost, metrics="MiB", x="segments", title="kept for the backward pass")
+
+# %% [markdown]
+# Checkpointing changes the cost, not the result: the two models have the same weights, and their gradients
+# agree. What it costs is time, the re-run forward pass of every segment (the ratio printed below depends
+# on your machine).
+
+# %% tags=["nbval-check-output"]
+x, y = task.sample(SIZES["batch"], 4, generator=torch.Generator().manual_seed(4))
+seconds = {}
+for name, which in (("full", model), ("flat", flat_model)):
+    start = time.perf_counter()
+    which(x, targets=y).loss.backward()
+    seconds[name] = time.perf_counter() - start
+grads_agree = all(torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(model.parameters(), flat_model.parameters()))
+model.zero_grad(set_to_none=True)
+flat_model.zero_grad(set_to_none=True)
+print("same gradients:", grads_agree)
+
+# %%
+print(f"time with checkpointing / without: {seconds['flat'] / seconds['full']:.2f}")
+
+# %% [markdown]
+# ## 4. Experiment: does truncation stop the model from learning?
+#
+# Train on copy over `g = 3` segments (the layout printed in Section 1: 12 source digits in segments 0-1,
+# the copy in segments 1-2) with full BPTT, with `bptt_depth = 2`, and with `bptt_depth = 1`, where no
+# gradient crosses any hand-over: the memory is never trained to keep anything *for* a later segment.
+#
+# **Predict** the answer accuracy of each run (chance is 0.1). Two things to weigh: with `bptt_depth = 2`
+# the write of segment 0 never receives gradient from segment 2's answers, but segment 0 writes with the
+# *same weights* that segment 1 learns to write with. With `bptt_depth = 1`, could the next segment learn to
+# decode whatever segment 0 happens to write?
+
+# %%
+copy_results = {}
+for depth in (None, 2, 1):
+    run = train(
+        seeded_model("rmt", cfg, seed=0), task,
+        TrainConfig(steps=SIZES["steps"], batch_size=SIZES["train_batch"], lr=3e-3, segments=3, bptt_depth=depth,
+                    eval_every=max(SIZES["steps"] // 6, 1), eval_batches=SIZES["eval_batches"], device=nb.device()),
+        progress=False,
+    )
+    name = "full BPTT" if depth is None else f"bptt_depth={depth}"
+    copy_results[name] = run
+    print(f"{name:>12}: answer accuracy {run.metrics['eval_accuracy']:.3f}, exact match "
+          f"{run.metrics['eval_exact_match']:.3f}  ({run.seconds:.0f} s)")
+
+# %%
+assert copy_results["full BPTT"].metrics["eval_accuracy"] >= SIZES["solved"]
+viz.plot_curves({k: r.history for k, r in copy_results.items()}, metrics=("loss", "eval_accuracy"))
+
+# %% [markdown]
+# Which answers does each run get right? Answer `i` repeats source digit `i`: digits 0-7 were read in
+# segment 0, digits 8-11 in segment 1.
+
+# %%
+eval_tokens, eval_targets = task.sample(512, 3, generator=torch.Generator().manual_seed(5))
+asked = eval_targets[0] != -100  # (s,): the 12 answer positions, the same in every sequence
+per_answer = {}
+with torch.no_grad():
+    for name, run in copy_results.items():
+        right = run.model.eval()(eval_tokens).logits.argmax(-1) == eval_targets  # (b, s)
+        per_answer[name] = dict(enumerate(right[:, asked].float().mean(0).tolist()))  # answer i -> accuracy
+viz.plot_accuracy_vs_segments(per_answer, chance=task.chance_accuracy, xlabel="answer i (source digit i)",
+                              title="accuracy of each answer after training")
+
+# %% [markdown]
+# With full BPTT the model copies every digit. With `bptt_depth = 2` or `1` it stays at chance, 0.1, on
+# **every** answer: in our runs (also at 1,500 steps) not even digits 8-11 were learned, although their
+# source (segment 1) and their answers (segment 2) both sit inside the window of `bptt_depth = 2`, where
+# the gradient flows. Predictions that reasoned "the window covers some answers, so those are learned" (or
+# "weight sharing will teach segment 0 to write anyway") were reasonable, and wrong here. A task whose
+# answers depend on information `k` segments back needs a window of at least `k + 1` segments, and a
+# window that covers only part of the dependencies may not teach even that part. (Why exactly the
+# in-window digits are not learned is a good open question: Question 6 suggests an experiment.)
+#
+# ## Summary
+#
+# - The RMT's forward pass is a Python loop: `hidden, memory = step(segment, memory)` for each of the `g`
+#   segments, starting from a learned memory. Writing it takes ten lines.
+# - Training backpropagates through that loop (BPTT): the loss of a late segment reaches every earlier
+#   segment through the chain of memories.
+# - `bptt_depth = k` detaches the memory before the last `k` segments: gradients outside the window become
+#   exactly zero, inside they are unchanged. Test truncation by checking those zeros.
+# - Truncation is not free: copy over 3 segments, learned perfectly with full BPTT, stays at chance with
+#   `bptt_depth = 2` or `1`.
+# - Unrolling keeps every segment's activations for the backward pass: memory grows linearly with `g`.
+#   Per-segment checkpointing (`memory_flat=True`) keeps only each segment's inputs and re-runs one segment
+#   at a time: flat memory, same gradients, one more forward pass of compute.
+#
+# ## Questions
+#
+# 1. With `g = 10` and `bptt_depth = 3`, which segments does the loss of segment 9 reach? Which segments
+#    does the loss of segment 4 reach? (Look at the rule in `SegmentRecurrence.forward`: the window is
+#    fixed at the end of the sequence, not relative to each loss.)
+# 2. Why does `grad_per_segment` call `model.zero_grad` before returning? What would the next call measure
+#    without it?
+# 3. The learned initial memory (`model.memory`) receives gradient from the last segment's loss only when
+#    `bptt_depth >= g`. Which losses train it otherwise?
+# 4. Checkpointing keeps each segment's tokens and incoming memory. For the `wikitext` preset (`d = 512`,
+#    `m = 16`, `n = 128`, 6 layers) estimate the ratio between one segment's activations and one memory
+#    state. What limits the number of segments then?
+# 5. Transformer-XL also carries state between segments but never backpropagates into the previous segment
+#    (its cache is detached). Which `bptt_depth` of the RMT is the closest analogue?
+# 6. Train with `bptt_depth = 2` again, but supervise only answers 8-11 (set the other targets to -100).
+#    Are they learned now? What does that tell you about the run above?
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
+#   Sec. 1 and 3, Fig. 1 (memory passed between segments, trained through the recurrence); Sec. 4.1 (copy).
+# - P. J. Werbos. *Backpropagation through time: what it does and how to do it.* Proc. IEEE 78(10), 1990.
+# - I. Sutskever. *Training Recurrent Neural Networks.* PhD thesis, University of Toronto, 2013
+#   (truncated BPTT).
+# - T. Chen, B. Xu, C. Zhang, C. Guestrin. *Training Deep Nets with Sublinear Memory Cost.* arXiv:1604.06174,
+#   2016 (gradient checkpointing).
+# - PyTorch: `torch.utils.checkpoint`, `torch.autograd.graph.saved_tensors_hooks`.
+# - In this repository: `minirmt/recurrence.py` (the loop, `bptt_depth`, `memory_flat`), `minirmt/rmt.py`.
