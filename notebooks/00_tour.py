@@ -1,0 +1,271 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · A tour of the Recurrent Memory Transformer
+#
+# **In five minutes: train a tiny Recurrent Memory Transformer to copy digits it can no longer see, and look
+# at what it keeps in its memory.**
+#
+# ### What you will learn
+# - why a Transformer that reads a long sequence segment by segment forgets, and how memory tokens fix it;
+# - what the RMT's input `[read memory | tokens | write memory]` is and how the memory goes from one segment
+#   to the next;
+# - how to train one with `minirmt`, next to a model without memory;
+# - how to look inside: an attention map of the memory, and an experiment that wipes or swaps the memory.
+#
+# ### Prerequisites
+# Python and a little PyTorch (tensors, `model(x)`, a loss). Nothing about RMT: this tour shows the whole
+# idea once; notebooks 01 to 07 take each piece apart.
+
+# %% tags=["nbval-skip"]
+# Colab only: install minirmt (does nothing anywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"],
+                   check=True)
+
+# %%
+from minirmt import nb
+
+nb.setup()
+
+# %% [markdown]
+# ## 1. The idea
+#
+# Self-attention lets every token look at every other token, at a cost that grows with the square of the
+# length. The RMT paper puts the problem this way: "the length of an input sequence is limited by quadratic
+# computational complexity of self-attention" (Bulatov et al., 2022, abstract).
+#
+# The cheap way out is to cut the sequence into **segments** of `n` tokens and run the Transformer on one
+# segment at a time: the cost grows linearly with the length, but a segment cannot see the ones before it.
+#
+# The Recurrent Memory Transformer keeps the Transformer exactly as it is and adds `m` **memory tokens**:
+# "We implement a memory mechanism with no changes to Transformer model by adding special memory tokens to
+# the input or output sequence" (abstract). In the decoder form (Sec. 3, Fig. 1b) each segment's input is
+#
+# ```
+# [ read memory (m) | the segment's tokens (n) | write memory (m) ]
+# ```
+#
+# Both memory blocks hold the current memory. Attention is causal, so the tokens can *read* the memory at the
+# start, and the write slots at the end see the whole segment. Their outputs become the memory of the next
+# segment: a recurrence, like an RNN whose state is `m` vectors. Training backpropagates through that chain of
+# memories (backpropagation through time), so the model learns what to write.
+#
+# Here is one sequence of the task we will train on, cut into segments, as the RMT sees it
+# (`R` = read slots, `W` = write slots):
+
+# %%
+import torch
+
+from minirmt import checks, preset, viz, widgets
+from minirmt.tasks import make_task
+from minirmt.train import TrainConfig, seeded_model, train
+
+# Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
+n = nb.pick(ci=4, lab=8)  # segment length
+g = 3  # segments per sequence
+m = 8  # memory tokens
+task = make_task("copy", n, **nb.pick(ci={"num_digits": 4, "source_len": 4}, lab={}))
+steps = nb.pick(ci=150, lab=1000)
+
+tokens, targets = task.sample(batch_size=4, num_segments=g, generator=torch.Generator().manual_seed(0))
+print(task.render(tokens[0], targets[0]))  # `|` separates segments, `.` = nothing to predict there
+viz.plot_segments(tokens[0], n, m, title="token ids: 0 = pad, 1 = GO, digit k = k + 2")
+
+# %% [markdown]
+# **The copy task** (paper, Sec. 4.1): read some digits, then, after the `>` (GO) token, write them again. The
+# targets line shows what the model must predict at each position. The digits to copy sit in earlier
+# segments than the answers, so a model that sees one segment at a time has nothing to go on: its best
+# guess is a random digit, with accuracy `1 / number of digits`.
+
+# %% tags=["nbval-check-output"]
+s = g * n
+print("tokens and targets are (b, s) with s = g * n:", tuple(tokens.shape) == (4, s) == tuple(targets.shape))
+answers = (targets[0] != -100).nonzero().flatten()  # positions t where an answer is asked
+sources = answers - (s - len(answers))  # where the digit to write at t was read
+print("the answer at t repeats the digit at its source:", bool((targets[0, answers] == tokens[0, sources]).all()))
+print("every source lies in an earlier segment than its answer:", bool((sources // n < answers // n).all()))
+
+# %% [markdown]
+# ## 2. The model
+#
+# `minirmt` builds every model from one configuration. The RMT and the segment-only baseline share the same
+# backbone (embeddings, blocks, output head); they differ only in what crosses a segment boundary: the
+# memory, or nothing.
+
+# %%
+cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)  # d = 64, 2 layers, 4 heads
+rmt = seeded_model("rmt", cfg, seed=0)
+out = rmt(tokens, targets=targets)
+print(cfg)
+print("logits  ", tuple(out.logits.shape), "  (b, s, v)")
+print("memory  ", tuple(out.memory.shape), "  (b, m, d): what the next segment would read")
+print("memories", len(out.memories), "states, one after each segment")
+print(f"loss     {out.loss.item():.3f}  (untrained: about ln v = {torch.log(torch.tensor(cfg.vocab_size)).item():.3f})")
+
+# %% tags=["nbval-check-output"]
+b, v = tokens.shape[0], cfg.vocab_size
+print("logits (b, s, v):", tuple(out.logits.shape) == (b, s, v))
+print("memory (b, m, d):", tuple(out.memory.shape) == (b, cfg.num_mem_tokens, cfg.d_model))
+print("one memory state per segment:", len(out.memories) == g)
+
+# %% [markdown]
+# ## 3. Train it, next to a model without memory
+#
+# **Predict first.** Chance is `1 / number of digits` (printed below). After the same number of training
+# steps, what accuracy on the answers do you expect from the segment-only model? From the RMT?
+#
+# Both models get the same task, the same number of steps and the same optimiser (AdamW, warm-up then
+# cosine; see `minirmt/train.py`). Accuracy is measured on held-out sequences, on answer positions only.
+
+# %%
+config = TrainConfig(steps=steps, batch_size=nb.pick(ci=32, lab=64), segments=g, eval_every=steps // 5,
+                     warmup=steps // 10, device=nb.device())
+runs = {name: train(seeded_model(name, cfg, seed=0), task, config, progress=False)
+        for name in ("rmt", "segment")}
+print(f"chance: {task.chance_accuracy:.2f}")
+for name, run in runs.items():
+    print(f"{name:8s} accuracy {run.metrics['eval_accuracy']:.3f}  exact match {run.metrics['eval_exact_match']:.3f}")
+
+# %%
+viz.plot_curves({name: run.history for name, run in runs.items()}, metrics=("loss", "eval_accuracy"))
+
+# %% tags=["nbval-check-output"]
+rmt_accuracy = runs["rmt"].metrics["eval_accuracy"]
+segment_accuracy = runs["segment"].metrics["eval_accuracy"]
+print("RMT learned to copy (accuracy > 0.9):", rmt_accuracy > 0.9)
+print("segment-only stays near chance:", abs(segment_accuracy - task.chance_accuracy) < 0.15)
+assert rmt_accuracy > 0.9 and abs(segment_accuracy - task.chance_accuracy) < 0.15
+
+# %% [markdown]
+# The segment-only model never sees the digits it must write: it stays at chance however long it trains.
+# The RMT carries them across the boundary in `m` vectors.
+#
+# ## 4. Look inside the memory
+#
+# **Is the answer really in the memory?** Run the trained RMT over all segments but the last, then run the
+# last segment three times: with the memory it wrote, with the memory wiped (the learned initial memory, as
+# at the start of a sequence), and with the memory of *another* sequence of the batch. Predict what each
+# will do before you run it.
+
+# %%
+rmt = runs["rmt"].model.cpu().eval()
+tokens, targets = task.sample(batch_size=256, num_segments=g, generator=torch.Generator().manual_seed(1))
+cut = (g - 1) * n  # the last segment starts here
+other = targets.roll(1, dims=0)  # the answers of the neighbouring sequence in the batch
+
+
+def answer_accuracy(logits, answers):
+    """Accuracy on the answer positions (answers != -100); notebook 03 builds this metric as an exercise."""
+    return checks.reference_answer_accuracy(logits, answers)[0]
+
+
+with torch.no_grad():
+    memory = rmt(tokens[:, :cut]).memory  # (b, m, d): written by the first g - 1 segments
+    last = tokens[:, cut:]  # (b, n)
+    experiments = {
+        "its own memory": rmt(last, memory=memory).logits,
+        "memory wiped": rmt(last).logits,
+        "another sequence's memory": rmt(last, memory=memory.roll(1, dims=0)).logits,
+    }
+print("accuracy on the last segment's answers")
+print(f"{'':28s} {'its own answers':>16s} {'the other sequence':>19s}")
+for name, logits in experiments.items():
+    print(f"{name:28s} {answer_accuracy(logits, targets[:, cut:]):16.2f} {answer_accuracy(logits, other[:, cut:]):19.2f}")
+
+# %% tags=["nbval-check-output"]
+own = answer_accuracy(experiments["its own memory"], targets[:, cut:])
+wiped = answer_accuracy(experiments["memory wiped"], targets[:, cut:])
+swapped = answer_accuracy(experiments["another sequence's memory"], other[:, cut:])
+print("wiping the memory drops accuracy to chance or below:", wiped < task.chance_accuracy + 0.2 < own)
+print("with another sequence's memory, it mostly writes that sequence's digits:", swapped > 0.5)
+assert wiped < task.chance_accuracy + 0.2 < own and swapped > 0.5
+
+# %% [markdown]
+# Everything the last segment knows about the digits comes through the `m` memory vectors: wipe them and
+# the model guesses; hand it another sequence's memory and it writes mostly *that* sequence's digits (the
+# rest of the time it is misled by its own digits, fed back as input after the GO token).
+#
+# **Where does it read and write?** With `return_attention=True` the model also returns its attention weights,
+# per segment and layer `(b, h, i, j)` for query `i` and key `j`, laid out `[read | tokens | write]`. Below: the
+# head that reads the memory most in the last segment. Left, the tokens attending to the read slots; right,
+# the write slots attending to the old memory and the segment's tokens.
+
+# %%
+with torch.no_grad():
+    out = rmt(tokens[:1], return_attention=True)
+attention = viz.stack_attentions(out.attentions)  # (g, l, h, i, j), i = j = m + n + m
+reads = attention[-1, :, :, m : m + n, :m].sum(-1).mean(-1)  # (l, h): attention mass from tokens to read slots
+layer, head = divmod(int(reads.argmax()), attention.shape[2])
+print(f"attention {tuple(attention.shape)} = (g, l, h, i, j); strongest reader: layer {layer}, head {head}")
+viz.plot_read_write(attention[-1, layer, head], m, n, title=f"last segment, layer {layer}, head {head}")
+
+# %% [markdown]
+# Move the sliders to see every segment, layer and head. Look for heads whose write slots attend to the
+# digits (that is where the memory is written) and heads whose write slots attend to the read slots (the
+# memory carried over from the segment before).
+
+# %% tags=["nbval-ignore-output"]
+widgets.attention_explorer(out.attentions, m, n, view="read_write")
+
+# %%
+writes = attention[0, :, :, m + n :, m : m + n].sum(-1).mean(-1)  # (l, h): mass from write slots to the tokens
+layer, head = divmod(int(writes.argmax()), attention.shape[2])
+viz.plot_read_write(attention[0, layer, head], m, n, title=f"first segment, layer {layer}, head {head}: the strongest writer")
+
+# %% [markdown]
+# **How does the memory change from segment to segment?** The cosine similarity between the memory states
+# of one sequence (each state `(m, d)` flattened): 1 means unchanged.
+
+# %%
+viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories,
+                           title="memory states: initial, then after each segment")
+
+# %% [markdown]
+# ## Summary
+#
+# - A Transformer run segment by segment is cheap (linear in the length) but forgets everything outside
+#   the segment: on copy it sits at chance.
+# - RMT adds `m` memory tokens, `[read | tokens | write]`: tokens read the memory, the write slots summarise
+#   the segment, and their outputs become the next segment's memory. Nothing else in the Transformer changes.
+# - Trained with backpropagation through the memories, a tiny RMT copies digits across segments; wiping or
+#   swapping its memory shows that the digits really travel there.
+#
+# ## Questions
+#
+# 1. The memory has `m * d` numbers. How many digits could it hold at most, in principle? Why does training
+#    use far fewer?
+# 2. Why must the write slots come *after* the segment's tokens (what could a write slot at the start see)?
+# 3. The segment-only model gets exactly the same training budget. Could more steps ever help it here?
+# 4. In the swap experiment, which positions of the last segment still follow the sequence's own tokens?
+#
+# ## Where to next
+#
+# 01 segments and memory tokens · 02 recurrence and backpropagation through time · 03 copy and reverse ·
+# 04 associative recall · 05 inside the memory · 06 RMT vs Transformer-XL · 07 curriculum and length.
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, M. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022.
+#   [arXiv:2207.06881](https://arxiv.org/abs/2207.06881)
+# - A. Bulatov, Y. Kuratov, Y. Kapushev, M. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
+#   2023. [arXiv:2304.11062](https://arxiv.org/abs/2304.11062)
+# - Z. Dai et al. *Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context.* ACL 2019.
+#   [arXiv:1901.02860](https://arxiv.org/abs/1901.02860)
