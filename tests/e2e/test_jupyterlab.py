@@ -23,8 +23,8 @@ from lab_server import running_lab, shutdown_kernels
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
-# The committed notebooks with slider explorers (00 joins once it lands executed).
-NOTEBOOKS = ["01_segments_and_memory.ipynb", "05_inside_the_memory.ipynb"]
+# The notebooks with slider explorers: the tour, segments and memory tokens (mask explorer), inside the memory.
+NOTEBOOKS = ["00_tour.ipynb", "01_segments_and_memory.ipynb", "05_inside_the_memory.ipynb"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 # Kernels inherit the server's environment. On a busy machine, OpenMP threads that spin while waiting make
 # ci mode's two torch threads ~5-10x slower than one; passive waiting removes that (no effect when idle).
