@@ -123,3 +123,15 @@ def test_parser_rejects_yaml_it_does_not_understand():
 def test_parser_agrees_with_pyyaml_on_environment_yml(environment):
     yaml = pytest.importorskip("yaml")
     assert environment == yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def test_every_extra_the_makefile_installs_is_declared(pyproject):
+    """`pip install -e ".[dev,e2e]"` only warns about an unknown extra, then installs without it."""
+    installs = re.findall(r'pip install -e "\.\[([a-z0-9,]+)\]"', (ROOT / "Makefile").read_text())
+    named = {extra for group in installs for extra in group.split(",")}
+    assert {"dev", "e2e"} <= named
+    assert named <= set(pyproject["project"]["optional-dependencies"])
+
+
+def test_e2e_extra_brings_the_browser_driver(pyproject):
+    assert "playwright" in requirement_map(pyproject["project"]["optional-dependencies"]["e2e"])
