@@ -1,0 +1,356 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · RMT vs Transformer-XL: quality and cost
+#
+# **Five ways to carry context across a segment boundary, on the same task with the same budget: which ones
+# remember, and what each one costs.**
+#
+# ### What you will learn
+# - what crosses the boundary in a segment-only Transformer, Transformer-XL, MemTr-XL, RMT and full attention;
+# - why a Transformer-XL cache cannot hold an answer that is older than the cache, and why no gradient teaches
+#   it to keep one;
+# - how quality changes with the number of segments, and how cost (time per step, memory) changes with the
+#   sequence length: a constant cost per segment against the quadratic cost of full attention;
+# - to count the attention cost of each model, and to write the Transformer-XL cache update (exercises).
+#
+# ### Prerequisites
+# 00 tour; 01 (segments, memory tokens); 02 (recurrence, backpropagation through time).
+
+# %% tags=["nbval-skip"]
+# Colab only: install minirmt (does nothing anywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"],
+                   check=True)
+
+# %%
+from minirmt import nb
+
+nb.setup()
+
+# %% [markdown]
+# ## 1. Five ways across a segment boundary
+#
+# All five models below are the same backbone (`minirmt/transformer.py`) with the same sizes; they differ only
+# in what they carry from one segment to the next (`minirmt/baselines.py`, `minirmt/rmt.py`):
+#
+# | model | what crosses the boundary | gradient across it | attention per segment (queries x keys) |
+# |---|---|---|---|
+# | segment-only | nothing | - | `n x n` |
+# | Transformer-XL | per layer, the hidden states of the last `c` positions (the *cache*) | no: stop-gradient | `n x (c + n)` |
+# | MemTr-XL | the XL cache; plus `m` learned memory tokens in every segment, the same each time | no | `(m + n) x (c + m + n)` |
+# | RMT | `m` memory vectors, written by the previous segment | yes: backpropagation through time | `(2m + n) x (2m + n)` |
+# | full attention | no boundary: the whole sequence is one segment | - | `s x s` |
+#
+# Transformer-XL (Dai et al., 2019, Sec. 3.2) lets each layer attend to the previous segment's hidden states
+# of the layer below, frozen: a cache. Information can hop back one segment per layer, so "the largest
+# possible dependency length grows linearly w.r.t. the number of layers as well as the segment length". With
+# `l` layers and a cache of `c` positions an answer more than about `l * c` positions back is out of reach,
+# and the stop-gradient means no loss ever asks a segment to *keep* something for a later one.
+#
+# RMT carries `m` vectors, trained end to end through the chain of segments. The RMT paper's summary: "RMT
+# performs on par with the Transformer-XL on language modeling for smaller memory sizes and outperforms it
+# for tasks that require longer sequence processing" (Bulatov et al., 2022, abstract; copy, reverse and
+# associative retrieval in Sec. 4.1). We check that on a small task and then put a price on each model.
+
+# %%
+import time
+
+import torch
+
+from minirmt import checks, preset, viz
+from minirmt.tasks import make_task
+from minirmt.train import TrainConfig, seeded_model, train
+
+MODELS = ("segment", "xl", "memxl", "rmt", "full")
+
+# Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
+n = nb.pick(ci=4, lab=4)  # segment length; the XL cache holds c = n positions (its default)
+m = 8  # memory tokens (RMT, MemTr-XL)
+segment_counts = nb.pick(ci=[2, 3], lab=[2, 3, 5])  # g for the quality comparison
+task = make_task("copy", n, source_len=n, **nb.pick(ci={"num_digits": 4}, lab={}))
+steps = nb.pick(ci=150, lab=300)
+lengths = nb.pick(ci=[128, 256, 512], lab=[256, 512, 1024, 2048])  # s for the cost measurements (doubling)
+
+cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)  # d = 64, 2 layers, 4 heads
+print(f"n = {n}, m = {m}, cache c = {cfg.cache_len}, layers l = {cfg.n_layers}, d = {cfg.d_model}")
+
+# %% [markdown]
+# ## 2. Exercise 06.1: what does attention cost?
+#
+# Count the query-key scores that **one layer and one head** computes for a sequence of `s` tokens, summed
+# over segments: the sizes of the attention matrices in the table above. Segments hold `n` tokens, the last
+# one the remainder (`s = 29, n = 8` gives segments of 8, 8, 8 and 5). For Transformer-XL the cache holds at
+# most `c` positions and never more than the tokens seen so far: the first segment has no cache. Count whole
+# matrices, as a plain implementation computes them (a causal kernel may skip about half).
+#
+# Multiply by the head width `k` (twice: scores, then the weighted sum of values) for FLOPs, or by 4 bytes for
+# the memory a plain implementation needs to store the weights.
+
+# %%
+def attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int:
+    """Query-key scores per layer and head for s tokens: model in "segment", "full", "xl", "memxl", "rmt"."""
+    ### BEGIN SOLUTION
+    if model == "full":
+        return s * s
+    total = 0
+    for before in range(0, s, n):  # `before` tokens come before this segment
+        t, cached = min(n, s - before), min(c, before)  # this segment's tokens, the cache it sees
+        queries, keys = {
+            "segment": (t, t),
+            "xl": (t, cached + t),
+            "memxl": (m + t, cached + m + t),
+            "rmt": (2 * m + t, 2 * m + t),
+        }[model]
+        total += queries * keys
+    return total
+    ### END SOLUTION
+
+
+attention_pairs = checks.check_attention_pairs(attention_pairs)
+
+# %% [markdown]
+# Your function (or the library's, if you skipped the exercise) draws the cost of each model against the
+# sequence length. **Predict first**: which curve bends upwards, and which are straight lines?
+
+# %%
+pair_table = {name: [{"s": s, "attention scores per layer and head": attention_pairs(name, s, 64, 16, 64)}
+                     for s in range(256, 4097, 256)] for name in MODELS}
+viz.plot_curves(pair_table, metrics=["attention scores per layer and head"], x="s",
+                title="attention cost for n = 64, m = 16, c = 64")
+
+# %% tags=["nbval-check-output"]
+for name in MODELS:
+    growth = attention_pairs(name, 4096, 64, 16, 64) / attention_pairs(name, 2048, 64, 16, 64)
+    print(f"{name:8s} doubling s multiplies the cost by {growth:.1f}")
+
+# %% [markdown]
+# Doubling the length doubles the cost of every segment-level model (a constant cost per segment, times twice
+# as many segments) and quadruples the cost of full attention. RMT pays a constant extra `2m` positions per
+# segment; Transformer-XL pays `c` extra keys.
+#
+# ## 3. Exercise 06.2: the Transformer-XL cache
+#
+# After each segment, Transformer-XL keeps, for every layer, the inputs of that layer at the **last `c`
+# positions** of `[old cache | this segment]`, with the gradient stopped (Dai et al., 2019, Sec. 3.2: SG,
+# "stop-gradient"). Write the update:
+#
+# - `cache`: `(l, b, c_old, d)`, or `None` before the first segment;
+# - `layer_inputs`: a list of `l` tensors `(b, t, d)`, the input of each layer in this segment;
+# - returns `(l, b, min(c, c_old + t), d)`, detached.
+
+# %%
+def xl_cache(cache, layer_inputs, c):
+    """Transformer-XL's cache update: the last c positions of [cache | segment] per layer, detached."""
+    ### BEGIN SOLUTION
+    new = torch.stack(layer_inputs).detach()  # (l, b, t, d)
+    if cache is not None:
+        new = torch.cat([cache, new], dim=2)  # (l, b, c_old + t, d), oldest first
+    return new[:, :, -c:]
+    ### END SOLUTION
+
+
+xl_cache = checks.check_xl_cache(xl_cache)
+
+# %% [markdown]
+# Your update can drive a real Transformer-XL: `TransformerXL.step` calls `self.next_cache(cache,
+# layer_inputs)` after each segment, so we swap in yours and compare with the library's.
+
+# %% tags=["nbval-check-output"]
+xl = seeded_model("xl", cfg, seed=0).eval()
+tokens, targets = task.sample(8, 4, torch.Generator().manual_seed(0))
+with torch.no_grad():
+    library = xl(tokens)
+    xl.next_cache = lambda cache, layer_inputs: xl_cache(cache, layer_inputs, cfg.cache_len)
+    yours = xl(tokens)
+    del xl.next_cache  # back to the library's method
+print("cache (l, b, c, d):", tuple(yours.memory.shape) == (cfg.n_layers, 8, cfg.cache_len, cfg.d_model))
+print("same logits with your cache update:", torch.allclose(library.logits, yours.logits, atol=1e-5))
+
+# %% [markdown]
+# ## 4. Quality: the same task and budget for all five
+#
+# The task is copy (RMT paper, Sec. 4.1) with a fixed source of `n` digits: the digits fill the first
+# segment, the copy fills the end of the last one, and padding fills the segments between. With `g` segments
+# the answer is `g - 1` segments back. Every model gets the same steps, batch and optimiser.
+#
+# **Predict first.** With a cache of one segment (`c = n`) and two layers, which models solve `g = 2`? `g = 3`?
+# The largest `g`?
+
+# %%
+print(task.render(*(x[0] for x in task.sample(1, max(segment_counts), torch.Generator().manual_seed(0)))))
+
+# %%
+config = dict(steps=steps, batch_size=32, warmup=steps // 10, eval_every=steps, device=nb.device())
+accuracy = {name: {} for name in MODELS}  # model -> {g: accuracy}
+trained = {}
+for g in segment_counts:
+    for name in MODELS:
+        run = train(seeded_model(name, cfg, seed=0), task, TrainConfig(segments=g, **config), progress=False)
+        accuracy[name][g] = run.metrics["eval_accuracy"]
+        trained[name, g] = run.model.cpu().eval()
+    print(f"g = {g}: " + "  ".join(f"{name} {accuracy[name][g]:.2f}" for name in MODELS))
+
+# %%
+viz.plot_accuracy_vs_segments(accuracy, chance=task.chance_accuracy, title="copy: answer g - 1 segments back")
+
+# %% tags=["nbval-check-output"]
+segment_at_chance = all(abs(accuracy["segment"][g] - task.chance_accuracy) < 0.15 for g in segment_counts)
+solved = {name: [g for g in segment_counts if accuracy[name][g] > 0.9] for name in MODELS}
+print("segment-only at chance for every g:", segment_at_chance)
+xl_fails = [g for g in segment_counts if accuracy["xl"][g] < 0.5]
+print("Transformer-XL solves g = 2:", 2 in solved["xl"], "| fails for every g >= 3:",
+      xl_fails == [g for g in segment_counts if g >= 3])
+print("RMT and full attention solve every g:", solved["rmt"] == solved["full"] == segment_counts)
+assert segment_at_chance and 2 in solved["xl"]
+assert xl_fails == [g for g in segment_counts if g >= 3]
+assert solved["rmt"] == solved["full"] == segment_counts
+
+# %% [markdown]
+# ## 5. What the cache can and cannot hold
+#
+# At `g = 2` the source sits in the segment right before the answers: exactly what the cache holds. Look at
+# the trained Transformer-XL's attention in the answer segment, in the head that looks into the cache most:
+# its keys are `[cache c | tokens n]` (keys `0 .. c - 1` are the cache), and the answers attend into the cache.
+
+# %%
+xl = trained["xl", 2]
+tokens, _ = task.sample(1, 2, torch.Generator().manual_seed(2))
+with torch.no_grad():
+    out = xl(tokens, return_attention=True)
+weights = torch.stack([w[0] for w in out.attentions[-1]])  # (l, h, n, c + n): the answer segment, sequence 0
+into_cache = weights[..., : cfg.cache_len].sum(-1).mean(-1)  # (l, h): attention mass on the cache
+layer, head = divmod(int(into_cache.argmax()), weights.shape[1])
+viz.plot_attention(weights[layer, head], 0, None, title=f"XL, g = 2, answer segment, layer {layer}, head {head}")
+
+# %% [markdown]
+# From `g = 3` on, the cache of the answer segment holds the *padding* segment before it. At `g = 3` the source
+# is two segments back, at the very edge of what two layers can reach (`l * c`): the padding segment's first
+# layer saw the source through *its* cache, but nothing was trained to keep it there. The padding segment's
+# loss asks for nothing, and the stop-gradient blocks the answer segment's loss from reaching back; whatever
+# leaks through is far from enough. Beyond `g = 3` the source is out of reach: chance. The RMT's memory is
+# trained through every segment (BPTT), so it learns to carry the digits across the padding; full attention
+# simply sees everything, at a price. Which price? Next.
+#
+# ## 6. Cost against sequence length
+#
+# We time one training step (forward and backward) of each model, and count the memory autograd keeps for the
+# backward pass (the activations; it is what grows with the length and sets the peak). A hook sees every
+# tensor saved for backward; we add up their sizes, leaving out the parameters. `rmt, memory-flat` is RMT with
+# `memory_flat=True`: it recomputes each segment in the backward pass instead of keeping its activations
+# (notebook 02). The segments are longer here (`n = 128`), closer to real use.
+
+# %%
+def step_cost(model, tokens, targets, repeats):
+    """Median seconds of one training step on `tokens (b, s)`, and the bytes autograd keeps for backward."""
+    kept = {}  # storage address -> bytes, so views of one tensor count once
+
+    def keep(x):  # called for every tensor saved for the backward pass
+        kept[x.untyped_storage().data_ptr()] = x.untyped_storage().nbytes()
+        return x
+
+    with torch.autograd.graph.saved_tensors_hooks(keep, lambda x: x):
+        loss = model(tokens, targets=targets, return_logits=False).loss
+    loss.backward()
+    parameters = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    memory = sum(size for address, size in kept.items() if address not in parameters)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(tokens, targets=targets, return_logits=False).loss.backward()
+        seconds.append(time.perf_counter() - start)
+    return sorted(seconds)[len(seconds) // 2], memory
+
+
+cost_cfg = preset("lab", vocab_size=task.vocab_size, segment_len=128, num_mem_tokens=m)
+variants = {name: (name, cost_cfg) for name in MODELS}
+variants["rmt, memory-flat"] = ("rmt", preset("lab", vocab_size=task.vocab_size, segment_len=128, num_mem_tokens=m,
+                                              memory_flat=True))
+cost = {label: [] for label in variants}
+for s in lengths:
+    tokens = torch.randint(0, task.vocab_size, (8, s), generator=torch.Generator().manual_seed(s))
+    for label, (name, model_cfg) in variants.items():
+        seconds, memory = step_cost(seeded_model(name, model_cfg, seed=0), tokens, tokens, nb.pick(ci=1, lab=2))
+        cost[label].append({"s": s, "ms per training step": 1000 * seconds, "MiB kept for backward": memory / 2**20})
+    print(f"s = {s:5d}: " + "  ".join(f"{label} {cost[label][-1]['ms per training step']:.0f} ms" for label in variants))
+
+# %%
+viz.plot_curves(cost, metrics=["ms per training step", "MiB kept for backward"], x="s",
+                title="cost of one training step, batch 8, n = 128 (this machine's CPU)")
+
+# %% tags=["nbval-check-output"]
+memory = {label: [row["MiB kept for backward"] for row in rows] for label, rows in cost.items()}
+# linear in s: the last doubling of s adds twice as much memory as the one before it
+linear = {label: abs((mib[-1] - mib[-2]) / (mib[-2] - mib[-3]) - 2) < 0.2 for label, mib in memory.items()
+          if label in MODELS}
+print("with full BPTT, memory kept for backward grows linearly with s:", linear)
+print("memory-flat RMT keeps almost nothing:", memory["rmt, memory-flat"][-1] < 0.05 * memory["rmt"][-1])
+assert all(linear.values()) and memory["rmt, memory-flat"][-1] < 0.05 * memory["rmt"][-1]
+
+# %% [markdown]
+# **Reading the plots.**
+#
+# - **Time.** Every segment-level model (segment-only, XL, MemTr-XL, RMT) pays a constant cost per segment,
+#   so its time grows linearly with `s`. Full attention's grows quadratically: at short lengths it is the
+#   fastest (one big matrix product instead of a Python loop over segments), at long lengths the `s x s`
+#   scores take over. On a GPU, the crossing point moves, not the shape.
+# - **Memory.** With full backpropagation through time, every model keeps every segment's activations for the
+#   backward pass: all grow linearly. Transformer-XL and MemTr-XL keep the most (each layer's keys and values
+#   also cover the cache), RMT keeps its `2m` extra positions per segment. Full attention keeps no more than
+#   segment-only: it does *not* store its `s x s` weights, because PyTorch's fused attention kernel
+#   recomputes them in the backward pass. That removes the quadratic memory, not the quadratic time. A plain
+#   implementation would store `attention_pairs("full", s, ...)` numbers per layer and head (exercise 06.1).
+# - **Memory-flat RMT** keeps only each segment's input memory `(b, m, d)` (stored by the checkpoint, not
+#   counted by the hook: a few KiB) and recomputes one segment at a time in the backward pass: its peak is one
+#   segment's activations, whatever the length. At inference, RMT needs one segment and `m` vectors at a
+#   time; that is how the RMT follow-up processed two million tokens (Bulatov et al., 2023).
+#
+# ## Summary
+#
+# - What crosses the boundary decides what a model can remember: nothing (segment-only), frozen hidden
+#   states of the last `c` positions (Transformer-XL, reach about `l * c`, no gradient across), or `m`
+#   memory vectors trained through every segment (RMT).
+# - On copy with the answer `g - 1` segments back, XL solves `g = 2` and fails from `g = 3` on; RMT and full
+#   attention solve every `g` we tried.
+# - Segment-level models cost the same per segment (linear in `s`); full attention's time is quadratic.
+#   Fused kernels make its memory linear, not its time. Memory-flat RMT keeps the training memory flat.
+#
+# ## Questions
+#
+# 1. Give Transformer-XL a cache of `c = 3n` (`preset(..., xl_cache_len=3 * n)`). Which `g` does it solve now?
+#    What does that cost per segment, from `attention_pairs`?
+# 2. With `l` layers and `c = n`, what is the furthest back an XL answer can look? Why might it still fail
+#    before that limit (think of the stop-gradient)?
+# 3. MemTr-XL adds memory tokens but does not carry them. Why does that not help on this task?
+# 4. At which sequence length is full attention as slow as RMT on this CPU? How would you expect that to change
+#    with `n = 128`?
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, M. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022.
+#   [arXiv:2207.06881](https://arxiv.org/abs/2207.06881)
+# - Z. Dai, Z. Yang, Y. Yang, J. Carbonell, Q. Le, R. Salakhutdinov. *Transformer-XL: Attentive Language Models
+#   Beyond a Fixed-Length Context.* ACL 2019. [arXiv:1901.02860](https://arxiv.org/abs/1901.02860)
+# - M. Burtsev, Y. Kuratov, A. Peganov, G. Sapunov. *Memory Transformer.* 2020.
+#   [arXiv:2006.11527](https://arxiv.org/abs/2006.11527)
+# - A. Bulatov, Y. Kuratov, Y. Kapushev, M. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
+#   2023. [arXiv:2304.11062](https://arxiv.org/abs/2304.11062)
+# - T. Dao et al. *FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness.* NeurIPS 2022.
+#   [arXiv:2205.14135](https://arxiv.org/abs/2205.14135)

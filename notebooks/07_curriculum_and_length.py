@@ -1,0 +1,298 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Curriculum and length generalisation
+#
+# **Train a Recurrent Memory Transformer on a few segments, growing the length as it learns; then test it on
+# many more segments than it ever saw, and find where it breaks.**
+#
+# ### What you will learn
+# - what a curriculum over the number of segments is, and how `minirmt.train` runs one (stages that move on
+#   when the current one is learnt);
+# - to write a doubling curriculum (1 -> 2 -> 4 -> ...) and plug it into the training loop (exercise);
+# - to measure length generalisation, accuracy against the number of evaluation segments (exercise);
+# - to read where and why a recurrent memory trained on short sequences fails on long ones.
+#
+# ### Prerequisites
+# 00 tour; 02 (recurrence and backpropagation through time); 03 (the copy task).
+
+# %% tags=["nbval-skip"]
+# Colab only: install minirmt (does nothing anywhere else).
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"],
+                   check=True)
+
+# %%
+from minirmt import nb
+
+nb.setup()
+
+# %% [markdown]
+# ## 1. Short sequences first
+#
+# An RMT is trained by backpropagation through every segment, so a long training sequence is slow (one
+# forward and backward pass per segment) and hard to learn from scratch: early in training the memory holds
+# noise, and the gradient that should teach the first segment what to write must cross every segment after
+# it. The RMT follow-up, *Scaling Transformer to 1M tokens and beyond with RMT* (Bulatov et al., 2023),
+# trains with a **curriculum**: first on sequences of one segment, then, once that is learnt, on two, and so
+# on; then it evaluates on sequences far longer than any it trained on. In its abstract: "Our approach
+# demonstrates the capability to store information in memory for sequences of up to an unprecedented two
+# million tokens while maintaining high retrieval accuracy".
+#
+# We do the same on a small scale: copy with a fixed source of `n` digits at the start and the copy at the
+# end, so that more segments means a longer stretch of padding that the memory must carry the digits across.
+
+# %%
+import torch
+
+from minirmt import checks, preset, probe, viz
+from minirmt.tasks import FIRST_SYMBOL, make_task
+from minirmt.train import TrainConfig, seeded_model, segment_stages, train
+
+# Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
+n = 4  # segment length
+train_segments = nb.pick(ci=3, lab=4)  # the longest training sequences: g = 2 .. train_segments
+eval_segments = nb.pick(ci=[2, 3, 4, 6, 8, 12], lab=[2, 3, 4, 6, 8, 12, 16, 24, 32])
+task = make_task("copy", n, source_len=n, **nb.pick(ci={"num_digits": 4}, lab={}))
+steps = nb.pick(ci=150, lab=500)
+cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=8)  # d = 64, 2 layers, 4 heads
+
+for g in (task.min_segments, train_segments):
+    print(f"g = {g}:\n" + task.render(*(x[0] for x in task.sample(1, g, torch.Generator().manual_seed(0)))))
+
+# %% [markdown]
+# The fewest segments this task fits in is `task.min_segments = 2` (the source in one, the copy in the next).
+#
+# ## 2. The curriculum in the training loop
+#
+# `train(model, task, config, stages=...)` takes a curriculum as a list of `(task, g)` stages, easiest first;
+# the target `(task, config.segments)` is always the last stage. Every `eval_every` steps the loop evaluates the
+# current stage and moves on when its accuracy reaches `config.curriculum_threshold`. `TrainConfig(curriculum=
+# True)` without `stages` uses `segment_stages`: one more segment per stage.
+
+# %% tags=["nbval-check-output"]
+print([g for _, g in segment_stages(task, 8)], "then the target, 8")
+
+# %% [markdown]
+# ## 3. Exercise 07.1: a doubling curriculum
+#
+# Long curricula move faster if the number of segments doubles from stage to stage: `start, 2 start,
+# 4 start, ...`. Write `doubling_stages(start, target)`: the numbers of segments of the stages **before** the
+# target, all below it (`train` adds the target itself). `doubling_stages(1, 8) == [1, 2, 4]`,
+# `doubling_stages(2, 12) == [2, 4, 8]`, `doubling_stages(3, 3) == []`.
+
+# %%
+def doubling_stages(start: int, target: int) -> list[int]:
+    """[start, 2 start, 4 start, ...]: the numbers of segments below target."""
+    ### BEGIN SOLUTION
+    stages, g = [], start
+    while g < target:
+        stages.append(g)
+        g *= 2
+    return stages
+    ### END SOLUTION
+
+
+doubling_stages = checks.check_doubling_stages(doubling_stages)
+
+# %% [markdown]
+# ## 4. Three ways to train, the same budget
+#
+# Three RMTs, the same initial weights, steps and batches, trained to copy across `train_segments` segments:
+#
+# - **no curriculum**: every batch has `train_segments` segments from the first step;
+# - **+1 curriculum**: `2, 3, ...` segments, one more whenever the current length is learnt;
+# - **doubling curriculum**: your stages, `2, 4, ...`.
+#
+# **Predict first.** Which of them learns the target length first? Which will copy best across 16 segments,
+# four times the longest training sequence?
+
+# %%
+config = TrainConfig(steps=steps, batch_size=32, warmup=steps // 10, eval_every=nb.pick(ci=25, lab=50),
+                     segments=train_segments, device=nb.device())
+curricula = {
+    "no curriculum": [],
+    "+1 curriculum": segment_stages(task, train_segments),
+    "doubling curriculum": [(task, g) for g in doubling_stages(task.min_segments, train_segments)],
+}
+runs = {name: train(seeded_model("rmt", cfg, seed=0), task, config, stages=stages, progress=False)
+        for name, stages in curricula.items()}
+for name, run in runs.items():
+    start = next(r["step"] for r in run.history if "loss" in r and r["segments"] == train_segments)
+    print(f"{name:20s} accuracy on {train_segments} segments {run.metrics['eval_accuracy']:.3f}"
+          f" (training on {train_segments} segments from about step {start})")
+
+# %%
+viz.plot_curves({name: run.history for name, run in runs.items()}, metrics=("eval_accuracy", "segments"),
+                title="accuracy on the current stage, and its number of segments")
+
+# %% tags=["nbval-check-output"]
+print("every run learns the target length:", all(run.metrics["eval_accuracy"] > 0.9 for run in runs.values()))
+assert all(run.metrics["eval_accuracy"] > 0.9 for run in runs.values())
+
+# %% [markdown]
+# ## 5. Exercise 07.2: accuracy against length
+#
+# Write `accuracy_by_segments(model, task, segment_counts, batch_size, seed)`: for every `g` in
+# `segment_counts`, draw one batch of `g` segments with `task.sample(batch_size, g, generator)` (a generator
+# seeded with `seed`, so every model sees the same sequences), run the model, and compute the accuracy on the
+# answer positions (`targets != -100`). Return `{g: accuracy}` with plain floats. Evaluate without gradients,
+# in eval mode.
+
+# %%
+def accuracy_by_segments(model, task, segment_counts, batch_size=32, seed=0):
+    """{g: answer accuracy on a seeded batch of g segments} for every g in segment_counts."""
+    ### BEGIN SOLUTION
+    model.eval()
+    result = {}
+    with torch.no_grad():
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
+            predictions = model(tokens).logits.argmax(-1)  # (b, s)
+            asked = targets != -100
+            result[g] = ((predictions == targets) & asked).sum().item() / asked.sum().item()
+    return result
+    ### END SOLUTION
+
+
+accuracy_by_segments = checks.check_accuracy_by_segments(accuracy_by_segments)
+
+# %% [markdown]
+# ## 6. Where does it break?
+#
+# Evaluate the three models on up to `max(eval_segments)` segments: sequences several times longer than any
+# they trained on.
+
+# %%
+generalisation = {name: accuracy_by_segments(run.model.cpu(), task, eval_segments, batch_size=128, seed=1)
+                  for name, run in runs.items()}
+for name, row in generalisation.items():
+    print(f"{name:20s} " + "  ".join(f"g={g}: {a:.2f}" for g, a in row.items()))
+
+# %%
+figure = viz.plot_accuracy_vs_segments(generalisation, chance=task.chance_accuracy, xlabel="evaluation segments g",
+                                       title="copy across g segments; trained on at most the dotted line")
+figure.axes[0].axvline(train_segments, color="0.3", linestyle=":", linewidth=1)
+figure.axes[0].set_xscale("log", base=2)
+figure
+
+# %% tags=["nbval-check-output"]
+print("every model copies at the training length:", all(row[train_segments] > 0.9 for row in generalisation.values()))
+assert all(row[train_segments] > 0.9 for row in generalisation.values())
+
+# %% [markdown]
+# In the committed (lab) run, all three copy perfectly up to the longest training sequence. Beyond it, the
+# model trained on 4 segments from the start is down to about half at 6 segments, the +1 curriculum holds at
+# 6 and halves at 8, and the doubling curriculum holds further still; all are near chance by 24 segments.
+#
+# **Why does it break?** Follow the memory through one long sequence. After the first segment it holds the
+# digits; every padding segment then reads the memory and writes a new one, the same map applied again and
+# again. The cosine similarity between the memory after the first segment and after each later one shows
+# how far the memory moves (1 = unchanged; the dotted line marks the memory that the answer segment reads in
+# the longest training sequences):
+
+# %%
+tokens, _ = task.sample(1, max(eval_segments), torch.Generator().manual_seed(2))
+drift = {}
+for name, run in runs.items():
+    with torch.no_grad():
+        memories = run.model.eval()(tokens).memories  # g states (1, m, d)
+    similarity = viz.memory_similarity(memories)  # (g, g)
+    drift[name] = [{"segment": k, "similarity to the memory after segment 0": float(similarity[0, k])}
+                   for k in range(len(memories) - 1)]  # the last segment writes the answers: left out
+figure = viz.plot_curves(drift, metrics=["similarity to the memory after segment 0"], x="segment",
+                         title="the memory across the padding")
+figure.axes[0].axvline(train_segments - 2, color="0.3", linestyle=":", linewidth=1)
+figure
+
+# %% [markdown]
+# The memory keeps moving, far beyond anything seen in training. Has it **forgotten** the digits, or does it
+# still hold them in a form that the answer segment cannot read? A linear probe (notebook 05) tells them
+# apart. For the memory after each segment `k`, we fit a probe that reads each source digit from the
+# flattened memory `(m * d)` and test it on other sequences:
+#
+# - a **fresh probe**, fitted on the memories after segment `k` itself: are the digits still there?
+# - a **training-time probe**, fitted once on the memories the answer segment reads in the longest training
+#   sequences (after segment `train_segments - 2`) and applied to later memories: are they still written
+#   *the same way*?
+
+# %%
+probe_segments = max(eval_segments) // 2  # g of the probed sequences
+fit_tokens, _ = task.sample(512, probe_segments, torch.Generator().manual_seed(3))
+test_tokens, _ = task.sample(256, probe_segments, torch.Generator().manual_seed(4))
+fit_digits, test_digits = fit_tokens[:, :n] - FIRST_SYMBOL, test_tokens[:, :n] - FIRST_SYMBOL  # (b, n): 0 .. 9
+trained_at = train_segments - 2  # the memory the answer segment reads in the longest training sequences
+
+
+def fit_probes(states):
+    """One probe per source digit, reading it from `states (b, m, d)` flattened."""
+    return [probe.fit_linear_probe(states.flatten(1), fit_digits[:, i], task.num_digits) for i in range(n)]
+
+
+def mean_accuracy(probes, states):
+    """The probes' accuracy on `states (b, m, d)` of the test sequences, averaged over the n digits."""
+    return sum(probe.probe_accuracy(w, states.flatten(1), test_digits[:, i]) for i, w in enumerate(probes)) / n
+
+
+readout = {}
+for name, run in runs.items():
+    with torch.no_grad():
+        fit, test = (run.model.eval()(x).memories for x in (fit_tokens, test_tokens))  # g states (b, m, d)
+    frozen = fit_probes(fit[trained_at])
+    ks = range(probe_segments - 1)  # after the digits (k = 0) and after each padding segment
+    readout[f"{name}, fresh probe"] = {k: mean_accuracy(fit_probes(fit[k]), test[k]) for k in ks}
+    readout[f"{name}, training-time probe"] = {k: mean_accuracy(frozen, test[k]) for k in ks}
+viz.plot_accuracy_vs_segments(readout, chance=task.chance_accuracy, xlabel="memory after segment k",
+                              ylabel="probe accuracy", title="can a linear probe read the digits from the memory?")
+
+# %% [markdown]
+# The fresh probes read the digits from the memory long after the model itself has failed: the information
+# is not lost. What changes is *how* it is written: the training-time probe, like the model's own answer
+# segment, was fitted on memories from a few padding segments, and as the memory keeps moving it can no
+# longer read them. Its accuracy falls off with `k` like the model's own accuracy with the number of segments
+# (a little later, and the doubling curriculum's last). The model did not forget; its memory wandered into states that its reader never saw in
+# training. A curriculum trains the same reader on several lengths, so it learns to read the memory in more
+# of the places it wanders to; the RMT follow-ups push the limit with longer curricula, not with a different
+# architecture.
+#
+# ## Summary
+#
+# - A curriculum over the number of segments trains on short sequences first and adds segments when the
+#   current length is learnt; in `minirmt` it is a list of `(task, g)` stages given to `train`.
+# - Length generalisation is measured by evaluating on more segments than in training: accuracy against `g`.
+# - A small RMT trained on a few segments keeps copying somewhat beyond them, then fails. It does not forget:
+#   a fresh linear probe still reads the digits from its memory. The memory drifts into states its answer
+#   segment never saw in training. Curricula (in our run, the doubling one most) generalise further.
+#
+# ## Questions
+#
+# 1. Train to `train_segments = 8` with both curricula. Which one is faster, and why might the doubling one
+#    be less stable?
+# 2. The evaluation batches share a seed across models. Why does that matter when comparing them?
+# 3. The training loop moves on at `curriculum_threshold = 0.97`. What happens with 0.5? With 1.0?
+# 4. Would truncated BPTT (`bptt_depth=2`) change how far the model generalises? Try it.
+#
+# ## References
+#
+# - A. Bulatov, Y. Kuratov, Y. Kapushev, M. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
+#   2023. [arXiv:2304.11062](https://arxiv.org/abs/2304.11062)
+# - A. Bulatov, Y. Kuratov, M. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022.
+#   [arXiv:2207.06881](https://arxiv.org/abs/2207.06881)
+# - Y. Bengio, J. Louradour, R. Collobert, J. Weston. *Curriculum Learning.* ICML 2009.
