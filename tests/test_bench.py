@@ -14,6 +14,7 @@ import minirmt
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import harness  # noqa: E402
 import summary  # noqa: E402
+from assoc_variants import PreNormMemoryRMT, ScaledMemoryRMT  # noqa: E402
 from chunked_loss import ChunkedLossRMT, chunked_cross_entropy  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
 from proposed_attention import use_proposed_attention  # noqa: E402
@@ -161,3 +162,29 @@ def test_time_to_solve_ratios_and_merge(tmp_path):
     merged = tts.merge(paths)
     assert list(merged["results"]) == list(runs) and merged["ratios"] == ratios
     assert [run["device"] for run in merged["environment"]["runs"]] == list(runs)
+
+
+def _same_weights(variant):
+    reference = minirmt.RecurrentMemoryTransformer(CFG)
+    variant.load_state_dict(reference.state_dict(), strict=False)
+    return reference, variant
+
+
+def test_assoc_variants_change_only_the_memory_passed_on():
+    tokens = torch.randint(0, CFG.vocab_size, (3, 12), generator=torch.Generator().manual_seed(0))
+    n = CFG.segment_len
+    reference, scaled = _same_weights(ScaledMemoryRMT(CFG, 1.0))
+    torch.testing.assert_close(scaled(tokens).logits, reference(tokens).logits)  # scale 1: the RMT itself
+    reference, prenorm = _same_weights(PreNormMemoryRMT(CFG))
+    ref, out = reference(tokens).logits, prenorm(tokens).logits
+    torch.testing.assert_close(out[:, :n], ref[:, :n])  # the first segment reads the same initial memory
+    assert not torch.allclose(out[:, n:], ref[:, n:])  # later segments read the un-normed memory
+
+
+def test_assoc_variants_pass_on_a_different_memory():
+    tokens = torch.randint(0, CFG.vocab_size, (3, 12), generator=torch.Generator().manual_seed(0))
+    reference, scaled = _same_weights(ScaledMemoryRMT(CFG, 0.02))
+    torch.testing.assert_close(scaled(tokens).memories[0], 0.02 * reference(tokens).memories[0])
+    reference, prenorm = _same_weights(PreNormMemoryRMT(CFG))
+    normed = prenorm.backbone.norm(prenorm(tokens).memories[0])
+    torch.testing.assert_close(normed, reference(tokens).memories[0])
