@@ -10,6 +10,8 @@ Plans:
            Meant for a GPU: 3,000 steps each, ~6 minutes with 14 runs at once on one H200.
     knobs  5 runs on the CPU: the RMT with one training or size change each (lr 1e-2, 2 heads, betas 0.95,
            3 layers, d 128) on a seed that stalls, 2 pairs over 4 segments of 8.
+    layers 7 runs on the CPU: the RMT with 3 layers instead of 2 on 4 pairs with the curriculum (seeds 0-3) and
+           on 2 pairs over 4 segments of 8 (seeds 0, 2, 3; seed 1 is in `knobs`).
     smoke  one short run: checks the script.
 
     python bench/assoc_variants.py --plan main --device cuda --jobs 14 --out bench/results/assoc_variants/h200.json
@@ -105,6 +107,10 @@ def plan(name: str) -> list[tuple]:
                  "b95": (3e-3, {"betas": (0.9, 0.95)}, {}), "l3": (3e-3, {}, {"n_layers": 3}),
                  "d128": (3e-3, {}, {"d_model": 128})}
         return [("rmt", "g4n8p2", lr, 8, 1, t, mo) for lr, t, mo in knobs.values()]
+    if name == "layers":
+        three = {"n_layers": 3}
+        return [("rmt", "g4n4p4cur", 3e-3, 8, seed, {}, three) for seed in range(4)] + \
+               [("rmt", "g4n8p2", 3e-3, 8, seed, {}, three) for seed in (0, 2, 3)]
     runs = [(v, s, lr, 8, 0, {}, {}) for v in ("rmt", *VARIANTS) for s in ("g1n32p2", "g4n8p2", "g4n4p4cur")
             for lr in (1e-3, 3e-3)]
     runs += [("segment", "g1n32p2", 3e-3, 8, 0, {}, {}), ("full", "g4n8p2", 3e-3, 8, 0, {}, {}),
@@ -115,7 +121,7 @@ def plan(name: str) -> list[tuple]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plan", choices=("main", "knobs", "smoke"), default="main")
+    parser.add_argument("--plan", choices=("main", "knobs", "layers", "smoke"), default="main")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--steps", type=int, default=3000)
