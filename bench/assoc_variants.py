@@ -12,6 +12,8 @@ Plans:
            3 layers, d 128) on a seed that stalls, 2 pairs over 4 segments of 8.
     layers 7 runs on the CPU: the RMT with 3 layers instead of 2 on 4 pairs with the curriculum (seeds 0-3) and
            on 2 pairs over 4 segments of 8 (seeds 0, 2, 3; seed 1 is in `knobs`).
+    capacity  9 runs on the CPU: accuracy as the pairs grow (2, 3, 4 pairs over 4 segments of 4, no curriculum)
+           for m = 1, 2 and 8 memory tokens, 1,000 steps each (notebook 04 reads the result).
     smoke  one short run: checks the script.
 
     python bench/assoc_variants.py --plan main --device cuda --jobs 14 --out bench/results/assoc_variants/h200.json
@@ -72,6 +74,8 @@ SETTINGS = {  # name: task sizes, segment length n, segments g, curriculum over 
     "g4n8p2": (dict(num_pairs=2), 8, 4, None),
     "g4n4p4cur": (dict(num_pairs=4), 4, 4, 2),
     "g4n4p4": (dict(num_pairs=4), 4, 4, None),
+    "g4n4p2": (dict(num_pairs=2), 4, 4, None),
+    "g4n4p3": (dict(num_pairs=3), 4, 4, None),
 }
 
 
@@ -107,6 +111,8 @@ def plan(name: str) -> list[tuple]:
                  "b95": (3e-3, {"betas": (0.9, 0.95)}, {}), "l3": (3e-3, {}, {"n_layers": 3}),
                  "d128": (3e-3, {}, {"d_model": 128})}
         return [("rmt", "g4n8p2", lr, 8, 1, t, mo) for lr, t, mo in knobs.values()]
+    if name == "capacity":
+        return [("rmt", f"g4n4p{p}", 3e-3, m, 0, {}, {}) for m in (1, 2, 8) for p in (2, 3, 4)]
     if name == "layers":
         three = {"n_layers": 3}
         return [("rmt", "g4n4p4cur", 3e-3, 8, seed, {}, three) for seed in range(4)] + \
@@ -121,7 +127,7 @@ def plan(name: str) -> list[tuple]:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plan", choices=("main", "knobs", "layers", "smoke"), default="main")
+    parser.add_argument("--plan", choices=("main", "knobs", "layers", "capacity", "smoke"), default="main")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--steps", type=int, default=3000)

@@ -1,12 +1,14 @@
 """How long each notebook takes to run top to bottom in a fresh kernel, in `ci` or `lab` mode.
 
 The budgets (notebooks/README.md): every notebook in `ci` mode together <= 15 minutes on a 2-core machine,
-each notebook in `lab` mode <= 5 minutes. The notebooks are executed into a temporary folder (the committed
-outputs are left alone) with nbconvert, one after another, and the wall-clock seconds of each are written
+each notebook in `lab` mode <= 5 minutes. The notebooks are executed with nbconvert, one after another, into a
+temporary folder (the committed outputs are left alone) or, with `--inplace`, in place (re-making the committed
+outputs, as `make notebooks` does), and the wall-clock seconds of each are written
 with the machine's load average before and after, since another job on the machine slows them down.
 
     python bench/notebook_times.py --mode ci            # writes bench/results/notebook_times_ci.json
     python bench/notebook_times.py --mode lab 04 05     # some lessons only
+    python bench/notebook_times.py --mode lab --inplace 04 --out bench/results/notebook_times_lab_04.json
 """
 
 import argparse
@@ -25,14 +27,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = {"ci": 15 * 60, "lab": 5 * 60}  # ci: all notebooks together; lab: each notebook
 
 
-def run_notebook(path: Path, mode: str, out_dir: Path) -> dict:
-    """Execute one notebook in a fresh kernel; its wall-clock seconds and whether it ran without error."""
+def run_notebook(path: Path, mode: str, out_dir: Path | None) -> dict:
+    """Execute one notebook in a fresh kernel (into `out_dir`, or in place when it is None); its wall-clock
+    seconds and whether it ran without error."""
     env = {**os.environ, "MINIRMT_MODE": mode, "OMP_WAIT_POLICY": "PASSIVE"}
     load = os.getloadavg()[0]
     started = time.perf_counter()
+    where = ["--inplace", "--ExecutePreprocessor.store_widget_state=False"] if out_dir is None else \
+        ["--output-dir", str(out_dir)]
     done = subprocess.run(
         [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-         "--ExecutePreprocessor.timeout=900", "--output-dir", str(out_dir), str(path)],
+         "--ExecutePreprocessor.timeout=900", *where, str(path)],
         env=env, capture_output=True, text=True,
     )
     seconds = time.perf_counter() - started
@@ -45,6 +50,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=tuple(BUDGET_S), default="ci")
     parser.add_argument("lessons", nargs="*", help="two-digit prefixes, e.g. 04 05 (default: every notebook)")
+    parser.add_argument("--inplace", action="store_true", help="execute in place: re-make the committed outputs")
     parser.add_argument("--out", help="JSON path (default bench/results/notebook_times_MODE.json)")
     args = parser.parse_args(argv)
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -55,7 +61,7 @@ def main(argv=None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as out_dir:
         for path in notebooks:
-            rows.append(run_notebook(path, args.mode, Path(out_dir)))
+            rows.append(run_notebook(path, args.mode, None if args.inplace else Path(out_dir)))
             row = rows[-1]
             print(f"{row['notebook']:<40} {row['seconds']:7.1f} s  {'ok' if row['ok'] else 'FAILED'}  "
                   f"load {row['load_before']} -> {row['load_after']}", flush=True)
@@ -64,8 +70,9 @@ def main(argv=None) -> None:
     within = total <= budget if args.mode == "ci" else all(r["seconds"] <= budget for r in rows)
     what = "all together" if args.mode == "ci" else "each"
     print(f"total {total:.0f} s; budget {budget} s {what}: {'met' if within else 'MISSED'}")
-    payload = {"benchmark": "notebook_times", "mode": args.mode, "environment": harness.environment("cpu"),
-               "cpu_count": os.cpu_count(), "budget_s": budget, "budget_applies_to": what,
+    payload = {"benchmark": "notebook_times", "mode": args.mode, "inplace": args.inplace,
+               "environment": harness.environment("cpu"), "cpu_count": os.cpu_count(), "budget_s": budget,
+               "budget_applies_to": what,
                "total_s": round(total, 1), "within_budget": within, "notebooks": rows}
     name = f"notebook_times_{args.mode}"
     print("wrote", harness.write_json(harness.result_path(name, False, args.out), payload))

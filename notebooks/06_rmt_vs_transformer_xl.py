@@ -84,9 +84,9 @@ MODELS = ("segment", "xl", "memxl", "rmt", "full")
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = nb.pick(ci=4, lab=4)  # segment length; the XL cache holds c = n positions (its default)
 m = 8  # memory tokens (RMT, MemTr-XL)
-segment_counts = nb.pick(ci=[2, 3], lab=[2, 3, 5])  # g for the quality comparison
+segment_counts = nb.pick(ci=[2, 3], lab=[2, 3, 4])  # g for the quality comparison
 task = make_task("copy", n, source_len=n, **nb.pick(ci={"num_digits": 4}, lab={}))
-steps = nb.pick(ci=150, lab=300)
+steps = nb.pick(ci=150, lab=250)
 lengths = nb.pick(ci=[128, 256, 512], lab=[256, 512, 1024, 2048])  # s for the cost measurements (doubling)
 
 cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)  # d = 64, 2 layers, 4 heads
@@ -287,7 +287,7 @@ cost = {label: [] for label in variants}
 for s in lengths:
     tokens = torch.randint(0, task.vocab_size, (8, s), generator=torch.Generator().manual_seed(s))
     for label, (name, model_cfg) in variants.items():
-        seconds, memory = step_cost(seeded_model(name, model_cfg, seed=0), tokens, tokens, nb.pick(ci=1, lab=2))
+        seconds, memory = step_cost(seeded_model(name, model_cfg, seed=0), tokens, tokens, 1)
         cost[label].append({"s": s, "ms per training step": 1000 * seconds, "MiB kept for backward": memory / 2**20})
     print(f"s = {s:5d}: " + "  ".join(f"{label} {cost[label][-1]['ms per training step']:.0f} ms" for label in variants))
 
