@@ -56,7 +56,7 @@ ifeq ($(NOTEBOOKS),)
 	@echo "test-notebooks: no notebooks/*.ipynb yet, nothing to run"
 else
 	MINIRMT_MODE=ci OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest --nbval-lax --nbval-current-env \
-		--sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS) $(EXERCISES)
+		--nbval-sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS) $(EXERCISES)
 endif
 
 # Re-run every notebook top to bottom in lab mode (the committed outputs), then regenerate the learner copies.
