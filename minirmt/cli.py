@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import torch
-from matplotlib.figure import Figure
 
 from . import MODELS, experiments, lm, text, viz
 from .tasks import TASKS
@@ -218,27 +217,10 @@ def cmd_demo(args, parser) -> int:
     weights = viz.stack_attentions(attentions).mean(dim=2)  # (g, l, i, j), averaged over heads
     viz.plot_attention_grid(weights, m=rmt.cfg.num_mem_tokens, n=8, row_label="segment", col_label="layer",
                             title="RMT attention, heads averaged").savefig(args.out / "attention.png", dpi=100)
-    _plot_runs(histories, ("loss", "eval_accuracy")).savefig(args.out / "curves.png", dpi=100)
+    viz.plot_curves(histories, metrics=("loss", "eval_accuracy")).savefig(args.out / "curves.png", dpi=100)
     (args.out / "metrics.json").write_text(json.dumps(scores, indent=1) + "\n")
     print(f"figures: {args.out / 'attention.png'}, {args.out / 'curves.png'}")
     return 0
-
-
-def _plot_runs(histories: dict, metrics) -> Figure:
-    """One panel per metric, one line per run: `{run name: history (list of records)}`.
-
-    (viz.plot_curves takes this form too, but reads a dict of lists of records as columns; switch to it once
-    that is fixed.)
-    """
-    fig = Figure(figsize=(3.8 * len(metrics), 3.0), layout="constrained")
-    for ax, metric in zip(fig.subplots(1, len(metrics), squeeze=False)[0], metrics):
-        for name, history in histories.items():
-            rows = [r for r in history if metric in r]
-            ax.plot([r["step"] for r in rows], [r[metric] for r in rows], label=name)
-        ax.set(title=metric, xlabel="step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return fig
 
 
 def cmd_experiment(args, parser) -> int:

@@ -105,9 +105,11 @@ def run_all(page: Page, timeout: float, may_raise: Container[int] = ()) -> list[
         if all(cell.ran for cell in code) and status == "idle":
             return cells
         time.sleep(0.5)
-    waiting = [f"cell {cell.index} {cell.prompt}" for cell in read_cells(page) if cell.code and not cell.ran]
-    page.locator(CELLS).nth(int(waiting[0].split()[1])).scroll_into_view_if_needed()  # for the screenshot
-    raise TimeoutError(f"Run All Cells did not finish within {timeout:.0f} s; still waiting: {waiting}")
+    waiting = [cell for cell in read_cells(page) if cell.code and not cell.ran]
+    if waiting:
+        page.locator(CELLS).nth(waiting[0].index).scroll_into_view_if_needed()  # for the screenshot
+    names = [f"cell {cell.index} {cell.prompt}" for cell in waiting]
+    raise TimeoutError(f"Run All Cells did not finish within {timeout:.0f} s; still waiting: {names}")
 
 
 def image_png(image: Locator) -> bytes:
