@@ -33,8 +33,9 @@
 # ### Before you start
 # Notebooks 01 and 02 (segments, memory tokens, the recurrence and BPTT); 06 (RMT against Transformer-XL)
 # helps. A CPU is enough: in lab mode three tiny byte-level models train for a few minutes. The GPU results
-# come from `bench/lm_gpu.py` and are read from `bench/results/lm_gpu/` when they are there; in `full`
-# mode on a GPU, Section 6 trains on WikiText-103 itself.
+# come from `bench/lm_gpu.py` and are read from `bench/results/lm_gpu/`; in `full` mode on a GPU, the
+# experiment of Section 3 trains the four models at GPU size on WikiText-103 (or the corpus named by
+# `MINIRMT_CORPUS`, for `MINIRMT_TIME_BUDGET` seconds each).
 
 # %% tags=["nbval-skip"]
 # On Colab, install minirmt first (elsewhere this cell does nothing).
@@ -63,19 +64,25 @@ nb.setup()
 
 # %% [markdown]
 # Everything that depends on the run mode, in one place. `ci` and `lab` train byte-level models on the
-# WikiText-2 files (raw text, 256 byte values); `full` trains word-level models on WikiText-103 on a GPU.
+# WikiText-2 files (raw text, 256 byte values); `full` trains word-level models on WikiText-103 on a GPU,
+# compiled, each for a time budget; the environment variables `MINIRMT_CORPUS` (a corpus name such as
+# `pg-books`, or a folder of text) and `MINIRMT_TIME_BUDGET` (seconds per model) change those two.
 
 # %%
 SIZES = nb.pick(
     ci=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=60_000, eval_tokens=6_000, steps=20,
             d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=4, batch_size=8, segments=4,
-            lr=3e-3, warmup=5, time_budget=None, models=("rmt", "segment", "xl")),
+            lr=3e-3, warmup=5, time_budget=None, compile=False, models=("rmt", "segment", "xl"),
+            progress=False),
     lab=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=None, eval_tokens=100_000, steps=400,
              d_model=64, n_layers=2, n_heads=4, segment_len=32, num_mem_tokens=8, batch_size=16, segments=4,
-             lr=3e-3, warmup=50, time_budget=None, models=("rmt", "segment", "xl")),
-    full=dict(corpus="wikitext-103", train_split="train", train_tokens=None, eval_tokens=None, steps=None,
-              d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, batch_size=64, segments=4,
-              lr=6e-4, warmup=200, time_budget=600, models=("rmt", "segment", "xl", "memxl")),
+             lr=3e-3, warmup=50, time_budget=None, compile=False, models=("rmt", "segment", "xl"),
+            progress=False),
+    full=dict(corpus=os.environ.get("MINIRMT_CORPUS", "wikitext-103"), train_split="train", train_tokens=None,
+              eval_tokens=None, steps=None, d_model=512, n_layers=6, n_heads=8, segment_len=128,
+              num_mem_tokens=16, batch_size=64, segments=4, lr=6e-4, warmup=200,
+              time_budget=float(os.environ.get("MINIRMT_TIME_BUDGET", 600)), compile=nb.device() == "cuda",
+              models=("rmt", "segment", "xl", "memxl"), progress=True),
 )
 SIZES
 
@@ -205,8 +212,11 @@ batchify = checks.check_batchify(batchify)
 def lm_config(name, **overrides):
     """The LMConfig of this notebook's runs for model `name`, with any field overridden."""
     keys = ("corpus", "train_split", "train_tokens", "eval_tokens", "steps", "d_model", "n_layers", "n_heads",
-            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget")
+            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget", "compile")
+    # a word-level output layer (267,735 words for WikiText-103) needs its batch in 4 micro-batches on a GPU
+    accumulation = 4 if corpus.vocab_size > 2**16 else 1
     settings = dict(model=name, preset="tiny", data_root=str(ROOT), valid_split=None, eval_every=0,
+                    accumulation=accumulation,
                     log_every=max(1, (SIZES["steps"] or 1000) // 10), device=nb.device())
     return LMConfig(**{**settings, **{k: SIZES[k] for k in keys}, **overrides})
 
@@ -288,6 +298,8 @@ loss_by_position = checks.check_loss_by_position(loss_by_position)
 #
 # Train RMT, a segment-only Transformer and Transformer-XL (cache: one segment) on the same stream with the
 # same steps, sizes and learning rate, then score the same test bytes. The segments are short on purpose.
+# (In `full` mode: the four models of Section 6 at GPU size, each for the same time budget, on the whole
+# test split.)
 #
 # **Predict** before you run: which model is worst at position 0? Do the three differ at the last position
 # of a segment? Which is best overall, RMT with its `m` memory vectors or XL with a cache of `n` hidden
@@ -296,7 +308,8 @@ loss_by_position = checks.check_loss_by_position(loss_by_position)
 # %%
 runs = {}
 for name in SIZES["models"]:
-    runs[name] = train_lm(lm_config(name), train_ids=train_ids, test_ids=test_ids, log=None)
+    runs[name] = train_lm(lm_config(name), train_ids=train_ids, test_ids=test_ids,
+                          log=print if SIZES["progress"] else None)
     final = runs[name].final["test"]
     print(f"{name:>8}: test {final[corpus.unit]:.3f} {corpus.unit} after {runs[name].step} steps "
           f"({runs[name].seconds:.0f} s)")
@@ -426,7 +439,8 @@ if rows:
     scaling = RESULTS / "scaling.json"
     if scaling.exists():
         for name, s in json.loads(scaling.read_text()).items():
-            print(f"{name}: {s['speedup']:.2f}x the tokens/s of one GPU on {s['world_size']} GPUs")
+            print(f"{name}: {s['speedup']:.2f}x the tokens/s of {s['baseline']} on {s['world_size']} GPUs "
+                  f"({s['efficiency']:.0%} scaling efficiency)")
 
 # %% [markdown]
 # How to read these numbers. Equal wall clock is the fair budget when the models cost different amounts
@@ -436,19 +450,7 @@ if rows:
 # one seed; one segment length), nor the paper's word-level WikiText-103 numbers. The paper found that RMT
 # "performs on par with the Transformer-XL on language modeling for smaller memory sizes" and that "adding
 # memory tokens to Tr-XL is able to improve its performance" (RMT paper, abstract).
-#
-# In `full` mode the next cell trains the models on WikiText-103 (words) for `time_budget` seconds each,
-# with gradient accumulation over 4 micro-batches to keep the 267,735-word output layer in memory.
 
-# %%
-if nb.mode() == "full":
-    full_runs = {}
-    for name in SIZES["models"]:
-        config = lm_config(name, preset="wikitext", compile=nb.device() == "cuda", accumulation=4,
-                           valid_split="valid", eval_tokens=None, out=str(REPO / "runs" / f"wikitext103-{name}"))
-        full_runs[name] = train_lm(config, log=print)
-    display(lm.plot_loss_by_position(  # noqa: F821
-        {name: r.final["test"]["loss_by_position"] for name, r in full_runs.items()}, "ppl"))
 
 # %% [markdown]
 # ## Summary
