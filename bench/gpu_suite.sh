@@ -10,6 +10,7 @@
 #
 #   OUT=/some/folder bash bench/gpu_suite.sh
 #   SMOKE=1 bash bench/gpu_suite.sh      # tiny sizes, runs on a CPU too: a check of the suite itself
+#   PARTS=throughput bash bench/gpu_suite.sh    # one part only (throughput, memory)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,14 +42,19 @@ fi
 "$PYTHON" -c "import torch, minirmt, recurrent_memory_transformer_pytorch; print('torch', torch.__version__, \
 'cuda', torch.version.cuda, 'gpu', torch.cuda.is_available() and torch.cuda.get_device_name())" | tee "$OUT/versions.txt"
 
-start=$SECONDS
-timeout 320 "$PYTHON" bench/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
-echo "gpu_throughput.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
+wants() { case " ${PARTS:-throughput memory} " in *" $1 "*) return 0 ;; esac; return 1; }
 
-start=$SECONDS
-timeout 220 "$PYTHON" bench/gpu_memory.py --peer $SMOKE_FLAG --out "$OUT/gpu_memory.json" 2>&1 | tee "$OUT/gpu_memory.log"
-echo "gpu_memory.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
+if wants throughput; then
+    start=$SECONDS
+    timeout 420 "$PYTHON" bench/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
+    echo "gpu_throughput.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
+fi
+if wants memory; then
+    start=$SECONDS
+    timeout 220 "$PYTHON" bench/gpu_memory.py --peer $SMOKE_FLAG --out "$OUT/gpu_memory.json" 2>&1 | tee "$OUT/gpu_memory.log"
+    echo "gpu_memory.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
+fi
 
 echo
-"$PYTHON" bench/summary.py "$OUT"/gpu_throughput.json "$OUT"/gpu_memory.json | tee "$OUT/summary.txt"
+"$PYTHON" bench/summary.py "$OUT"/gpu_*.json | tee "$OUT/summary.txt"
 rm -rf "$SITE"

@@ -7,10 +7,15 @@ Rows, timed in interleaved rounds (harness.py); a row whose batch does not fit i
 largest halved batch that does (tokens/s stays comparable; the record says so):
     minirmt                         eager
     minirmt compiled                each Transformer block `torch.compile`d (minirmt.lm.compile_blocks)
+    minirmt compiled segments       instead, the whole segment (embedding, blocks, head, loss) compiled as one
+                                    graph, run g times a step (SegmentRecurrence._segment_with_loss)
+    minirmt compiled segments, CUDA graphs   the same with mode="reduce-overhead": each segment's kernels
+                                    are replayed from a CUDA graph instead of launched one by one from Python
     minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
     minirmt, proposed attention     eager, with a proposed layers.py change (proposed_attention.py)
     dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
                                     tokens per step, with no memory and no recurrence
+    dense compiled whole            the whole dense model compiled (head and loss included)
     peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
 
 MFU = tokens/s * training FLOPs per token / peak (minirmt.lm.flops_per_token; the peer rows are credited
@@ -40,8 +45,10 @@ from minirmt.lm import flops_per_token, peak_flops  # noqa: E402
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
-ROWS = ["minirmt", "minirmt compiled", "minirmt compiled, chunked loss", "minirmt, proposed attention",
-        "dense", "dense compiled", "peer", "peer-lean"]
+ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
+        "minirmt compiled, chunked loss", "minirmt, proposed attention", "dense", "dense compiled",
+        "dense compiled whole", "peer", "peer-lean"]
+CUDA_GRAPHS = "reduce-overhead"  # torch.compile's mode that replays CUDA graphs
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
@@ -57,7 +64,12 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
             if "proposed" in row:
                 use_proposed_attention(model)
     model.to(device)
-    if "compiled" in row:
+    if row == "dense compiled whole":
+        model = torch.compile(model, backend=backend)
+    elif "compiled segments" in row:
+        mode = CUDA_GRAPHS if "CUDA graphs" in row and backend == "inductor" else None
+        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend, mode=mode)
+    elif "compiled" in row:
         harness.compile_blocks(model.blocks if row.startswith("dense") else model.backbone.blocks, backend)
     return model
 
@@ -68,6 +80,11 @@ def row_loss(row: str, model, n: int):
         def dense_loss(tokens, targets):
             return model(tokens.reshape(-1, n), targets.reshape(-1, n))
         return dense_loss
+    if "CUDA graphs" in row:
+        def graphed_loss(tokens, targets):
+            torch.compiler.cudagraph_mark_step_begin()  # a new training step: earlier graph outputs may be reused
+            return model(tokens, targets=targets, return_logits=False).loss
+        return graphed_loss
     return harness.loss_fn(model, row)
 
 
@@ -159,7 +176,7 @@ def main(argv=None) -> dict:
 
     ratios = {}
     for mine in (r for r in timed if r.startswith("minirmt")):
-        dense = "dense compiled" if "compiled" in mine else "dense"
+        dense = "dense compiled whole" if "segments" in mine else "dense compiled" if "compiled" in mine else "dense"
         for other in [r for r in timed if r.startswith("peer")] + ([dense] if dense in timed else []):
             ratios[f"{mine} / {other}"] = harness.ratio(results[mine]["tokens_per_s"], results[other]["tokens_per_s"])
     for after, before in (("minirmt, proposed attention", "minirmt"),
@@ -186,13 +203,13 @@ def main(argv=None) -> dict:
 
     print(f"\nGPU training throughput, {record['environment']['device']}, torch {torch.__version__}, "
           f"b={batch_size} g={g} n={n} m={cfg.num_mem_tokens} d={cfg.d_model} l={cfg.n_layers} v={cfg.vocab_size}")
-    print(f"{'row':<32} {'step ms':>8} {'tokens/s':>11} {'MFU':>6} {'peak GiB':>9} {'1st step s':>10}")
+    print(f"{'row':<40} {'step ms':>8} {'tokens/s':>11} {'MFU':>6} {'peak GiB':>9} {'1st step s':>10}")
     for row, r in results.items():
         mem = r.get("step_peak_bytes")
         if "error" in r:
-            print(f"{row:<32} {r['error']}")
+            print(f"{row:<40} {r['error']}")
             continue
-        print(f"{row:<32} {1e3 * r['step_wall_s']:>8.1f} {r['tokens_per_s']:>11,.0f} "
+        print(f"{row:<40} {1e3 * r['step_wall_s']:>8.1f} {r['tokens_per_s']:>11,.0f} "
               f"{harness.fmt(r['mfu'] and 100 * r['mfu'], 1):>5}% {harness.fmt(mem and mem / 2**30):>9} "
               f"{r['first_step_s']:>10.1f}")
     for key, value in ratios.items():

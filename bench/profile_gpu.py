@@ -18,12 +18,12 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 
 import harness  # noqa: E402
 import torch  # noqa: E402
-from gpu_throughput import BATCH, CONFIG, SEGMENTS, SMOKE, build, row_loss  # noqa: E402
+from gpu_throughput import BATCH, CONFIG, ROWS, SEGMENTS, SMOKE, build, row_loss  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 import minirmt  # noqa: E402
 
-ROWS = ["minirmt compiled", "dense compiled"]
+DEFAULT_ROWS = ["minirmt compiled", "dense compiled"]
 STEPS = 5
 
 
@@ -58,13 +58,14 @@ def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, choices=ROWS, metavar="ROW", help=f"from {ROWS}")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     device = torch.device("cuda" if torch.cuda.is_available() and not args.smoke else "cpu")
     cfg = minirmt.ModelConfig(**(SMOKE if args.smoke else CONFIG))
     backend = "inductor" if device.type == "cuda" else "aot_eager"
     results = []
-    for row in ROWS:
+    for row in args.rows:
         r = profile_row(row, cfg, device, backend, args.top)
         results.append(r)
         print(f"\n{row}: step {r['wall_ms']:.1f} ms, GPU busy {r['gpu_busy_ms']:.1f} ms "
