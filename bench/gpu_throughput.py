@@ -6,11 +6,13 @@ Config (the issue's): vocab 32,768, d 512, 8 layers, 8 heads, segments of 512 to
 Rows, timed in interleaved rounds (harness.py); a row whose batch does not fit in memory is timed at the
 largest halved batch that does (tokens/s stays comparable; the record says so):
     minirmt                         eager
-    minirmt compiled                each Transformer block `torch.compile`d (minirmt.lm.compile_blocks)
-    minirmt compiled segments       instead, the whole segment (embedding, blocks, head, loss) compiled as one
-                                    graph, run g times a step (SegmentRecurrence._segment_with_loss)
+    minirmt compiled                each Transformer block `torch.compile`d (what minirmt.lm did before
+                                    compile_segments; harness.compile_blocks)
+    minirmt compiled segments       the whole segment (embedding, blocks, head, loss) compiled as one graph,
+                                    run g times a step (minirmt.lm.compile_segments, used by `lm --compile`)
     minirmt compiled segments, CUDA graphs   the same with mode="reduce-overhead": each segment's kernels
                                     are replayed from a CUDA graph instead of launched one by one from Python
+                                    (compile_segments(cuda_graphs=True), `lm --compile --cuda-graphs`)
     minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
     minirmt, proposed attention     eager, with a proposed layers.py change (proposed_attention.py)
     dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
@@ -40,7 +42,7 @@ from dense import DenseDecoder  # noqa: E402
 from proposed_attention import use_proposed_attention  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.lm import flops_per_token, peak_flops  # noqa: E402
+from minirmt.lm import compile_segments, flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
@@ -48,7 +50,6 @@ SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, n
 ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
         "minirmt compiled, chunked loss", "minirmt, proposed attention", "dense", "dense compiled",
         "dense compiled whole", "peer", "peer-lean"]
-CUDA_GRAPHS = "reduce-overhead"  # torch.compile's mode that replays CUDA graphs
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
@@ -66,9 +67,10 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
     model.to(device)
     if row == "dense compiled whole":
         model = torch.compile(model, backend=backend)
-    elif "compiled segments" in row:
-        mode = CUDA_GRAPHS if "CUDA graphs" in row and backend == "inductor" else None
-        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend, mode=mode)
+    elif "compiled segments" in row and backend == "inductor":
+        compile_segments(model, cuda_graphs="CUDA graphs" in row)
+    elif "compiled segments" in row:  # --smoke on a CPU: trace only
+        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend)
     elif "compiled" in row:
         harness.compile_blocks(model.blocks if row.startswith("dense") else model.backbone.blocks, backend)
     return model

@@ -209,7 +209,7 @@ def describe(error: BaseException) -> str:
 
 
 def compile_blocks(blocks, backend: str = "inductor") -> None:
-    """`torch.compile` each Transformer block in place (as minirmt.lm.compile_blocks does).
+    """`torch.compile` each Transformer block in place (as minirmt.lm did before `compile_segments`).
 
     backend "inductor" generates fused kernels; "aot_eager" only traces (fast: for checking on a CPU).
     The blocks of several models share one forward function; a higher recompile limit keeps every one of

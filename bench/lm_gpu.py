@@ -63,6 +63,8 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--mem", type=int, default=None, help="m, memory tokens of RMT and MemTr-XL")
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --compile: replay each segment from CUDA graphs (one GPU)")
     p.add_argument("--tag", default="", help="suffix of the row names, e.g. gpu2 for a two-GPU run")
     p.add_argument("--smoke", action="store_true", help="tiny model on the CPU, 3 s per model")
     p.add_argument("--report", type=Path, default=None, help="only merge the rows in this folder")
@@ -73,7 +75,8 @@ def settings(args) -> dict:
     """LMConfig fields shared by every model of this run."""
     base = dict(SMOKE if args.smoke else GPU)
     for key, value in (("batch_size", args.batch_size), ("segments", args.segments), ("num_mem_tokens", args.mem),
-                       ("lr", args.lr), ("compile", args.compile)):
+                       ("lr", args.lr), ("compile", args.compile),
+                       ("cuda_graphs", args.cuda_graphs)):
         if value is not None:
             base[key] = value
     return base
@@ -96,7 +99,8 @@ def run_one(name: str, args, base: dict, train_ids, test_ids) -> dict | None:
         "name": row_name, "model": name, "label": LABELS[name], "world_size": run.info["world_size"],
         "device": run.info["device"], "params": run.info["params"], "num_mem_tokens": cfg.num_mem_tokens,
         "segment_len": cfg.segment_len, "segments": cfg.segments, "batch_size": cfg.batch_size,
-        "compile": cfg.compile, "budget_s": args.budget, "steps": run.step, "tokens": run.tokens,
+        "compile": cfg.compile, "cuda_graphs": cfg.cuda_graphs, "budget_s": args.budget, "steps": run.step,
+        "tokens": run.tokens,
         "train_seconds": run.seconds, "wall_seconds": time.perf_counter() - started,
         "tokens_per_s": run.tokens_per_s, "mfu": run.mfu, "peak_memory_gb": run.info["peak_memory_gb"],
         "test_bytes": test.get("tokens"), "test_bpb": test.get("bpb"), "final_train_loss": _last_loss(run.history),

@@ -77,7 +77,8 @@ class LMConfig:
                       the cosine schedule then spans the number of steps the measured speed allows
     lr, warmup, min_lr_ratio, betas, weight_decay, clip   AdamW and its warm-up + cosine schedule
     accumulation      split each batch into this many micro-batches of b / accumulation rows (less memory)
-    compile           `torch.compile` each Transformer block (see `compile_blocks`)
+    compile           `torch.compile` the work of a segment (see `compile_segments`)
+    cuda_graphs       with compile, on CUDA: replay each segment's kernels from CUDA graphs (one process only)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -122,6 +123,7 @@ class LMConfig:
     clip: float | None = 1.0
     accumulation: int = 1
     compile: bool = False
+    cuda_graphs: bool = False
     dtype: str = "auto"
     device: str = "auto"
     eval_every: int = 0
@@ -149,6 +151,8 @@ class LMConfig:
         if self.batch_size % self.accumulation:
             raise ValueError(f"LMConfig: accumulation={self.accumulation} must divide batch_size={self.batch_size}")
         _require("lr", self.lr, self.lr > 0, "> 0")
+        if self.cuda_graphs and (not self.compile or self.memory_flat):
+            raise ValueError("LMConfig: cuda_graphs=True needs compile=True and memory_flat=False")
         _require("min_lr_ratio", self.min_lr_ratio, 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
         _require("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
         _require("betas", self.betas, len(self.betas) == 2 and all(0 <= x < 1 for x in self.betas),
@@ -263,17 +267,19 @@ def peak_flops(device: torch.device) -> float | None:
 # ---------------------------------------------------------------- distribution helpers
 
 
-def compile_blocks(model: torch.nn.Module) -> torch.nn.Module:
-    """`torch.compile` every Transformer block of `model` in place; returns the model.
+def compile_segments(model: torch.nn.Module, cuda_graphs: bool = False) -> torch.nn.Module:
+    """`torch.compile` the work of one segment of `model` in place: embedding, blocks, head and loss; returns it.
 
-    One block is the unit that repeats (l layers x g segments): compiling it fuses the norms, rotary
-    positions, GELU and residual additions around the matmuls and the fused attention, costs one small
-    compilation (per input shape) however deep the model and however many segments, and leaves the
-    parameter names, hence checkpoints, unchanged. The whole model would be one graph unrolled over all
-    layers and segments: minutes of compilation for little more speed.
+    The segment is the unit that repeats (g times a step), so one compilation (per input shape) serves every
+    segment, and the compiler fuses the norms, rotary positions, GELU, residual additions and the
+    cross-entropy over the vocabulary around the matmuls and the fused attention. With `cuda_graphs`
+    (torch.compile's mode "reduce-overhead", CUDA only) each segment's kernels, hundreds of them, are replayed
+    from a recorded CUDA graph instead of launched one by one from Python: at the GPU benchmark's sizes the
+    step was bound by those launches (bench/results/gpu/README.md). Parameter names, hence checkpoints, stay.
     """
-    for block in unwrap(model).backbone.blocks:
-        block.compile()
+    inner = unwrap(model)
+    # an instance attribute named like the method shadows it: forward() now calls the compiled function
+    inner._segment_with_loss = torch.compile(inner._segment_with_loss, mode="reduce-overhead" if cuda_graphs else None)
     return model
 
 
@@ -395,7 +401,7 @@ def position_sums(loss: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tenso
 
 
 def _eager():
-    """Run compiled blocks eagerly: evaluation shapes (no gradient, a short last batch) would each recompile."""
+    """Run compiled segments eagerly: evaluation shapes (no gradient, a short last batch) would each recompile."""
     return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
 
 
@@ -409,7 +415,8 @@ def eval_seq_len(model: torch.nn.Module, segments: int) -> int:
 
 
 def _detach(state):
-    return state.detach() if isinstance(state, torch.Tensor) else state
+    """The state without its graph, copied: a CUDA graph may overwrite its own outputs when replayed again."""
+    return state.detach().clone() if isinstance(state, torch.Tensor) else state
 
 
 def train_step(model, optimizer, tokens, targets, states: list, clip: float | None,
@@ -427,6 +434,7 @@ def train_step(model, optimizer, tokens, targets, states: list, clip: float | No
     loss_sum, new_states = 0.0, []
     for i, (x, y) in enumerate(zip(tokens.chunk(parts), targets.chunk(parts))):
         sync = model.no_sync() if ddp and i < parts - 1 else nullcontext()
+        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs (compile_segments): a new step begins
         with sync:
             with _autocast(x.device, dtype):
                 out = model(x, memory=states[i], targets=y, return_logits=False)
@@ -515,7 +523,7 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     freeze_initial_memory(model)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
     if cfg.compile:
-        compile_blocks(model)
+        compile_segments(model, cuda_graphs=cfg.cuda_graphs)
     net = model
     if world_size > 1:  # every trainable parameter gets a gradient in every step (see freeze_initial_memory)
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)

@@ -255,11 +255,33 @@ def test_command_line_maps_every_option_to_the_config():
     assert cfg.segment_len == 128 and cfg.corpus == "pg-books" and args.func is lm.run_lm
 
 
-def test_compile_blocks_keeps_parameter_names():
+def test_compile_segments_keeps_parameter_names_and_results():
     model = model_for(config())
     names = list(model.state_dict())
-    lm.compile_blocks(model)
+    tokens = stream(64).view(2, 32)
+    expected = model(tokens, targets=tokens).loss
+    lm.compile_segments(model)
     assert list(model.state_dict()) == names  # checkpoints load into compiled and plain models alike
+    with torch.compiler.set_stance("force_eager"):  # the compiled function is called; eager keeps the test fast
+        assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert "_segment_with_loss" in vars(model)  # the compiled function shadows the method
+
+
+def test_cuda_graphs_need_compile_and_no_memory_flat():
+    with pytest.raises(ValueError, match="cuda_graphs"):
+        config(cuda_graphs=True)
+    with pytest.raises(ValueError, match="cuda_graphs"):
+        config(cuda_graphs=True, compile=True, memory_flat=True)
+
+
+def test_training_a_stream_keeps_the_initial_memory_fixed():
+    """The state is carried across batches, so the initial memory is read once per pass: it is not trained,
+    and DDP therefore never meets a parameter without a gradient."""
+    model = model_for(config())
+    initial = model.memory.detach().clone()
+    train_lm(config(steps=3), train_ids=stream(3_000), model=model, log=None)
+    assert not model.memory.requires_grad and torch.equal(model.memory, initial)
+    assert all(p.requires_grad for name, p in model.named_parameters() if name != "memory")
 
 
 def test_position_sums_fold_segments_onto_positions():
