@@ -142,7 +142,7 @@ def report(folder: Path) -> list[dict]:
     for r in rows:
         if r["world_size"] > 1:
             base = [b for b in one_gpu if b["model"] == r["model"] and b["batch_size"] == r["batch_size"]
-                    and b["compile"] == r["compile"]]
+                    and b["compile"] == r["compile"] and b.get("cuda_graphs") == r.get("cuda_graphs")]
             if base and base[-1]["tokens_per_s"] and r["tokens_per_s"]:
                 speedup = r["tokens_per_s"] / base[-1]["tokens_per_s"]
                 scaling[r["name"]] = {"baseline": base[-1]["name"], "world_size": r["world_size"],

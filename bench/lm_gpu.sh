@@ -6,8 +6,8 @@
 #                            skips it)
 #   bench/lm_gpu.sh gpu      one GPU: the models in MODELS one after the other (default all four: about
 #                            4 x (BUDGET + compilation + evaluation) seconds, over 10 minutes at BUDGET=120)
-#   bench/lm_gpu.sh ddp      RMT tokens/s on 1 GPU, then on 2 GPUs with DDP (torchrun), eager and compiled, no
-#                            evaluation
+#   bench/lm_gpu.sh ddp      RMT tokens/s on 1 GPU, then on 2 GPUs with DDP (torchrun): eager (DDP_EAGER=0
+#                            skips it), compiled, compiled with CUDA graphs; no evaluation
 #   bench/lm_gpu.sh smoke    the whole pipeline on the CPU with a tiny model, in a minute or two
 #
 # Settings (environment): OUT (default runs/lm_gpu), DATA (default .carry/data/pg-books: train.txt.gz and
@@ -36,10 +36,14 @@ ddp() {  # the same RMT run on one GPU, then on two (64 rows per GPU): the token
     local common=(--budget "$DDP_BUDGET" --models rmt --eval-bytes 0 "$@")
     two() { "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node=2 bench/lm_gpu.py --data "$DATA" \
         --out "$OUT" "${common[@]}" "$@"; }
-    CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --no-compile --tag gpu1
-    two --no-compile --tag gpu2
+    if [ "${DDP_EAGER:-1}" != 0 ]; then
+        CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --no-compile --tag gpu1
+        two --no-compile --tag gpu2
+    fi
     CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --compile --tag gpu1-compiled
     two --compile --tag gpu2-compiled
+    CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --compile --cuda-graphs --tag gpu1-graphs
+    two --compile --cuda-graphs --tag gpu2-graphs
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || true

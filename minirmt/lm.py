@@ -278,6 +278,9 @@ def compile_segments(model: torch.nn.Module, cuda_graphs: bool = False) -> torch
     step was bound by those launches (bench/results/gpu/README.md). Parameter names, hence checkpoints, stay.
     """
     inner = unwrap(model)
+    # every model in the process shares the code of `_segment_with_loss`, and each keeps a few compiled versions
+    # (first segment or not, training or evaluation): allow more than torch's default of 8 in all
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
     # an instance attribute named like the method shadows it: forward() now calls the compiled function
     inner._segment_with_loss = torch.compile(inner._segment_with_loss, mode="reduce-overhead" if cuda_graphs else None)
     return model
