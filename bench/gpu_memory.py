@@ -29,17 +29,20 @@ from chunked_loss import ChunkedLossRMT  # noqa: E402
 from gpu_throughput import BATCH, CONFIG, SMOKE  # noqa: E402
 
 import minirmt  # noqa: E402
+from minirmt.lm import compile_segments  # noqa: E402
 
 SEGMENTS = [1, 4, 16, 64]
 PEER_SEGMENTS = [1, 4, 16]
 GOALS = {"flat peak at g=16 / flat peak at g=1": "<= 2", "throughput cost of memory_flat": "<= 30%"}
 
 
-def minirmt_step(cfg, option: tuple[bool, bool], batch, device):
-    """One training step of minirmt; option = (memory_flat, chunked loss)."""
-    flat, chunked = option
+def minirmt_step(cfg, option: tuple[bool, bool, bool], batch, device):
+    """One training step of minirmt; option = (memory_flat, chunked loss, segments compiled)."""
+    flat, chunked, compiled = option
     model_class = ChunkedLossRMT if chunked else minirmt.RecurrentMemoryTransformer
     model = model_class(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat})).to(device)
+    if compiled:
+        compile_segments(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
     return harness.train_step(harness.loss_fn(model, "minirmt"), optimizer, batch, autocast=True)
 
@@ -90,12 +93,19 @@ def measure(make_step, rounds: int, device) -> dict:
     return out
 
 
+def flat_cost(flat: dict, full: dict) -> dict:
+    """{g: 1 - tokens/s with memory_flat / tokens/s without}, where both ran."""
+    return {g: 1 - flat[g]["tokens_per_s"] / full[g]["tokens_per_s"]
+            for g in flat if g in full and "tokens_per_s" in flat[g] and "tokens_per_s" in full[g]}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--segments", type=int, nargs="+", default=SEGMENTS)
     parser.add_argument("--rounds", type=int, default=3, help="timed steps per setting (the fastest is reported)")
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--peer", action="store_true", help="also the peer, full BPTT and memory replay")
+    parser.add_argument("--compiled", action="store_true", help="also flat off and on with segments compiled")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (a check of the script)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
@@ -107,8 +117,11 @@ def main(argv=None) -> dict:
     segments = [1, 2, 4] if args.smoke else args.segments
     rounds = 1 if args.smoke else args.rounds
     notes = []
-    settings = [("minirmt flat=False", (False, False)), ("minirmt flat=True", (True, False)),
-                ("minirmt flat=True, chunked loss", (True, True))]
+    settings = [("minirmt flat=False", (False, False, False)), ("minirmt flat=True", (True, False, False)),
+                ("minirmt flat=True, chunked loss", (True, True, False))]
+    if args.compiled and not args.smoke:
+        settings += [("minirmt compiled, flat=False", (False, False, True)),
+                     ("minirmt compiled, flat=True", (True, False, True))]
     if args.peer and harness.peer_version() is None:
         notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
     elif args.peer:
@@ -130,11 +143,11 @@ def main(argv=None) -> dict:
     flat, full = results["minirmt flat=True"], results["minirmt flat=False"]
     summary = {
         "flat peak g=16 / g=1": harness.ratio(flat.get(16, {}).get("peak_bytes"), flat.get(1, {}).get("peak_bytes")),
-        "throughput cost of memory_flat by g": {
-            g: 1 - flat[g]["tokens_per_s"] / full[g]["tokens_per_s"]
-            for g in flat if g in full and "tokens_per_s" in flat[g] and "tokens_per_s" in full[g]
-        },
+        "throughput cost of memory_flat by g": flat_cost(flat, full),
     }
+    if "minirmt compiled, flat=True" in results:
+        summary["throughput cost of memory_flat by g, compiled"] = flat_cost(
+            results["minirmt compiled, flat=True"], results["minirmt compiled, flat=False"])
     record = {
         "benchmark": "gpu_memory",
         "smoke": args.smoke,
@@ -159,8 +172,9 @@ def main(argv=None) -> dict:
             gib = [None if r[k] is None else r[k] / 2**30 for k in ("peak_bytes", "activation_bytes")]
             print(f"{name:<32} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")
     print(f"flat peak g=16 / g=1: {harness.fmt(summary['flat peak g=16 / g=1'])} (goal <= 2)")
-    for g, cost in summary["throughput cost of memory_flat by g"].items():
-        print(f"throughput cost of memory_flat at g={g}: {100 * cost:.0f}% (goal <= 30%)")
+    for key in ("throughput cost of memory_flat by g", "throughput cost of memory_flat by g, compiled"):
+        for g, cost in summary.get(key, {}).items():
+            print(f"{key.replace(' by g', '')} at g={g}: {100 * cost:.0f}% (goal <= 30%)")
     for note in notes:
         print("note:", note)
     print("wrote", path)
