@@ -72,17 +72,17 @@ nb.setup()
 SIZES = nb.pick(
     ci=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=60_000, eval_tokens=6_000, steps=20,
             d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=4, batch_size=8, segments=4,
-            lr=3e-3, warmup=5, time_budget=None, compile=False, models=("rmt", "segment", "xl"),
-            progress=False),
+            lr=3e-3, warmup=5, time_budget=None, compile=False, cuda_graphs=False,
+            models=("rmt", "segment", "xl"), progress=False),
     lab=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=None, eval_tokens=100_000, steps=400,
              d_model=64, n_layers=2, n_heads=4, segment_len=32, num_mem_tokens=8, batch_size=16, segments=4,
-             lr=3e-3, warmup=50, time_budget=None, compile=False, models=("rmt", "segment", "xl"),
-            progress=False),
+             lr=3e-3, warmup=50, time_budget=None, compile=False, cuda_graphs=False,
+             models=("rmt", "segment", "xl"), progress=False),
     full=dict(corpus=os.environ.get("MINIRMT_CORPUS", "wikitext-103"), train_split="train", train_tokens=None,
               eval_tokens=None, steps=None, d_model=512, n_layers=6, n_heads=8, segment_len=128,
               num_mem_tokens=16, batch_size=64, segments=4, lr=6e-4, warmup=200,
               time_budget=float(os.environ.get("MINIRMT_TIME_BUDGET", 600)), compile=nb.device() == "cuda",
-              models=("rmt", "segment", "xl", "memxl"), progress=True),
+              cuda_graphs=nb.device() == "cuda", models=("rmt", "segment", "xl", "memxl"), progress=True),
 )
 SIZES
 
@@ -212,7 +212,8 @@ batchify = checks.check_batchify(batchify)
 def lm_config(name, **overrides):
     """The LMConfig of this notebook's runs for model `name`, with any field overridden."""
     keys = ("corpus", "train_split", "train_tokens", "eval_tokens", "steps", "d_model", "n_layers", "n_heads",
-            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget", "compile")
+            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget", "compile",
+            "cuda_graphs")
     # a word-level output layer (267,735 words for WikiText-103) needs its batch in 4 micro-batches on a GPU
     accumulation = 4 if corpus.vocab_size > 2**16 else 1
     settings = dict(model=name, preset="tiny", data_root=str(ROOT), valid_split=None, eval_every=0,
@@ -366,10 +367,14 @@ for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
 # - **bfloat16 autocast.** Matrix multiplications run in bfloat16: 8 bits of exponent like float32, so no
 #   overflow and no loss scaling, unlike float16 whose largest value is 65,504. Parameters, optimizer state
 #   and the loss stay float32.
-# - **`torch.compile`** of each Transformer block (`lm.compile_blocks`): the norms, rotary positions, GELU
-#   and residual additions fuse into a few kernels around the matmuls and the fused attention
-#   (`F.scaled_dot_product_attention`, already in the model). One block is the unit that repeats
-#   `l × g` times, so one small compilation serves them all.
+# - **`torch.compile`** of the work of one segment (`lm.compile_segments`): embedding, blocks, head and loss
+#   become one graph whose norms, rotary positions, GELU, residual additions and cross-entropy fuse into a
+#   few kernels around the matmuls and the fused attention (`F.scaled_dot_product_attention`, already in the
+#   model). The segment is the unit that repeats `g` times a step, so one compilation serves them all.
+# - **CUDA graphs** (`cuda_graphs=True`). Segments run one after the other, so each launches hundreds of
+#   small kernels, and Python cannot launch them as fast as the GPU runs them: the GPU waits. A CUDA graph
+#   records a segment's kernels once and replays them with one launch. Measured on an H200: RMT language
+#   modelling at 1.38 million bytes per second instead of 0.71 (`bench/results/lm_gpu/cuda_graphs_h200`).
 # - **fused AdamW** (one kernel for all parameters), gradient clipping at 1.0, warm-up then cosine.
 # - **tokens per second and MFU**: model FLOPs per second (Section 4) over the GPU's peak (989 TFLOP/s of
 #   dense bfloat16 for an H100 or H200), in every log line.
@@ -405,11 +410,10 @@ for rank in (0, 1):
 #
 # `bench/lm_gpu.sh all` (on a machine with two GPUs) trains four byte-level models with GUIDE.md's GPU
 # sizes (`d = 512`, 6 layers, 8 heads, segments of `n = 128` bytes, `g = 4` per batch with full BPTT,
-# batch 64, `m = 16`, bfloat16, compiled blocks, fused AdamW) on the pg-books corpus (Project Gutenberg
-# books, 79 MB), each for the same number of seconds, and scores all four on the same 2 MB of the test
-# books. It then measures how tokens per second scale from one GPU to two with DDP. The results are
-# committed in `bench/results/lm_gpu/`; this cell reads them. In `full` mode it also trains the models on
-# WikiText-103 here (the next cells).
+# batch 64, `m = 16`, bfloat16, compiled, fused AdamW) on the pg-books corpus (Project Gutenberg books,
+# 79 MB), each for the same number of seconds, and scores all four on the same 2 MB of the test books. It
+# then measures how tokens per second scale from one GPU to two with DDP. The results are committed in
+# `bench/results/lm_gpu/` (its README says which GPU and which commit); this cell reads them.
 
 # %%
 RESULTS = REPO / "bench" / "results" / "lm_gpu"
@@ -436,11 +440,10 @@ if rows:
                               title="pg-books bytes, the same wall clock"))
     by_position = {r["label"]: r["loss_by_position"] for r in rows if r.get("loss_by_position")}
     display(lm.plot_loss_by_position(by_position, "bpb", title="test bits per byte by position"))  # noqa: F821
-    scaling = RESULTS / "scaling.json"
-    if scaling.exists():
-        for name, s in json.loads(scaling.read_text()).items():
-            print(f"{name}: {s['speedup']:.2f}x the tokens/s of {s['baseline']} on {s['world_size']} GPUs "
-                  f"({s['efficiency']:.0%} scaling efficiency)")
+for scaling in sorted(RESULTS.glob("**/scaling.json")):  # DDP: tokens/s on 2 GPUs against 1
+    for name, s in json.loads(scaling.read_text()).items():
+        print(f"{scaling.parent.name}/{name}: {s['speedup']:.2f}x the tokens/s of {s['baseline']} "
+              f"on {s['world_size']} GPUs ({s['efficiency']:.0%} scaling efficiency)")
 
 # %% [markdown]
 # How to read these numbers. Equal wall clock is the fair budget when the models cost different amounts
@@ -450,6 +453,15 @@ if rows:
 # one seed; one segment length), nor the paper's word-level WikiText-103 numbers. The paper found that RMT
 # "performs on par with the Transformer-XL on language modeling for smaller memory sizes" and that "adding
 # memory tokens to Tr-XL is able to improve its performance" (RMT paper, abstract).
+#
+# What the committed run shows (two H100s, 100 s per model): RMT 1.716 bits per byte, Transformer-XL
+# 1.737, segment-only 1.798, MemTr-XL 1.808. At the first byte of a segment the segment-only model pays
+# 3.6 bits, RMT 2.1, Transformer-XL 1.7 (its cache holds the previous bytes themselves); ten bytes in, the
+# curves meet. Close, not settled: in a 60-second run of this notebook in `full` mode on one H200
+# (`bench/results/lm_gpu/08_full_mode_pg-books.ipynb`) Transformer-XL came first (1.784 against RMT's
+# 1.814). Two GPUs with DDP trained 1.94 times as many tokens per second as one (eager) and 2.00 times with
+# compiled segments replayed as CUDA graphs; compiled without CUDA graphs only 1.44-1.56 times, because
+# each process then spends its time launching kernels (`bench/results/lm_gpu/README.md`).
 
 
 # %% [markdown]
@@ -465,8 +477,8 @@ if rows:
 # - Memory and caches help most at the first positions of a segment, where a segment-only model has no
 #   context: short segments show it best.
 # - Cost per token: about `6 N` plus attention; the RMT pays for its `2m` memory positions, a full
-#   Transformer for its whole window. On a GPU: bfloat16 autocast, compiled blocks, fused AdamW, tokens/s
-#   and MFU in the log, DDP for more GPUs, a time budget for fair comparisons.
+#   Transformer for its whole window. On a GPU: bfloat16 autocast, compiled segments replayed as CUDA
+#   graphs, fused AdamW, tokens/s and MFU in the log, DDP for more GPUs, a time budget for fair comparisons.
 #
 # ## Questions
 #
