@@ -36,7 +36,8 @@ LABELS = {"rmt": "RMT", "segment": "segment only", "xl": "Transformer-XL", "memx
 
 # GUIDE.md Sec. 3, "Language modelling on a GPU": d 512, 6 layers, 8 heads, m 16, 4 segments, batch 64, bf16.
 GPU = dict(preset="wikitext", d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, dropout=0.0,
-           segments=4, batch_size=64, lr=1e-3, warmup=200, log_every=50, compile=True, device="auto")
+           segments=4, batch_size=64, lr=1e-3, warmup=200, log_every=50, compile=True, cuda_graphs=True,
+           device="auto")
 # The same pipeline in seconds on a CPU: a tiny model, a slice of the data.
 SMOKE = dict(preset="tiny", d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=4, dropout=0.0,
              segments=2, batch_size=4, lr=3e-3, warmup=5, log_every=5, compile=False, device="cpu")

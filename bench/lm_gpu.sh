@@ -12,7 +12,8 @@
 #
 # Settings (environment): OUT (default runs/lm_gpu), DATA (default .carry/data/pg-books: train.txt.gz and
 # test.txt.gz), BUDGET (training seconds per model, default 120), DDP_BUDGET (default 30), MODELS (for gpu),
-# PYTHON (default python3). Further arguments go to bench/lm_gpu.py (e.g. --batch-size 32 --no-compile).
+# PYTHON (default python3). Further arguments go to bench/lm_gpu.py (e.g. --batch-size 32 --no-compile
+# --no-cuda-graphs).
 # Merge the rows of several runs later with: python bench/lm_gpu.py --report DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,16 +33,16 @@ bench() {  # bench ARGS...: one bench/lm_gpu.py run on the pg-books data
 }
 
 ddp() {  # the same RMT run on one GPU, then on two (64 rows per GPU): the tokens/s speed-up is the scaling.
-    # Eager and compiled.
+    # Eager, compiled, and compiled with CUDA graphs.
     local common=(--budget "$DDP_BUDGET" --models rmt --eval-bytes 0 "$@")
     two() { "$PYTHON" -m torch.distributed.run --standalone --nproc_per_node=2 bench/lm_gpu.py --data "$DATA" \
         --out "$OUT" "${common[@]}" "$@"; }
     if [ "${DDP_EAGER:-1}" != 0 ]; then
-        CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --no-compile --tag gpu1
-        two --no-compile --tag gpu2
+        CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --no-compile --no-cuda-graphs --tag gpu1
+        two --no-compile --no-cuda-graphs --tag gpu2
     fi
-    CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --compile --tag gpu1-compiled
-    two --compile --tag gpu2-compiled
+    CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --compile --no-cuda-graphs --tag gpu1-compiled
+    two --compile --no-cuda-graphs --tag gpu2-compiled
     CUDA_VISIBLE_DEVICES=0 bench "${common[@]}" --compile --cuda-graphs --tag gpu1-graphs
     two --compile --cuda-graphs --tag gpu2-graphs
 }
