@@ -183,6 +183,8 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "n8segl3": {"n": 8, "stages": ((2, 2), (3, 2), (4, 2), (4, 3), (4, 4)), "model": {"n_layers": 3}},
     "n8seg5e-3t90d128": {"n": 8, "stages": ((2, 2), (3, 2), (4, 2), (4, 3), (4, 4)), "lr": 5e-3, "steps": 2000,
                          "train": {"warmup": 200, "curriculum_threshold": 0.9}, "model": {"d_model": 128}},
+    "n8seg7e-3t90": {"n": 8, "stages": ((2, 2), (3, 2), (4, 2), (4, 3), (4, 4)), "lr": 7e-3, "steps": 2000,
+                     "train": {"warmup": 200, "curriculum_threshold": 0.9}},
     "n8seg5e-3t90m4": {"n": 8, "stages": ((2, 2), (3, 2), (4, 2), (4, 3), (4, 4)), "lr": 5e-3, "steps": 2000,
                        "train": {"warmup": 200, "curriculum_threshold": 0.9}, "m": 4},
 }
