@@ -82,11 +82,6 @@ def row_loss(row: str, model, n: int):
         def dense_loss(tokens, targets):
             return model(tokens.reshape(-1, n), targets.reshape(-1, n))
         return dense_loss
-    if "CUDA graphs" in row:
-        def graphed_loss(tokens, targets):
-            torch.compiler.cudagraph_mark_step_begin()  # a new training step: earlier graph outputs may be reused
-            return model(tokens, targets=targets, return_logits=False).loss
-        return graphed_loss
     return harness.loss_fn(model, row)
 
 

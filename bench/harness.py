@@ -130,6 +130,7 @@ def train_step(loss: Callable, optimizer, batch, autocast: bool = False, clip: f
     device_type = tokens.device.type
 
     def step():
+        torch.compiler.cudagraph_mark_step_begin()  # a new step (CUDA graphs may reuse their earlier outputs)
         ctx = torch.autocast(device_type, dtype=torch.bfloat16) if autocast else nullcontext()
         with ctx:
             value = loss(tokens, targets)

@@ -78,7 +78,7 @@ class LMConfig:
     lr, warmup, min_lr_ratio, betas, weight_decay, clip   AdamW and its warm-up + cosine schedule
     accumulation      split each batch into this many micro-batches of b / accumulation rows (less memory)
     compile           `torch.compile` the work of a segment (see `compile_segments`)
-    cuda_graphs       with compile, on CUDA: replay each segment's kernels from CUDA graphs (one process only)
+    cuda_graphs       with compile, on CUDA: replay each segment's kernels from CUDA graphs (also under DDP)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -475,7 +475,8 @@ def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids:
     """Train a language model on a contiguous stream (see the module docstring) and evaluate it.
 
     train_ids, valid_ids, test_ids   token ids `(N,)`; by default loaded from `cfg.corpus`
-    model     a model to train (default: `cfg.model` built from `model_config(cfg, v)` with seed `cfg.seed`)
+    model     a model to train (default: `cfg.model` built from `model_config(cfg, v)` with seed `cfg.seed`);
+              an RMT's initial memory is frozen in it (`freeze_initial_memory`)
     resume    a checkpoint (path or loaded dict) written by a run of the same config: model, optimizer,
               step, stream position, carried state (one process), random state, history
     callback  `callback(step, history)` after every step; returning True ends the run early (then evaluated)
