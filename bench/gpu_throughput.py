@@ -32,6 +32,7 @@ import gc
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
@@ -42,14 +43,16 @@ from dense import DenseDecoder  # noqa: E402
 from proposed_attention import use_proposed_attention  # noqa: E402
 
 import minirmt  # noqa: E402
+from minirmt import recurrence  # noqa: E402
 from minirmt.lm import compile_segments, flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
 ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
-        "minirmt compiled, chunked loss", "minirmt, proposed attention", "dense", "dense compiled",
-        "dense compiled whole", "peer", "peer-lean"]
+        "minirmt compiled segments, max-autotune", "minirmt compiled segments, CUDA graphs, unchecked",
+        "minirmt compiled whole, CUDA graphs", "minirmt compiled, chunked loss", "minirmt, proposed attention",
+        "dense", "dense compiled", "dense compiled whole", "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
@@ -65,8 +68,13 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
             if "proposed" in row:
                 use_proposed_attention(model)
     model.to(device)
-    if row == "dense compiled whole":
-        model = torch.compile(model, backend=backend)
+    if row.startswith("dense compiled whole"):
+        model = torch.compile(model, backend=backend, mode="reduce-overhead" if "CUDA graphs" in row else None)
+    elif row == "minirmt compiled whole, CUDA graphs":  # the loop over all g segments traced as one program
+        torch._dynamo.config.cache_size_limit = 64
+        model = torch.compile(model, backend=backend, mode="reduce-overhead")
+    elif "max-autotune" in row:  # CUDA graphs, and each matmul's kernel picked by timing candidates
+        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend, mode="max-autotune")
     elif "compiled segments" in row and backend == "inductor":
         compile_segments(model, cuda_graphs="CUDA graphs" in row)
     elif "compiled segments" in row:  # --smoke on a CPU: trace only
@@ -82,6 +90,11 @@ def row_loss(row: str, model, n: int):
         def dense_loss(tokens, targets):
             return model(tokens.reshape(-1, n), targets.reshape(-1, n))
         return dense_loss
+    if "unchecked" in row:  # the input checks skipped: what their host-device synchronisations cost
+        def unchecked_loss(tokens, targets):
+            with mock.patch.object(recurrence, "check_tokens"), mock.patch.object(recurrence, "check_targets"):
+                return model(tokens, targets=targets, return_logits=False).loss
+        return unchecked_loss
     return harness.loss_fn(model, row)
 
 

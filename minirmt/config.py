@@ -73,6 +73,11 @@ class ModelConfig:
     def cache_len(self) -> int:
         return self.xl_cache_len if self.xl_cache_len is not None else self.segment_len
 
+    @property
+    def max_positions(self) -> int:
+        """The longest input of one segment's attention: `[cache | read_mem | tokens | write_mem]`."""
+        return self.cache_len + self.num_mem_tokens + self.segment_len + self.num_mem_tokens
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -17,25 +17,42 @@ class Rotary(nn.Module):
 
     Only differences of positions matter in the scores `q_i . k_j`, so positions can restart in every
     segment and a Transformer-XL cache just takes the positions before the segment.
+
+    The cosines and sines are a table computed once for `max_positions` positions: computed in the forward
+    pass instead, the compiler recomputes them inside every layer's rotation kernel (bench/results/gpu).
+    A longer call (the full-context baseline on a long sequence) computes its angles for that call.
     """
 
-    def __init__(self, head_width: int, base: float):
+    def __init__(self, head_width: int, base: float, max_positions: int):
         super().__init__()
-        inv_freq = base ** (-torch.arange(0, head_width, 2, dtype=torch.float32) / head_width)
+        inv_freq = base ** (-torch.arange(0, head_width, 2, dtype=torch.float32) / head_width)  # (k/2,)
         self.register_buffer("inv_freq", inv_freq, persistent=False)
+        cos, sin = self.angles(max_positions)
+        self.register_buffer("cos", cos, persistent=False)
+        self.register_buffer("sin", sin, persistent=False)
 
-    def forward(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Cosines and sines for positions 0..t-1, each `(t, k/2)`."""
+    def angles(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cosines and sines of the angles of positions 0..t-1, each `(t, k/2)`."""
         positions = torch.arange(t, device=self.inv_freq.device, dtype=torch.float32)
         angles = torch.outer(positions, self.inv_freq)
         return angles.cos(), angles.sin()
 
+    def forward(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Cosines and sines for positions 0..t-1, each `(t, k/2)`: rows of the table where it is long enough."""
+        if t > self.cos.shape[0]:
+            return self.angles(t)
+        return self.cos[:t], self.sin[:t]
+
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate `x (b, h, t, k)` by the angles of its t positions (`cos`, `sin`: `(t, k/2)`)."""
-    x1, x2 = x.float().chunk(2, dim=-1)
-    rotated = torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
-    return rotated.type_as(x)
+    """Rotate `x (b, h, t, k)` by the angles of its t positions (`cos`, `sin`: `(t, k/2)`), in x's dtype.
+
+    Feature i of the first half and feature i of the second half form one pair:
+    (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos).
+    """
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
 
 
 class Attention(nn.Module):
@@ -48,8 +65,7 @@ class Attention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
         self.n_heads = n_heads
-        self.query = nn.Linear(d_model, d_model, bias=False)
-        self.key_value = nn.Linear(d_model, 2 * d_model, bias=False)
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)  # queries, keys and values in one matmul
         self.out = nn.Linear(d_model, d_model, bias=False)
         self.dropout = dropout
 
@@ -61,11 +77,10 @@ class Attention(nn.Module):
         past:  `(b, c, d)` hidden states of the previous segment (Transformer-XL), already detached
         """
         keys_in = x if past is None else torch.cat([past, x], dim=1)  # (b, c + t, d)
-        q = self.query(x)
-        k, v = self.key_value(keys_in).chunk(2, dim=-1)
-        q, k, v = (rearrange(z, "b t (h k) -> b h t k", h=self.n_heads) for z in (q, k, v))
-        cos, sin = rope
         c = keys_in.shape[1] - x.shape[1]
+        qkv = rearrange(self.qkv(keys_in), "b j (three h k) -> three b h j k", three=3, h=self.n_heads)
+        q, k, v = qkv[0, :, :, c:], qkv[1], qkv[2]  # queries of the t new positions; the c cached ones are unused
+        cos, sin = rope
         q, k = rotate(q, cos[c:], sin[c:]), rotate(k, cos, sin)
         dropout = self.dropout if self.training else 0.0
         if return_weights:

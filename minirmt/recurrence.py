@@ -89,7 +89,7 @@ class SegmentRecurrence(nn.Module):
             if memory is not None and depth is not None and 0 < i <= g - depth:
                 memory = memory.detach()  # truncated BPTT: no gradient into segments before the window
             seg_logits, seg_loss, seg_count, memory, seg_attn = self._run_segment(
-                x, y, memory, return_attention, return_logits
+                x, y, memory, return_attention, return_logits, last=i == g - 1
             )
             logits.append(seg_logits)
             memories.append(memory)
@@ -103,9 +103,13 @@ class SegmentRecurrence(nn.Module):
             attentions=attentions if return_attention else None,
         )
 
-    def _run_segment(self, x, y, memory, return_attention, return_logits):
-        """One step plus its loss; with cfg.memory_flat its activations are recomputed in backward."""
-        if self.cfg.memory_flat and torch.is_grad_enabled() and not return_attention:
+    def _run_segment(self, x, y, memory, return_attention, return_logits, last):
+        """One step plus its loss; with cfg.memory_flat its activations are recomputed in backward.
+
+        The last segment is never recomputed: the backward pass starts with it, right after the forward
+        pass, so keeping its activations costs no more memory than recomputing them would.
+        """
+        if self.cfg.memory_flat and torch.is_grad_enabled() and not return_attention and not last:
             return checkpoint(self._segment_with_loss, x, y, memory, False, return_logits, use_reentrant=False)
         return self._segment_with_loss(x, y, memory, return_attention, return_logits)
 

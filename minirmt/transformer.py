@@ -18,7 +18,7 @@ class Backbone(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.rotary = Rotary(cfg.head_width, cfg.rope_base)
+        self.rotary = Rotary(cfg.head_width, cfg.rope_base, max_positions=cfg.max_positions)
         self.blocks = nn.ModuleList(
             Block(cfg.d_model, cfg.n_heads, cfg.ff_width, cfg.dropout) for _ in range(cfg.n_layers)
         )

@@ -5,6 +5,7 @@ import torch
 
 import minirmt
 from minirmt import ModelConfig, RecurrentMemoryTransformer, SegmentTransformer, build_model, preset
+from minirmt.layers import Rotary, rotate
 
 ALL = sorted(minirmt.MODELS)
 RECURRENT = ["rmt", "segment", "xl", "memxl"]
@@ -156,6 +157,44 @@ def test_memory_flat_backprop_gives_the_same_gradients(name):
     assert grads[0].keys() == grads[1].keys()
     for k in grads[0]:
         torch.testing.assert_close(grads[0][k], grads[1][k], atol=1e-6, rtol=1e-5)
+
+
+def test_memory_flat_recomputes_every_segment_but_the_last(monkeypatch):
+    model = make("rmt", memory_flat=True).train()
+    steps, step = [], model.step
+
+    def counted_step(*args, **kwargs):
+        steps.append(1)
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(model, "step", counted_step)
+    loss = model(ids(2, 32), targets=ids(2, 32), return_logits=False).loss  # 4 segments of 8
+    assert len(steps) == 4
+    loss.backward()
+    assert len(steps) == 4 + 3  # segments 0, 1 and 2 run again in the backward pass; the last is kept
+
+
+def test_rotary_table_and_longer_calls_agree():
+    rotary = Rotary(head_width=8, base=10_000.0, max_positions=6)
+    long_cos, long_sin = rotary(10)  # longer than the table: computed for the call
+    cos, sin = rotary(6)
+    assert long_cos.shape == (10, 4)
+    torch.testing.assert_close(long_cos[:6], cos)
+    torch.testing.assert_close(long_sin[:6], sin)
+
+
+def test_rotary_scores_depend_only_on_the_distance_of_positions():
+    rotary = Rotary(head_width=8, base=10_000.0, max_positions=12)
+    cos, sin = rotary(12)
+    q, k = torch.randn(8), torch.randn(8)
+
+    def score(i, j):  # q at position i, k at position j
+        return rotate(q.expand(1, 1, 1, 8), cos[i : i + 1], sin[i : i + 1]).flatten() @ rotate(
+            k.expand(1, 1, 1, 8), cos[j : j + 1], sin[j : j + 1]
+        ).flatten()
+
+    torch.testing.assert_close(score(5, 2), score(9, 6))
+    assert not torch.allclose(score(5, 2), score(5, 4))
 
 
 @pytest.mark.parametrize("name", ALL)
