@@ -12,12 +12,17 @@ largest halved batch that does (tokens/s stays comparable; the record says so):
                                     run g times a step (minirmt.lm.compile_segments, used by `lm --compile`)
     minirmt compiled segments, CUDA graphs   the same with mode="reduce-overhead": each segment's kernels
                                     are replayed from a CUDA graph instead of launched one by one from Python
-                                    (compile_segments(cuda_graphs=True), `lm --compile --cuda-graphs`)
+                                    (compile_segments(cuda_graphs=True))
+    minirmt compiled whole, CUDA graphs   the whole forward pass, the loop over the g segments included,
+                                    compiled with CUDA graphs: one graph forward, one backward per step
+                                    (minirmt.lm.compile_forward(cuda_graphs=True))
+    minirmt compiled whole, CUDA graphs, ids checked once   the same called with check_ids=False, as
+                                    `lm --compile --cuda-graphs` trains (it checks the token stream once)
     minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
-    minirmt, proposed attention     eager, with a proposed layers.py change (proposed_attention.py)
     dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
                                     tokens per step, with no memory and no recurrence
     dense compiled whole            the whole dense model compiled (head and loss included)
+    dense compiled whole, CUDA graphs   the same with mode="reduce-overhead"
     peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
 
 MFU = tokens/s * training FLOPs per token / peak (minirmt.lm.flops_per_token; the peer rows are credited
@@ -32,7 +37,6 @@ import gc
 import sys
 import time
 from pathlib import Path
-from unittest import mock
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
@@ -40,19 +44,17 @@ import harness  # noqa: E402
 import torch  # noqa: E402
 from chunked_loss import ChunkedLossRMT  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
-from proposed_attention import use_proposed_attention  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt import recurrence  # noqa: E402
-from minirmt.lm import compile_segments, flops_per_token, peak_flops  # noqa: E402
+from minirmt.lm import compile_forward, compile_segments, flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
 ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
-        "minirmt compiled segments, max-autotune", "minirmt compiled segments, CUDA graphs, unchecked",
-        "minirmt compiled whole, CUDA graphs", "minirmt compiled, chunked loss", "minirmt, proposed attention",
-        "dense", "dense compiled", "dense compiled whole", "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
+        "minirmt compiled whole, CUDA graphs", "minirmt compiled whole, CUDA graphs, ids checked once",
+        "minirmt compiled, chunked loss", "dense", "dense compiled", "dense compiled whole",
+        "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
@@ -65,16 +67,13 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
             model = DenseDecoder(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.segment_len)
         else:
             model = (ChunkedLossRMT if "chunked" in row else minirmt.RecurrentMemoryTransformer)(cfg)
-            if "proposed" in row:
-                use_proposed_attention(model)
     model.to(device)
     if row.startswith("dense compiled whole"):
         model = torch.compile(model, backend=backend, mode="reduce-overhead" if "CUDA graphs" in row else None)
-    elif row == "minirmt compiled whole, CUDA graphs":  # the loop over all g segments traced as one program
-        torch._dynamo.config.cache_size_limit = 64
-        model = torch.compile(model, backend=backend, mode="reduce-overhead")
-    elif "max-autotune" in row:  # CUDA graphs, and each matmul's kernel picked by timing candidates
-        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend, mode="max-autotune")
+    elif "compiled whole" in row and backend == "inductor":
+        compile_forward(model, cuda_graphs=True)
+    elif "compiled whole" in row:  # --smoke on a CPU: trace only
+        model.forward = torch.compile(model.forward, backend=backend)
     elif "compiled segments" in row and backend == "inductor":
         compile_segments(model, cuda_graphs="CUDA graphs" in row)
     elif "compiled segments" in row:  # --smoke on a CPU: trace only
@@ -90,11 +89,8 @@ def row_loss(row: str, model, n: int):
         def dense_loss(tokens, targets):
             return model(tokens.reshape(-1, n), targets.reshape(-1, n))
         return dense_loss
-    if "unchecked" in row:  # the input checks skipped: what their host-device synchronisations cost
-        def unchecked_loss(tokens, targets):
-            with mock.patch.object(recurrence, "check_tokens"), mock.patch.object(recurrence, "check_targets"):
-                return model(tokens, targets=targets, return_logits=False).loss
-        return unchecked_loss
+    if "ids checked once" in row:
+        return lambda tokens, targets: model(tokens, targets=targets, return_logits=False, check_ids=False).loss
     return harness.loss_fn(model, row)
 
 
@@ -186,20 +182,20 @@ def main(argv=None) -> dict:
 
     ratios = {}
     for mine in (r for r in timed if r.startswith("minirmt")):
-        dense = "dense compiled whole" if "segments" in mine else "dense compiled" if "compiled" in mine else "dense"
-        for other in [r for r in timed if r.startswith("peer")] + ([dense] if dense in timed else []):
+        compiled_whole = "segments" in mine or "whole" in mine  # head and loss compiled too
+        denses = (["dense compiled whole", "dense compiled whole, CUDA graphs"] if compiled_whole
+                  else ["dense compiled"] if "compiled" in mine else ["dense"])
+        for other in [r for r in timed if r.startswith("peer")] + [d for d in denses if d in timed]:
             ratios[f"{mine} / {other}"] = harness.ratio(results[mine]["tokens_per_s"], results[other]["tokens_per_s"])
-    for after, before in (("minirmt, proposed attention", "minirmt"),
-                          ("minirmt compiled, chunked loss", "minirmt compiled")):  # a proposal against today
-        if after in timed and before in timed:
-            ratios[f"{after} / {before}"] = harness.ratio(results[after]["tokens_per_s"],
-                                                          results[before]["tokens_per_s"])
+    if "minirmt compiled, chunked loss" in timed and "minirmt compiled" in timed:  # a proposal against today
+        ratios["minirmt compiled, chunked loss / minirmt compiled"] = harness.ratio(
+            results["minirmt compiled, chunked loss"]["tokens_per_s"], results["minirmt compiled"]["tokens_per_s"])
     record = {
         "benchmark": "gpu_throughput",
         "smoke": args.smoke,
         "environment": harness.environment(device),
         "config": {**cfg.to_dict(), "segments": g, "batch_size": batch_size, "autocast": "bfloat16",
-                   "optimizer": "AdamW(lr=3e-4, fused)", "compile": f"per block, backend={backend}",
+                   "optimizer": "AdamW(lr=3e-4, fused)", "compile": f"backend={backend}, see each row",
                    "rounds": rounds, "warmup": warmup, "tokens_per_step": tokens_per_step,
                    "peak_flops": peak},
         "peer_options": {r: harness.PEER_VARIANTS[r] for r in rows if r.startswith("peer")},

@@ -45,6 +45,7 @@ from .train import (
     seeded_model,
     stop_on_interrupt,
 )
+from .validation import check_tokens
 
 # Dense bfloat16 peak of one accelerator, FLOP/s, for MFU (vendor data sheets, without sparsity).
 PEAK_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
@@ -78,7 +79,8 @@ class LMConfig:
     lr, warmup, min_lr_ratio, betas, weight_decay, clip   AdamW and its warm-up + cosine schedule
     accumulation      split each batch into this many micro-batches of b / accumulation rows (less memory)
     compile           `torch.compile` the work of a segment (see `compile_segments`)
-    cuda_graphs       with compile, on CUDA: replay each segment's kernels from CUDA graphs (also under DDP)
+    cuda_graphs       with compile, on CUDA: compile the whole forward pass and replay its kernels from CUDA
+                      graphs (see `compile_forward`)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -278,12 +280,31 @@ def compile_segments(model: torch.nn.Module, cuda_graphs: bool = False) -> torch
     step was bound by those launches (bench/results/gpu/README.md). Parameter names, hence checkpoints, stay.
     """
     inner = unwrap(model)
-    # every model in the process shares the code of `_segment_with_loss`, and each keeps a few compiled versions
-    # (first segment or not, training or evaluation): allow more than torch's default of 8 in all
-    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    _allow_recompiles()
     # an instance attribute named like the method shadows it: forward() now calls the compiled function
     inner._segment_with_loss = torch.compile(inner._segment_with_loss, mode="reduce-overhead" if cuda_graphs else None)
     return model
+
+
+def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False) -> torch.nn.Module:
+    """`torch.compile` the whole forward pass of `model` in place, the loop over its g segments included; returns it.
+
+    Against `compile_segments`: g times more code to compile (about a minute at the GPU benchmark's sizes, and
+    again for each new number of segments), and in return one program for the whole step. With `cuda_graphs` a
+    training step replays one CUDA graph forward and one backward instead of one of each per segment, which
+    leaves the GPU fewer gaps (`lm --compile --cuda-graphs` uses it: 1.12x compile_segments with CUDA graphs
+    on an H200, bench/results/gpu/README.md). Parameter names, hence checkpoints, stay.
+    """
+    inner = unwrap(model)
+    _allow_recompiles()
+    inner.forward = torch.compile(inner.forward, mode="reduce-overhead" if cuda_graphs else None)
+    return model
+
+
+def _allow_recompiles() -> None:
+    """Every model in the process shares the code of `forward` and `_segment_with_loss`, and each keeps a few
+    compiled versions (first segment or not, a carried state or none): allow more than torch's default of 8."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
 
 
 def freeze_initial_memory(model: torch.nn.Module) -> None:
@@ -437,10 +458,10 @@ def train_step(model, optimizer, tokens, targets, states: list, clip: float | No
     loss_sum, new_states = 0.0, []
     for i, (x, y) in enumerate(zip(tokens.chunk(parts), targets.chunk(parts))):
         sync = model.no_sync() if ddp and i < parts - 1 else nullcontext()
-        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs (compile_segments): a new step begins
+        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs (compile_forward): a new step begins
         with sync:
-            with _autocast(x.device, dtype):
-                out = model(x, memory=states[i], targets=y, return_logits=False)
+            with _autocast(x.device, dtype):  # the ids were checked once, for the whole stream (_train)
+                out = model(x, memory=states[i], targets=y, return_logits=False, check_ids=False)
             (out.loss / parts).backward()
         loss_sum = loss_sum + out.loss.detach() / parts
         new_states.append(_detach(out.memory))
@@ -516,6 +537,7 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
         model = seeded_model(cfg.model, model_config(cfg, vocab_size), cfg.seed)
     if model.cfg.vocab_size != vocab_size:
         raise ValueError(f"model vocab_size={model.cfg.vocab_size}, but the corpus has {vocab_size} token ids")
+    check_tokens(train_ids.view(1, -1), vocab_size, name="the training stream")  # once, not in every step
     model.to(device)
     n = model.cfg.segment_len
     seq_len = cfg.segments * n
@@ -526,8 +548,10 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     dtype = autocast_dtype(cfg.dtype, device)
     freeze_initial_memory(model)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
-    if cfg.compile:
-        compile_segments(model, cuda_graphs=cfg.cuda_graphs)
+    if cfg.cuda_graphs:
+        compile_forward(model, cuda_graphs=True)
+    elif cfg.compile:
+        compile_segments(model)
     net = model
     if world_size > 1:  # every trainable parameter gets a gradient in every step (see freeze_initial_memory)
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)

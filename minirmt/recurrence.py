@@ -61,17 +61,19 @@ class SegmentRecurrence(nn.Module):
         return self.cfg.segment_len
 
     def forward(self, tokens, memory=None, targets=None, bptt_depth=None, return_attention=False,
-                return_logits=True) -> ModelOutput:
+                return_logits=True, check_ids=True) -> ModelOutput:
         """Process `tokens (b, s)` segment by segment, carrying the state (memory) from one to the next.
 
         memory:      the state from an earlier call (e.g. the previous batch of a text stream), or None
         targets:     `(b, s)` ids to predict (-100 = ignore); the loss is one mean over all segments
         bptt_depth:  gradients flow back through the state across at most this many segments, the last
                      ones (the paper's code detaches the memory of earlier segments); default cfg.bptt_depth
+        check_ids:   check that every id is in range (each check waits for the device); False where the ids
+                     were checked once for a whole stream (train_lm)
         """
-        check_tokens(tokens, self.cfg.vocab_size)
+        check_tokens(tokens, self.cfg.vocab_size, values=check_ids)
         if targets is not None:
-            check_targets(targets, tokens, self.cfg.vocab_size)
+            check_targets(targets, tokens, self.cfg.vocab_size, values=check_ids)
         b = tokens.shape[0]
         if memory is None:
             memory = self.initial_state(b)

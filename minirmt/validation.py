@@ -5,19 +5,27 @@ import torch
 IGNORE_INDEX = -100  # targets at this value are not predicted (PyTorch's cross-entropy convention)
 
 
-def check_tokens(tokens, vocab_size: int, name: str = "tokens") -> None:
-    """`tokens` must be integer ids `(b, s)` with b, s >= 1 and every id in [0, vocab_size)."""
+def check_tokens(tokens, vocab_size: int, name: str = "tokens", values: bool = True) -> None:
+    """`tokens` must be integer ids `(b, s)` with b, s >= 1 and (with `values`) every id in [0, vocab_size).
+
+    Reading the ids' range waits for the device (a host-device synchronisation): `values=False` checks
+    only the type and shape, for ids already checked (a whole token stream, once).
+    """
     _check_int_matrix(tokens, name)
+    if not values:
+        return
     low, high = int(tokens.min()), int(tokens.max())
     if low < 0 or high >= vocab_size:
         raise ValueError(f"{name} must be ids in [0, {vocab_size}) (vocab_size), got values in [{low}, {high}]")
 
 
-def check_targets(targets, tokens: torch.Tensor, vocab_size: int) -> None:
+def check_targets(targets, tokens: torch.Tensor, vocab_size: int, values: bool = True) -> None:
     """`targets` must match `tokens (b, s)`, with ids in [0, vocab_size) or -100 (not predicted)."""
     _check_int_matrix(targets, "targets")
     if targets.shape != tokens.shape:
         raise ValueError(f"targets must have the shape of tokens {tuple(tokens.shape)}, got {tuple(targets.shape)}")
+    if not values:
+        return
     bad = (targets != IGNORE_INDEX) & ((targets < 0) | (targets >= vocab_size))
     if bad.any():
         raise ValueError(

@@ -17,7 +17,6 @@ import summary  # noqa: E402
 from assoc_variants import PreNormMemoryRMT, ScaledMemoryRMT  # noqa: E402
 from chunked_loss import ChunkedLossRMT, chunked_cross_entropy  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
-from proposed_attention import use_proposed_attention  # noqa: E402
 
 CFG = minirmt.ModelConfig(vocab_size=16, d_model=16, n_layers=2, n_heads=2, segment_len=4, num_mem_tokens=2)
 
@@ -50,19 +49,6 @@ def test_chunked_loss_rmt_matches_minirmt_loss_and_gradients():
         loss.backward()
     for (name, p), q in zip(plain.named_parameters(), chunked.parameters()):
         torch.testing.assert_close(q.grad, p.grad, msg=name)
-
-
-@pytest.mark.parametrize("name", ["rmt", "xl"])
-def test_proposed_attention_computes_what_minirmt_attention_computes(name):
-    torch.manual_seed(0)
-    model = minirmt.build_model(name, CFG)
-    tokens, targets = harness.lm_batch(CFG.vocab_size, 2, 3 * CFG.segment_len, seed=4)
-    before = model(tokens, targets=targets, return_attention=True)
-    use_proposed_attention(model)
-    after = model(tokens, targets=targets, return_attention=True)
-    torch.testing.assert_close(after.logits, before.logits)
-    torch.testing.assert_close(after.attentions[-1][-1], before.attentions[-1][-1])
-    torch.testing.assert_close(model(tokens).logits, before.logits)  # the fused path too
 
 
 def test_dense_decoder_is_causal_and_counts_flops():

@@ -267,6 +267,36 @@ def test_compile_segments_keeps_parameter_names_and_results():
     assert "_segment_with_loss" in vars(model)  # the compiled function shadows the method
 
 
+def test_compile_forward_keeps_parameter_names_and_results():
+    model = model_for(config())
+    names = list(model.state_dict())
+    tokens = stream(64).view(2, 32)
+    expected = model(tokens, targets=tokens).loss
+    lm.compile_forward(model)
+    assert list(model.state_dict()) == names
+    with torch.compiler.set_stance("force_eager"):
+        assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert "forward" in vars(model)  # the compiled function shadows the method
+
+
+def test_training_stream_ids_are_checked_once_up_front():
+    bad = stream(3_000)
+    bad[2_500] = 16  # one id beyond vocab_size 16, far into the stream
+    with pytest.raises(ValueError, match=r"the training stream must be ids in \[0, 16\).*got values in \[0, 16\]"):
+        train_lm(config(steps=1), train_ids=bad, log=None)
+
+
+def test_a_step_need_not_check_the_ids_again():
+    model = model_for(config())
+    tokens = stream(64).view(2, 32)
+    checked = model(tokens, targets=tokens).loss
+    assert model(tokens, targets=tokens, check_ids=False).loss.item() == checked.item()
+    with pytest.raises(ValueError, match="vocab_size"):
+        model(tokens + 16, targets=tokens)
+    with pytest.raises(ValueError, match="shape"):  # the shape is still checked without the ids
+        model(tokens, targets=tokens[:, :8], check_ids=False)
+
+
 def test_cuda_graphs_need_compile_and_no_memory_flat():
     with pytest.raises(ValueError, match="cuda_graphs"):
         config(cuda_graphs=True)

@@ -5,7 +5,8 @@ import torch
 
 import minirmt
 from minirmt import ModelConfig, RecurrentMemoryTransformer, SegmentTransformer, build_model, preset
-from minirmt.layers import Rotary, rotate
+from minirmt.layers import Attention, Rotary, rotate
+from minirmt.masks import with_cache
 
 ALL = sorted(minirmt.MODELS)
 RECURRENT = ["rmt", "segment", "xl", "memxl"]
@@ -181,6 +182,15 @@ def test_rotary_table_and_longer_calls_agree():
     assert long_cos.shape == (10, 4)
     torch.testing.assert_close(long_cos[:6], cos)
     torch.testing.assert_close(long_sin[:6], sin)
+
+
+def test_attention_with_a_cache_computes_the_last_rows_of_attention_over_cache_and_segment():
+    torch.manual_seed(0)
+    attn, rotary = Attention(d_model=16, n_heads=2, dropout=0.0), Rotary(head_width=8, base=10_000.0, max_positions=8)
+    past, x = torch.randn(2, 5, 16), torch.randn(2, 3, 16)  # c = 5 cached positions, t = 3 new ones
+    whole, _ = attn(torch.cat([past, x], dim=1), rotary(8), causal=True)
+    part, _ = attn(x, rotary(8), causal=True, mask=with_cache(3, 5), past=past)
+    torch.testing.assert_close(part, whole[:, 5:])
 
 
 def test_rotary_scores_depend_only_on_the_distance_of_positions():
