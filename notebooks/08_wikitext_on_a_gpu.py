@@ -373,8 +373,10 @@ for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
 #   model). The segment is the unit that repeats `g` times a step, so one compilation serves them all.
 # - **CUDA graphs** (`cuda_graphs=True`). Segments run one after the other, so each launches hundreds of
 #   small kernels, and Python cannot launch them as fast as the GPU runs them: the GPU waits. A CUDA graph
-#   records a segment's kernels once and replays them with one launch. Measured on an H200: RMT language
-#   modelling at 1.38 million bytes per second instead of 0.71 (`bench/results/lm_gpu/cuda_graphs_h200`).
+#   records kernels once and replays them with one launch. With `cuda_graphs`, the whole forward pass, the
+#   loop over the `g` segments included, is compiled as one program (`lm.compile_forward`), so a step replays
+#   one graph forward and one backward. Measured on an H200: RMT language modelling at 1.46 million bytes per
+#   second, against 0.71 with the segment compile alone (`bench/results/gpu/README.md`).
 # - **fused AdamW** (one kernel for all parameters), gradient clipping at 1.0, warm-up then cosine.
 # - **tokens per second and MFU**: model FLOPs per second (Section 4) over the GPU's peak (989 TFLOP/s of
 #   dense bfloat16 for an H100 or H200), in every log line.
