@@ -251,6 +251,8 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "n8seg5e-3t90m4": {**BEST, "m": 4},
     # new ideas for a seed-independent escape from the 2-pair plateau, each a change to BEST
     "copy": {**BEST, "copy": 1.0},  # CopyMemoryRMT: the memory after segment 1 must reproduce that segment
+    "copy0.1": {**BEST, "copy": 0.1},  # a weaker copy loss
+    "copydirect": {**BEST, "copy": 1.0, "stages": ((4, 4),)},  # the copy loss without the curriculum
     "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
     "mix": {**BEST, "stages": ((2, 2, "mix"), *BEST["stages"][1:])},  # 1 row in 4 of the 2-pair stage in context
 }
