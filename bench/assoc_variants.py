@@ -103,15 +103,18 @@ class CopyMemoryRMT(RecurrentMemoryTransformer):
     `copy_weight * cross-entropy(head(memory after segment 1) (b, m, v), tokens[:, :m])` is added to the task's
     loss. The memory then holds the pairs as token-like vectors at positions 0..m-1 of the next segment, where
     the in-context circuit of associative recall (a previous-token head, then an induction head) can read them
-    as if they were tokens. Evaluation (model.eval()) sees the task's loss only; the weights and the forward
-    pass are the RMT's."""
+    as if they were tokens. With `previous_weight`, slot j must also give token j - 1 through a separate linear
+    probe `previous` (d -> v): a value's slot then carries its key, and the reading segment needs one lookup, not
+    a previous-token head first. Evaluation (model.eval()) sees the task's loss only; the forward pass is the
+    RMT's, and its weights too (the probe is drawn after them)."""
 
-    def __init__(self, cfg, copy_weight: float):
+    def __init__(self, cfg, copy_weight: float, previous_weight: float = 0.0):
         super().__init__(cfg)
         if cfg.num_mem_tokens > cfg.segment_len:
             raise ValueError(f"CopyMemoryRMT: m = {cfg.num_mem_tokens} slots copy a segment of n = "
                              f"{cfg.segment_len}; needs m <= n")
-        self.copy_weight = copy_weight
+        self.copy_weight, self.previous_weight = copy_weight, previous_weight
+        self.previous = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False) if previous_weight else None
 
     def forward(self, tokens, memory=None, targets=None, **kwargs):
         out = super().forward(tokens, memory, targets, **kwargs)
@@ -120,6 +123,10 @@ class CopyMemoryRMT(RecurrentMemoryTransformer):
             logits = self.backbone.head(out.memories[0])  # (b, m, v): the memory after the first segment
             copy = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, :m].flatten())
             out.loss = out.loss + self.copy_weight * copy
+            if self.previous is not None:
+                before = self.previous(out.memories[0][:, 1:])  # (b, m - 1, v): slot j says token j - 1
+                out.loss = out.loss + self.previous_weight * F.cross_entropy(
+                    before.flatten(0, 1).float(), tokens[:, : m - 1].flatten())
         return out
 
 
@@ -253,6 +260,7 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "copy": {**BEST, "copy": 1.0},  # CopyMemoryRMT: the memory after segment 1 must reproduce that segment
     "copy0.1": {**BEST, "copy": 0.1},  # a weaker copy loss
     "copydirect": {**BEST, "copy": 1.0, "stages": ((4, 4),)},  # the copy loss without the curriculum
+    "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
     "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
     "mix": {**BEST, "stages": ((2, 2, "mix"), *BEST["stages"][1:])},  # 1 row in 4 of the 2-pair stage in context
 }
@@ -296,7 +304,7 @@ def recipe_run(job: dict) -> dict:
     elif job["copy"]:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job["seed"])
-            model = CopyMemoryRMT(cfg, job["copy"])  # the RMT's weights for this seed, plus the copy loss
+            model = CopyMemoryRMT(cfg, job["copy"], job.get("previous", 0.0))  # the RMT's weights, plus the loss
     else:
         model = seeded_model(job["variant"], cfg, job["seed"])
     if hasattr(model, "memory"):
