@@ -118,11 +118,12 @@ class CopyMemoryRMT(RecurrentMemoryTransformer):
 
     def forward(self, tokens, memory=None, targets=None, **kwargs):
         out = super().forward(tokens, memory, targets, **kwargs)
-        if self.training and targets is not None and self.copy_weight:
+        if self.training and targets is not None:
             m = self.cfg.num_mem_tokens
-            logits = self.backbone.head(out.memories[0])  # (b, m, v): the memory after the first segment
-            copy = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, :m].flatten())
-            out.loss = out.loss + self.copy_weight * copy
+            if self.copy_weight:
+                logits = self.backbone.head(out.memories[0])  # (b, m, v): the memory after the first segment
+                copy = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, :m].flatten())
+                out.loss = out.loss + self.copy_weight * copy
             if self.previous is not None:
                 before = self.previous(out.memories[0][:, 1:])  # (b, m - 1, v): slot j says token j - 1
                 out.loss = out.loss + self.previous_weight * F.cross_entropy(
@@ -261,6 +262,8 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "copy0.1": {**BEST, "copy": 0.1},  # a weaker copy loss
     "copydirect": {**BEST, "copy": 1.0, "stages": ((4, 4),)},  # the copy loss without the curriculum
     "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
+    "prev": {**BEST, "previous": 1.0},  # only slot j says token j - 1 (no copy of token j)
+    "copyprevdirect": {**BEST, "copy": 1.0, "previous": 1.0, "stages": ((4, 4),)},  # copyprev, no curriculum
     "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
     "mix": {**BEST, "stages": ((2, 2, "mix"), *BEST["stages"][1:])},  # 1 row in 4 of the 2-pair stage in context
 }
@@ -301,7 +304,7 @@ def recipe_run(job: dict) -> dict:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job["seed"])
             model = ShiftRMT(cfg)
-    elif job["copy"]:
+    elif job["copy"] or job.get("previous"):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job["seed"])
             model = CopyMemoryRMT(cfg, job["copy"], job.get("previous", 0.0))  # the RMT's weights, plus the loss
@@ -321,7 +324,7 @@ def recipe_run(job: dict) -> dict:
             print(f"  {job['name']} step {step} stage {last['stage']} acc {last['eval_accuracy']:.3f}",
                   file=sys.stderr, flush=True)
         solved = last.get("stage") == len(stages) and last.get("eval_accuracy", 0.0) >= GOAL
-        stuck = job.get("give_up") and last.get("stage") == 0 and last.get("seconds", 0.0) >= job["give_up"]
+        stuck = job.get("give_up") and stages and last.get("stage") == 0 and last.get("seconds", 0.0) >= job["give_up"]
         return solved or stuck or last.get("seconds", 0.0) >= job["budget"]
 
     load = os.getloadavg()
