@@ -264,6 +264,8 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
     "prev": {**BEST, "previous": 1.0},  # only slot j says token j - 1 (no copy of token j)
     "copyprevdirect": {**BEST, "copy": 1.0, "previous": 1.0, "stages": ((4, 4),)},  # copyprev, no curriculum
+    "copyprevg8": {**BEST, "copy": 1.0, "previous": 1.0,  # copyprev on 4 pairs over 8 segments
+                   "stages": (*BEST["stages"], (4, 6), (4, 8)), "steps": 3000},
     "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
     "mix": {**BEST, "stages": ((2, 2, "mix"), *BEST["stages"][1:])},  # 1 row in 4 of the 2-pair stage in context
 }
