@@ -15,11 +15,17 @@ Plans:
     capacity  9 runs on the CPU: accuracy as the pairs grow (2, 3, 4 pairs over 4 segments of 4, no curriculum)
            for m = 1, 2 and 8 memory tokens, 1,000 steps each (notebook 04 reads the result).
     recipe a search for a recipe that meets issue 3 (4+ segments, >= 0.95 within 180 s of training on 2 CPU
-           threads): one run at a time of each of `--recipes` (RECIPES: curricula as `(pairs, g)` stages) for each
-           of `--seeds`, stopped at 0.95 on the target or after `--budget` seconds of training; rows are merged
-           into bench/results/assoc_variants/recipe_cpu.json. Best so far (2 of 3 seeds escape, 1 in time):
+           threads): one run at a time of each of `--recipes` (RECIPES: curricula as `(pairs, g)` or
+           `(pairs, g, kind)` stages) for each of `--seeds`, stopped at 0.95 on the target, after `--budget` seconds
+           of training or, with `--give-up`, still on the first stage after that many seconds; rows are merged
+           into bench/results/assoc_variants/recipe_cpu.json (or `--out`). Best without an auxiliary loss
+           (2 of 3 seeds escape, 1 in time; add --variant segment for the no-memory control):
            OMP_NUM_THREADS=2 python bench/assoc_variants.py --plan recipe --recipes n8seg5e-3t90 --seeds 0,1,2 \
-               --threads 2 --budget 180   (add --variant segment for the no-memory control)
+               --threads 2 --budget 180
+           Best (15 of 15 seeds, 40-60 s on one thread): `copyprev`, the same with CopyMemoryRMT's auxiliary losses
+           (the memory after segment 1 reproduces it, slot j gives tokens j and j - 1):
+           OMP_NUM_THREADS=1 python bench/assoc_variants.py --plan recipe --recipes copyprev --seeds 0,1,2 \
+               --threads 1 --budget 180 --out bench/results/assoc_variants/ideas_cpu.json
     smoke  one short run: checks the script.
 
     python bench/assoc_variants.py --plan main --device cuda --jobs 14 --out bench/results/assoc_variants/h200.json
@@ -264,6 +270,7 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
     "prev": {**BEST, "previous": 1.0},  # only slot j says token j - 1 (no copy of token j)
     "copyprevdirect": {**BEST, "copy": 1.0, "previous": 1.0, "stages": ((4, 4),)},  # copyprev, no curriculum
+    "copyprev3e-3": {**BEST, "copy": 1.0, "previous": 1.0, "lr": 3e-3},  # copyprev at the GPU recipe's lr
     "copyprevg8": {**BEST, "copy": 1.0, "previous": 1.0,  # copyprev on 4 pairs over 8 segments
                    "stages": (*BEST["stages"], (4, 6), (4, 8)), "steps": 3000},
     "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
