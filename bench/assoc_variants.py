@@ -22,7 +22,7 @@ Plans:
            (2 of 3 seeds escape, 1 in time; add --variant segment for the no-memory control):
            OMP_NUM_THREADS=2 python bench/assoc_variants.py --plan recipe --recipes n8seg5e-3t90 --seeds 0,1,2 \
                --threads 2 --budget 180
-           Best (15 of 15 seeds, 40-60 s on one thread): `copyprev`, the same with CopyMemoryRMT's auxiliary losses
+           Best (20 of 20 seeds, 40-60 s on one thread): `copyprev`, the same with CopyMemoryRMT's auxiliary losses
            (the memory after segment 1 reproduces it, slot j gives tokens j and j - 1):
            OMP_NUM_THREADS=1 python bench/assoc_variants.py --plan recipe --recipes copyprev --seeds 0,1,2 \
                --threads 1 --budget 180 --out bench/results/assoc_variants/ideas_cpu.json
