@@ -265,8 +265,6 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "n8seg5e-3t90m4": {**BEST, "m": 4},
     # new ideas for a seed-independent escape from the 2-pair plateau, each a change to BEST
     "copy": {**BEST, "copy": 1.0},  # CopyMemoryRMT: the memory after segment 1 must reproduce that segment
-    "copy0.1": {**BEST, "copy": 0.1},  # a weaker copy loss
-    "copydirect": {**BEST, "copy": 1.0, "stages": ((4, 4),)},  # the copy loss without the curriculum
     "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
     "prev": {**BEST, "previous": 1.0},  # only slot j says token j - 1 (no copy of token j)
     "copyprevdirect": {**BEST, "copy": 1.0, "previous": 1.0, "stages": ((4, 4),)},  # copyprev, no curriculum
