@@ -15,11 +15,17 @@ Plans:
     capacity  9 runs on the CPU: accuracy as the pairs grow (2, 3, 4 pairs over 4 segments of 4, no curriculum)
            for m = 1, 2 and 8 memory tokens, 1,000 steps each (notebook 04 reads the result).
     recipe a search for a recipe that meets issue 3 (4+ segments, >= 0.95 within 180 s of training on 2 CPU
-           threads): one run at a time of each of `--recipes` (RECIPES: curricula as `(pairs, g)` stages) for each
-           of `--seeds`, stopped at 0.95 on the target or after `--budget` seconds of training; rows are merged
-           into bench/results/assoc_variants/recipe_cpu.json. Best so far (2 of 3 seeds escape, 1 in time):
+           threads): one run at a time of each of `--recipes` (RECIPES: curricula as `(pairs, g)` or
+           `(pairs, g, kind)` stages) for each of `--seeds`, stopped at 0.95 on the target, after `--budget` seconds
+           of training or, with `--give-up`, still on the first stage after that many seconds; rows are merged
+           into bench/results/assoc_variants/recipe_cpu.json (or `--out`). Best without an auxiliary loss
+           (2 of 3 seeds escape, 1 in time; add --variant segment for the no-memory control):
            OMP_NUM_THREADS=2 python bench/assoc_variants.py --plan recipe --recipes n8seg5e-3t90 --seeds 0,1,2 \
-               --threads 2 --budget 180   (add --variant segment for the no-memory control)
+               --threads 2 --budget 180
+           Best (20 of 20 seeds, 40-60 s on one thread): `copyprev`, the same with CopyMemoryRMT's auxiliary losses
+           (the memory after segment 1 reproduces it, slot j gives tokens j and j - 1):
+           OMP_NUM_THREADS=1 python bench/assoc_variants.py --plan recipe --recipes copyprev --seeds 0,1,2 \
+               --threads 1 --budget 180 --out bench/results/assoc_variants/ideas_cpu.json
     smoke  one short run: checks the script.
 
     python bench/assoc_variants.py --plan main --device cuda --jobs 14 --out bench/results/assoc_variants/h200.json
@@ -33,17 +39,20 @@ import sys
 import time
 from multiprocessing import get_context
 from pathlib import Path
+from typing import ClassVar
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from minirmt.config import preset  # noqa: E402
 from minirmt.rmt import RecurrentMemoryTransformer  # noqa: E402
-from minirmt.tasks import make_task  # noqa: E402
+from minirmt.tasks import PAD, AssociativeRecall, MultiQueryRecall, make_task  # noqa: E402
 from minirmt.train import TrainConfig, eval_batches, evaluate, seeded_model, size_stages, train  # noqa: E402
+from minirmt.validation import IGNORE_INDEX  # noqa: E402
 
 
 class ScaledMemoryRMT(RecurrentMemoryTransformer):
@@ -91,6 +100,72 @@ class ShiftRMT(RecurrentMemoryTransformer):
         h, _, attn = self.backbone(torch.cat([memory, x, memory], dim=1), causal=True,
                                    return_attention=return_attention)  # (b, m + n + m, d)
         return h[:, m: m + n], h[:, m + n:], attn
+
+
+class CopyMemoryRMT(RecurrentMemoryTransformer):
+    """Variant: the RMT with an auxiliary loss in training that makes the memory a copy of the first segment.
+
+    Write slot j, read through the tied vocabulary head, must predict token j of the first segment (m <= n):
+    `copy_weight * cross-entropy(head(memory after segment 1) (b, m, v), tokens[:, :m])` is added to the task's
+    loss. The memory then holds the pairs as token-like vectors at positions 0..m-1 of the next segment, where
+    the in-context circuit of associative recall (a previous-token head, then an induction head) can read them
+    as if they were tokens. With `previous_weight`, slot j must also give token j - 1 through a separate linear
+    probe `previous` (d -> v): a value's slot then carries its key, and the reading segment needs one lookup, not
+    a previous-token head first. Evaluation (model.eval()) sees the task's loss only; the forward pass is the
+    RMT's, and its weights too (the probe is drawn after them)."""
+
+    def __init__(self, cfg, copy_weight: float, previous_weight: float = 0.0):
+        super().__init__(cfg)
+        if cfg.num_mem_tokens > cfg.segment_len:
+            raise ValueError(f"CopyMemoryRMT: m = {cfg.num_mem_tokens} slots copy a segment of n = "
+                             f"{cfg.segment_len}; needs m <= n")
+        self.copy_weight, self.previous_weight = copy_weight, previous_weight
+        self.previous = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False) if previous_weight else None
+
+    def forward(self, tokens, memory=None, targets=None, **kwargs):
+        out = super().forward(tokens, memory, targets, **kwargs)
+        if self.training and targets is not None:
+            m = self.cfg.num_mem_tokens
+            if self.copy_weight:
+                logits = self.backbone.head(out.memories[0])  # (b, m, v): the memory after the first segment
+                copy = F.cross_entropy(logits.flatten(0, 1).float(), tokens[:, :m].flatten())
+                out.loss = out.loss + self.copy_weight * copy
+            if self.previous is not None:
+                before = self.previous(out.memories[0][:, 1:])  # (b, m - 1, v): slot j says token j - 1
+                out.loss = out.loss + self.previous_weight * F.cross_entropy(
+                    before.flatten(0, 1).float(), tokens[:, : m - 1].flatten())
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class InContextMix(AssociativeRecall):
+    """Associative recall where every `in_context_every`-th row of a batch (rows 0, k, 2k, ...) is the in-context
+    version: its pairs and queries share the last segment, the segments before it are PAD.
+
+    The rest is `AssociativeRecall` over g segments. The in-context rows train the binding circuit where it forms
+    fastest (one segment, ~700 steps for the segment-only model); the others need it through memory. The pairs
+    and queries must fit one segment (2 pairs in n = 8). g = 2, n = 8, 2 pairs, in_context_every = 2, rows 0, 1:
+
+        tokens  _ _ _ _ _ _ _ _ | h 9 e 7 _ h 9 e        tokens  p 9 c 3 _ _ _ _ | _ _ _ _ _ p 9 c
+        targets . . . . . . . . | . . . . . 9 . 7        targets . . . . . . . . | . . . . . 9 . 3
+    """
+
+    name: ClassVar[str] = "assoc_mix"
+    in_context_every: int = 4
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self._need(1)[0] > self.segment_len:
+            raise ValueError(f"{self.name}: {self._need(1)[1]} do not fit one segment of {self.segment_len}")
+
+    def _draw(self, batch_size: int, num_segments: int, generator: torch.Generator):
+        tokens, targets = super()._draw(batch_size, num_segments, generator)  # (b, s) each
+        rows = slice(0, batch_size, self.in_context_every)
+        k, s = len(range(batch_size)[rows]), num_segments * self.segment_len
+        x, y = super()._draw(k, 1, generator)  # (k, n) each: the whole task in one segment
+        tokens[rows] = torch.cat([torch.full((k, s - self.segment_len), PAD, dtype=x.dtype), x], dim=1)
+        targets[rows] = torch.cat([torch.full((k, s - self.segment_len), IGNORE_INDEX, dtype=y.dtype), y], dim=1)
+        return tokens, targets
 
 
 VARIANTS = {"scaled002": lambda cfg: ScaledMemoryRMT(cfg, 0.02), "scaled1": lambda cfg: ScaledMemoryRMT(cfg, 1.0),
@@ -157,7 +232,8 @@ def plan(name: str) -> list[tuple]:
 GOAL = 0.95  # issue 3: evaluation accuracy on the answers, >= 4 segments, within 180 s of training on 2 threads
 RECIPE_BASE = dict(  # the GPU run that met the target once: 4 pairs over 4 segments of 4, curriculum 2 -> 3 -> 4 pairs
     n=4, stages=((2, 4), (3, 4), (4, 4)), sizes={}, m=8, lr=3e-3, steps=2500, mem_std=0.02, lin_std=0.02,
-    train={}, model={})
+    train={}, model={}, copy=0.0)
+STAGE_TASKS = {"assoc": AssociativeRecall, "mqar": MultiQueryRecall, "mix": InContextMix}  # a stage's third entry
 # segments of 8, a curriculum that starts with one hop: (pairs, g) = (2, 2), then more pairs, then more segments
 N8SEG = {"n": 8, "stages": ((2, 2), (3, 2), (4, 2), (4, 3), (4, 4))}
 # the best found: N8SEG at lr 5e-3 with warm-up, moving on to the next stage at 0.9 (not 0.97)
@@ -187,14 +263,26 @@ RECIPES = {  # name: changes to RECIPE_BASE; `stages` are `(pairs, g)`, easiest 
     "n8seg5e-3t90d128": {**BEST, "model": {"d_model": 128}},
     "n8seg7e-3t90": {**BEST, "lr": 7e-3},
     "n8seg5e-3t90m4": {**BEST, "m": 4},
+    # new ideas for a seed-independent escape from the 2-pair plateau, each a change to BEST
+    "copy": {**BEST, "copy": 1.0},  # CopyMemoryRMT: the memory after segment 1 must reproduce that segment
+    "copyprev": {**BEST, "copy": 1.0, "previous": 1.0},  # and slot j also says token j - 1 (a value its key)
+    "prev": {**BEST, "previous": 1.0},  # only slot j says token j - 1 (no copy of token j)
+    "copyprevdirect": {**BEST, "copy": 1.0, "previous": 1.0, "stages": ((4, 4),)},  # copyprev, no curriculum
+    "copyprev3e-3": {**BEST, "copy": 1.0, "previous": 1.0, "lr": 3e-3},  # copyprev at the GPU recipe's lr
+    "copyprevg8": {**BEST, "copy": 1.0, "previous": 1.0,  # copyprev on 4 pairs over 8 segments
+                   "stages": (*BEST["stages"], (4, 6), (4, 8)), "steps": 3000},
+    "mqar": {**BEST, "stages": ((2, 2, "mqar"), *BEST["stages"])},  # first MQAR: answers at the key, no feedback
+    "mix": {**BEST, "stages": ((2, 2, "mix"), *BEST["stages"][1:])},  # 1 row in 4 of the 2-pair stage in context
 }
 
 
-def recipe_job(recipe: str, seed: int, threads: int, budget: float, variant: str = "rmt") -> dict:
-    """One run of `recipe` (RECIPES) as a job for `recipe_run`."""
+def recipe_job(recipe: str, seed: int, threads: int, budget: float, variant: str = "rmt",
+               give_up: float | None = None) -> dict:
+    """One run of `recipe` (RECIPES) as a job for `recipe_run`; `give_up`: stop a run still on the first stage
+    after that many seconds of training (None: never)."""
     job = {**RECIPE_BASE, **RECIPES[recipe]}
     return dict(job, name=f"{recipe}/{variant}/s{seed}/t{threads}", recipe=recipe, variant=variant, seed=seed,
-                threads=threads, budget=budget)
+                threads=threads, budget=budget, give_up=give_up)
 
 
 def init_linear(model: nn.Module, std: float | None, seed: int) -> None:
@@ -211,7 +299,9 @@ def init_linear(model: nn.Module, std: float | None, seed: int) -> None:
 
 def recipe_run(job: dict) -> dict:
     """Train `job["variant"]` through `job["stages"]` (the curriculum, then the target) on the CPU; stop at GOAL on
-    the target or after `job["budget"]` seconds of training (evaluation excluded). Returns the curve, when the
+    the target, after `job["budget"]` seconds of training (evaluation excluded) or, with `job["give_up"]`, when
+    still on the first stage after that many seconds. A stage is `(pairs, g)` of associative recall or
+    `(pairs, g, kind)` with a kind of STAGE_TASKS. Returns the curve, when the
     goal was met, and the accuracy on 8,192 fresh answers at the end."""
     torch.set_num_threads(job["threads"])
     (pairs, g), n = job["stages"][-1], job["n"]
@@ -221,12 +311,17 @@ def recipe_run(job: dict) -> dict:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(job["seed"])
             model = ShiftRMT(cfg)
+    elif job["copy"] or job.get("previous"):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(job["seed"])
+            model = CopyMemoryRMT(cfg, job["copy"], job.get("previous", 0.0))  # the RMT's weights, plus the loss
     else:
         model = seeded_model(job["variant"], cfg, job["seed"])
     if hasattr(model, "memory"):
         model.memory.data.mul_(job["mem_std"] / 0.02)  # the initial memory's std (0.02 by default)
     init_linear(model, job["lin_std"], job["seed"])
-    stages = [(dataclasses.replace(task, num_pairs=p), k) for p, k in job["stages"][:-1]]
+    stages = [(STAGE_TASKS[kind](n, num_pairs=p, **job["sizes"]), k)
+              for p, k, kind in (tuple(stage) + ("assoc",) * (3 - len(stage)) for stage in job["stages"][:-1])]
     config = TrainConfig(**{"batch_size": 64, "warmup": 100, "eval_every": 50, "eval_batches": 4, **job["train"]},
                          steps=job["steps"], lr=job["lr"], segments=g, device="cpu", seed=job["seed"], autocast=False)
 
@@ -236,7 +331,8 @@ def recipe_run(job: dict) -> dict:
             print(f"  {job['name']} step {step} stage {last['stage']} acc {last['eval_accuracy']:.3f}",
                   file=sys.stderr, flush=True)
         solved = last.get("stage") == len(stages) and last.get("eval_accuracy", 0.0) >= GOAL
-        return solved or last.get("seconds", 0.0) >= job["budget"]
+        stuck = job.get("give_up") and stages and last.get("stage") == 0 and last.get("seconds", 0.0) >= job["give_up"]
+        return solved or stuck or last.get("seconds", 0.0) >= job["budget"]
 
     load = os.getloadavg()
     result = train(model, task, config, stages=stages, callback=stop, progress=False)
@@ -247,6 +343,7 @@ def recipe_run(job: dict) -> dict:
             "solved": hit is not None, "step_to_goal": hit and hit["step"],
             "seconds_to_goal": hit and round(hit["seconds"], 1),
             "cpu_seconds_to_goal": hit and round(hit["cpu_seconds"], 1),
+            "last_stage": result.stage,  # the curriculum stage training ended in (0 and no goal: the plateau)
             "steps": result.step, "train_seconds": round(result.seconds, 1),
             "cpu_seconds": round(result.cpu_seconds, 1), "final": round(result.metrics["eval_accuracy"], 3),
             "held_out": round(held_out, 4), "load_average": [round(x, 2) for x in (*load, *os.getloadavg())],
@@ -260,7 +357,7 @@ def recipe_main(args) -> None:
         "benchmark": "assoc_variants/recipe", "goal": GOAL, "base": RECIPE_BASE, "recipes": {}, "results": []}
     for recipe in args.recipes.split(","):
         for seed in map(int, args.seeds.split(",")):
-            row = recipe_run(recipe_job(recipe, seed, args.threads, args.budget, args.variant))
+            row = recipe_run(recipe_job(recipe, seed, args.threads, args.budget, args.variant, args.give_up))
             print(json.dumps({k: row[k] for k in ("name", "solved", "step_to_goal", "seconds_to_goal", "steps",
                                                   "train_seconds", "final", "held_out")}), flush=True)
             payload["recipes"][recipe] = RECIPES[recipe]
@@ -282,6 +379,8 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="recipe: torch threads of the one run at a time")
     parser.add_argument("--budget", type=float, default=180.0, help="recipe: seconds of training per run")
     parser.add_argument("--variant", default="rmt", help="recipe: the model (rmt, or segment for the control)")
+    parser.add_argument("--give-up", type=float, help="recipe: stop a run still on the first stage after this "
+                        "many seconds of training (a screen; default: run the whole budget)")
     args = parser.parse_args(argv)
     if args.plan == "recipe":
         return recipe_main(args)
