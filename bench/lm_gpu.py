@@ -65,7 +65,7 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None)
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--cuda-graphs", action=argparse.BooleanOptionalAction, default=None,
-                   help="with --compile: replay each segment from CUDA graphs")
+                   help="with --compile: compile the whole forward pass, replayed from CUDA graphs")
     p.add_argument("--tag", default="", help="suffix of the row names, e.g. gpu2 for a two-GPU run")
     p.add_argument("--smoke", action="store_true", help="tiny model on the CPU, 3 s per model")
     p.add_argument("--report", type=Path, default=None, help="only merge the rows in this folder")

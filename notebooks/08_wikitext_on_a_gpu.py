@@ -463,7 +463,8 @@ for scaling in sorted(RESULTS.glob("**/scaling.json")):  # DDP: tokens/s on 2 GP
 # (`bench/results/lm_gpu/08_full_mode_pg-books.ipynb`) Transformer-XL came first (1.784 against RMT's
 # 1.814). Two GPUs with DDP trained 1.94 times as many tokens per second as one (eager) and 2.00 times with
 # compiled segments replayed as CUDA graphs; compiled without CUDA graphs only 1.44-1.56 times, because
-# each process then spends its time launching kernels (`bench/results/lm_gpu/README.md`).
+# each process then spends its time launching kernels (`bench/results/lm_gpu/README.md`). With the whole
+# forward pass compiled, what `cuda_graphs=True` does now, 1.81 times (`bench/results/gpu/README.md`).
 
 
 # %% [markdown]
