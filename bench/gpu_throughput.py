@@ -54,6 +54,7 @@ SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, n
 ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
         "minirmt compiled whole, CUDA graphs", "minirmt compiled whole, CUDA graphs, ids checked once",
         "minirmt compiled whole, max-autotune, ids checked once",
+        "minirmt compiled whole, coordinate descent, ids checked once",
         "minirmt compiled, chunked loss", "dense", "dense compiled", "dense compiled whole",
         "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
 
@@ -73,6 +74,9 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
         model = torch.compile(model, backend=backend, mode="reduce-overhead" if "CUDA graphs" in row else None)
     elif "max-autotune" in row and backend == "inductor":  # CUDA graphs, and kernels chosen by timing candidates
         model.forward = torch.compile(model.forward, mode="max-autotune")
+    elif "coordinate descent" in row and backend == "inductor":  # CUDA graphs, each fused kernel's launch
+        options = {"triton.cudagraphs": True, "coordinate_descent_tuning": True}  # settings tuned by timing
+        model.forward = torch.compile(model.forward, options=options)
     elif "compiled whole" in row and backend == "inductor":
         compile_forward(model, cuda_graphs=True)
     elif "compiled whole" in row:  # --smoke on a CPU: trace only
