@@ -18,6 +18,9 @@ largest halved batch that does (tokens/s stays comparable; the record says so):
                                     (minirmt.lm.compile_forward(cuda_graphs=True))
     minirmt compiled whole, CUDA graphs, ids checked once   the same called with check_ids=False, as
                                     `lm --compile --cuda-graphs` trains (it checks the token stream once)
+    ..., tuned, ids checked once    + each compiled kernel's launch settings tuned by timing
+                                    (compile_forward(tune_kernels=True), `lm ... --tune-kernels`)
+    ..., max-autotune, ...          torch.compile's mode "max-autotune" (matmul kernels chosen by timing too)
     minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
     dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
                                     tokens per step, with no memory and no recurrence
@@ -53,8 +56,8 @@ SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
 ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
         "minirmt compiled whole, CUDA graphs", "minirmt compiled whole, CUDA graphs, ids checked once",
+        "minirmt compiled whole, CUDA graphs, tuned, ids checked once",
         "minirmt compiled whole, max-autotune, ids checked once",
-        "minirmt compiled whole, coordinate descent, ids checked once",
         "minirmt compiled, chunked loss", "dense", "dense compiled", "dense compiled whole",
         "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
 
@@ -74,11 +77,8 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
         model = torch.compile(model, backend=backend, mode="reduce-overhead" if "CUDA graphs" in row else None)
     elif "max-autotune" in row and backend == "inductor":  # CUDA graphs, and kernels chosen by timing candidates
         model.forward = torch.compile(model.forward, mode="max-autotune")
-    elif "coordinate descent" in row and backend == "inductor":  # CUDA graphs, each fused kernel's launch
-        options = {"triton.cudagraphs": True, "coordinate_descent_tuning": True}  # settings tuned by timing
-        model.forward = torch.compile(model.forward, options=options)
     elif "compiled whole" in row and backend == "inductor":
-        compile_forward(model, cuda_graphs=True)
+        compile_forward(model, cuda_graphs=True, tune_kernels="tuned" in row)
     elif "compiled whole" in row:  # --smoke on a CPU: trace only
         model.forward = torch.compile(model.forward, backend=backend)
     elif "compiled segments" in row and backend == "inductor":

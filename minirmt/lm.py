@@ -81,6 +81,8 @@ class LMConfig:
     compile           `torch.compile` the work of a segment (see `compile_segments`)
     cuda_graphs       with compile, on CUDA: compile the whole forward pass and replay its kernels from CUDA
                       graphs (see `compile_forward`)
+    tune_kernels      with cuda_graphs: time a few launch settings of every compiled kernel and keep the
+                      fastest (1.09x on the GPU benchmark, for minutes more of compilation)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -126,6 +128,7 @@ class LMConfig:
     accumulation: int = 1
     compile: bool = False
     cuda_graphs: bool = False
+    tune_kernels: bool = False
     dtype: str = "auto"
     device: str = "auto"
     eval_every: int = 0
@@ -155,6 +158,8 @@ class LMConfig:
         _require("lr", self.lr, self.lr > 0, "> 0")
         if self.cuda_graphs and (not self.compile or self.memory_flat):
             raise ValueError("LMConfig: cuda_graphs=True needs compile=True and memory_flat=False")
+        if self.tune_kernels and not self.cuda_graphs:
+            raise ValueError("LMConfig: tune_kernels=True needs cuda_graphs=True")
         _require("min_lr_ratio", self.min_lr_ratio, 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
         _require("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
         _require("betas", self.betas, len(self.betas) == 2 and all(0 <= x < 1 for x in self.betas),
@@ -286,18 +291,22 @@ def compile_segments(model: torch.nn.Module, cuda_graphs: bool = False) -> torch
     return model
 
 
-def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False) -> torch.nn.Module:
+def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False, tune_kernels: bool = False) -> torch.nn.Module:
     """`torch.compile` the whole forward pass of `model` in place, the loop over its g segments included; returns it.
 
-    Against `compile_segments`: g times more code to compile (about a minute at the GPU benchmark's sizes, and
-    again for each new number of segments), and in return one program for the whole step. With `cuda_graphs` a
-    training step replays one CUDA graph forward and one backward instead of one of each per segment, which
-    leaves the GPU fewer gaps (`lm --compile --cuda-graphs` uses it: 1.12x compile_segments with CUDA graphs
-    on an H200, bench/results/gpu/README.md). Parameter names, hence checkpoints, stay.
+    Against `compile_segments`: g times more code to compile (one to two minutes at the GPU benchmark's sizes,
+    and again for each new number of segments), and in return one program for the whole step:
+    - with `cuda_graphs`, a training step replays one CUDA graph forward and one backward instead of one of
+      each per segment, which leaves the GPU fewer gaps (1.12x compile_segments with CUDA graphs);
+    - with `tune_kernels`, the compiler times a few launch settings of each kernel it writes and keeps the
+      fastest (inductor's "coordinate descent tuning": 1.09x, for one to several minutes more of compilation).
+    Both measured on an H200 (bench/results/gpu/README.md); `lm --compile --cuda-graphs [--tune-kernels]` uses
+    this. Parameter names, hence checkpoints, stay.
     """
     inner = unwrap(model)
     _allow_recompiles()
-    inner.forward = torch.compile(inner.forward, mode="reduce-overhead" if cuda_graphs else None)
+    options = {"triton.cudagraphs": cuda_graphs, "coordinate_descent_tuning": tune_kernels}
+    inner.forward = torch.compile(inner.forward, options=options)
     return model
 
 
@@ -549,7 +558,7 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     freeze_initial_memory(model)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
     if cfg.cuda_graphs:
-        compile_forward(model, cuda_graphs=True)
+        compile_forward(model, cuda_graphs=True, tune_kernels=cfg.tune_kernels)
     elif cfg.compile:
         compile_segments(model)
     net = model

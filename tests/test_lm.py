@@ -1,5 +1,6 @@
 """Language modelling on a contiguous stream: evaluation, carried state, resume, DDP, a real corpus."""
 
+import argparse
 import json
 import math
 import os
@@ -277,6 +278,9 @@ def test_compile_forward_keeps_parameter_names_and_results():
     with torch.compiler.set_stance("force_eager"):
         assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert "forward" in vars(model)  # the compiled function shadows the method
+    parser = argparse.ArgumentParser()
+    lm.add_lm_parser(parser.add_subparsers())
+    assert parser.parse_args(["lm", "--steps", "1", "--compile", "--cuda-graphs", "--tune-kernels"]).tune_kernels
 
 
 def test_training_stream_ids_are_checked_once_up_front():
@@ -302,6 +306,9 @@ def test_cuda_graphs_need_compile_and_no_memory_flat():
         config(cuda_graphs=True)
     with pytest.raises(ValueError, match="cuda_graphs"):
         config(cuda_graphs=True, compile=True, memory_flat=True)
+    with pytest.raises(ValueError, match="tune_kernels=True needs cuda_graphs"):
+        config(compile=True, tune_kernels=True)
+    assert config(compile=True, cuda_graphs=True, tune_kernels=True).tune_kernels
 
 
 def test_training_a_stream_keeps_the_initial_memory_fixed():
