@@ -1,6 +1,5 @@
 """Language modelling on a contiguous stream: evaluation, carried state, resume, DDP, a real corpus."""
 
-import argparse
 import json
 import math
 import os
@@ -250,37 +249,25 @@ def test_command_line_maps_every_option_to_the_config():
     parser = argparse.ArgumentParser()
     lm.add_lm_parser(parser.add_subparsers())
     args = parser.parse_args(["lm", "--steps", "none", "--time-budget", "60", "--betas", "0.9", "0.99", "--compile",
-                              "--corpus", "pg-books", "--segment-len", "128"])
+                              "--cuda-graphs", "--tune-kernels", "--corpus", "pg-books", "--segment-len", "128"])
     cfg = LMConfig(**{f: getattr(args, f) for f in LMConfig.__dataclass_fields__})
     assert cfg.steps is None and cfg.time_budget == 60.0 and cfg.betas == (0.9, 0.99) and cfg.compile
+    assert cfg.cuda_graphs and cfg.tune_kernels
     assert cfg.segment_len == 128 and cfg.corpus == "pg-books" and args.func is lm.run_lm
 
 
-def test_compile_segments_keeps_parameter_names_and_results():
+@pytest.mark.parametrize("compile_fn, compiled", [(lm.compile_segments, "_segment_with_loss"),
+                                                   (lm.compile_forward, "forward")])
+def test_compiling_keeps_parameter_names_and_results(compile_fn, compiled):
     model = model_for(config())
     names = list(model.state_dict())
     tokens = stream(64).view(2, 32)
     expected = model(tokens, targets=tokens).loss
-    lm.compile_segments(model)
+    compile_fn(model)
     assert list(model.state_dict()) == names  # checkpoints load into compiled and plain models alike
     with torch.compiler.set_stance("force_eager"):  # the compiled function is called; eager keeps the test fast
         assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert "_segment_with_loss" in vars(model)  # the compiled function shadows the method
-
-
-def test_compile_forward_keeps_parameter_names_and_results():
-    model = model_for(config())
-    names = list(model.state_dict())
-    tokens = stream(64).view(2, 32)
-    expected = model(tokens, targets=tokens).loss
-    lm.compile_forward(model)
-    assert list(model.state_dict()) == names
-    with torch.compiler.set_stance("force_eager"):
-        assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert "forward" in vars(model)  # the compiled function shadows the method
-    parser = argparse.ArgumentParser()
-    lm.add_lm_parser(parser.add_subparsers())
-    assert parser.parse_args(["lm", "--steps", "1", "--compile", "--cuda-graphs", "--tune-kernels"]).tune_kernels
+    assert compiled in vars(model)  # the compiled function shadows the method
 
 
 def test_training_stream_ids_are_checked_once_up_front():
