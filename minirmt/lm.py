@@ -305,6 +305,7 @@ def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False, tune_kern
     """
     inner = unwrap(model)
     _allow_recompiles()
+    # "triton.cudagraphs" is what mode="reduce-overhead" turns on (torch.compile takes a mode or options, not both)
     options = {"triton.cudagraphs": cuda_graphs, "coordinate_descent_tuning": tune_kernels}
     inner.forward = torch.compile(inner.forward, options=options)
     return model
