@@ -286,8 +286,10 @@ def compile_segments(model: torch.nn.Module, cuda_graphs: bool = False) -> torch
     """
     inner = unwrap(model)
     _allow_recompiles()
+    mode = "reduce-overhead" if cuda_graphs else None
     # an instance attribute named like the method shadows it: forward() now calls the compiled function
-    inner._segment_with_loss = torch.compile(inner._segment_with_loss, mode="reduce-overhead" if cuda_graphs else None)
+    inner._segment_with_loss = torch.compile(inner._segment_with_loss, mode=mode)
+    inner._flat_segment = torch.compile(inner._flat_segment, mode=mode)  # the same work under memory_flat
     return model
 
 

@@ -14,6 +14,7 @@ from torch.utils.checkpoint import checkpoint
 
 from . import segments
 from .config import ModelConfig
+from .head_loss import head_loss_with_gradient
 from .transformer import Backbone
 from .validation import IGNORE_INDEX, check_targets, check_tokens
 
@@ -111,9 +112,18 @@ class SegmentRecurrence(nn.Module):
         The last segment is never recomputed: the backward pass starts with it, right after the forward
         pass, so keeping its activations costs no more memory than recomputing them would.
         """
-        if self.cfg.memory_flat and torch.is_grad_enabled() and not return_attention and not last:
-            return checkpoint(self._segment_with_loss, x, y, memory, False, return_logits, use_reentrant=False)
-        return self._segment_with_loss(x, y, memory, return_attention, return_logits)
+        if not (self.cfg.memory_flat and torch.is_grad_enabled() and not return_attention and not last):
+            return self._segment_with_loss(x, y, memory, return_attention, return_logits)
+        if y is not None and not return_logits:
+            return self._flat_segment(x, y, memory)
+        return checkpoint(self._segment_with_loss, x, y, memory, False, return_logits, use_reentrant=False)
+
+    def _flat_segment(self, x, y, memory):
+        """memory_flat in training: only the blocks are recomputed in backward; the head's and the loss's
+        gradients are computed now and kept instead of the logits (head_loss.py)."""
+        hidden, memory, _ = checkpoint(self.step, x, memory, use_reentrant=False)  # (b, n, d), state
+        loss_sum = head_loss_with_gradient(hidden.flatten(0, 1), self.backbone.head.weight, y.flatten())
+        return None, loss_sum, (y != IGNORE_INDEX).sum(), memory, None
 
     def _segment_with_loss(self, x, y, memory, return_attention, return_logits):
         hidden, memory, attn = self.step(x, memory, return_attention)

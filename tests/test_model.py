@@ -148,12 +148,14 @@ def test_xl_cache_is_gradient_stopped_but_carries_information(name):
 
 
 @pytest.mark.parametrize("name", RECURRENT)
-def test_memory_flat_backprop_gives_the_same_gradients(name):
+@pytest.mark.parametrize("return_logits", [False, True])  # head and loss fused (head_loss.py), or recomputed
+def test_memory_flat_backprop_gives_the_same_gradients(name, return_logits):
     x = ids(2, 29)
+    targets = x.masked_fill(x < 3, -100)
     grads = []
     for flat in (False, True):
         model = make(name, memory_flat=flat).train()
-        model(x, targets=x, return_logits=False).loss.backward()
+        model(x, targets=targets, return_logits=return_logits).loss.backward()
         grads.append({k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys()
     for k in grads[0]:
@@ -173,6 +175,14 @@ def test_memory_flat_recomputes_every_segment_but_the_last(monkeypatch):
     assert len(steps) == 4
     loss.backward()
     assert len(steps) == 4 + 3  # segments 0, 1 and 2 run again in the backward pass; the last is kept
+
+
+def test_memory_flat_never_recomputes_the_head():
+    model = make("rmt", memory_flat=True).train()
+    calls = []
+    model.backbone.head.register_forward_hook(lambda *_: calls.append(1))
+    model(ids(2, 32), targets=ids(2, 32), return_logits=False).loss.backward()  # 4 segments of 8
+    assert len(calls) == 1  # the last segment's; the others' head gradients come from head_loss.py
 
 
 def test_rotary_table_and_longer_calls_agree():
