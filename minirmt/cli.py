@@ -1,6 +1,7 @@
 """`python -m minirmt ...`: train and evaluate a model on a synthetic task, a quick demo, the experiments.
 
     python -m minirmt train --task copy --out runs/copy            # RMT, defaults that solve the task
+    python -m minirmt train --task assoc --out runs/assoc          # 4 pairs over 4 segments, with the memory hint
     python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
     python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
     python -m minirmt experiment algorithmic --out bench/results/algorithmic [--quick]
@@ -19,15 +20,28 @@ from pathlib import Path
 import torch
 
 from . import MODELS, experiments, lm, text, viz
+from .hint import check_hint_model
 from .tasks import TASKS
-from .train import TrainConfig, eval_batches, evaluate, resolve_device, train
+from .train import TrainConfig, eval_batches, evaluate, pair_stages, resolve_device, train
 
-# Defaults per task that the default RMT run solves on a 2-core CPU (GUIDE.md, Sec. 3, "What is known to work")
+# Defaults per task that the default RMT run solves on a 2-core CPU (GUIDE.md, Sec. 3, "What is known to work").
+# assoc: recipe `copyprev` of bench/results/assoc_variants/README.md (4 pairs over 4 segments of 8: 20 seeds of 20
+# at >= 0.95 in 40-60 s): the pairs-then-segments curriculum, lr 5e-3, the memory hint (RMT only), and the run
+# stops at 0.95 on the target. Without the hint the RMT leaves the 2-pair plateau for about 1 seed in 3.
+COMMON_DEFAULTS = {"warmup": 100, "eval_every": 100, "curriculum": "none", "curriculum_threshold": 0.97,
+                   "stop_at": None, "memory_hint": False}
 TASK_DEFAULTS = {
-    "copy": {"segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
-    "reverse": {"segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
-    "assoc": {"segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
-    "mqar": {"segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
+    "copy": {**COMMON_DEFAULTS, "segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
+    "reverse": {**COMMON_DEFAULTS, "segment_len": 8, "segments": 3, "steps": 1000, "lr": 3e-3},
+    "assoc": {**COMMON_DEFAULTS, "segment_len": 8, "segments": 4, "steps": 2000, "lr": 5e-3, "warmup": 200,
+              "eval_every": 50, "curriculum": "pairs", "curriculum_threshold": 0.9, "stop_at": 0.95,
+              "memory_hint": True},
+    "mqar": {**COMMON_DEFAULTS, "segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
+}
+CURRICULA = {  # --curriculum: the stages before the target
+    "none": "none",
+    "segments": "from the task's fewest segments, one more per stage",
+    "pairs": "assoc/mqar: from 2 pairs at the fewest segments, one more pair per stage, then one more segment",
 }
 
 
@@ -59,6 +73,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def accuracy_or_off(text: str) -> float | str:
+    return text if text == "off" else fraction(text)
+
+
 def make_parser() -> Parser:
     parser = Parser(prog="python -m minirmt", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
@@ -78,11 +103,20 @@ def make_parser() -> Parser:
     p.add_argument("--steps", type=positive, help="optimizer steps (default: per task)")
     p.add_argument("--batch-size", type=positive, default=64)
     p.add_argument("--lr", type=positive_float, help="peak learning rate (default: per task)")
-    p.add_argument("--warmup", type=nonnegative, default=100)
+    p.add_argument("--warmup", type=nonnegative, help="warm-up steps (default: per task)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bptt", type=positive, help="BPTT depth in segments (default: all)")
-    p.add_argument("--curriculum", action="store_true", help="grow the number of segments from the task's minimum")
-    p.add_argument("--eval-every", type=positive, default=100)
+    p.add_argument("--curriculum", nargs="?", const="segments", choices=list(CURRICULA),
+                   help="; ".join(f"{k}: {v}" for k, v in CURRICULA.items()) +
+                   " (--curriculum alone: segments; default: per task, assoc: pairs)")
+    p.add_argument("--curriculum-threshold", type=fraction,
+                   help="evaluation accuracy that moves the curriculum on (default: per task)")
+    p.add_argument("--stop-at", type=accuracy_or_off, help="end the run when the evaluation accuracy on the "
+                   "target reaches this, or 'off' (default: per task, assoc 0.95)")
+    p.add_argument("--memory-hint", action=argparse.BooleanOptionalAction,
+                   help="RMT only: a training aid that tells the memory to hold the first segment "
+                   "(minirmt/hint.py; default: on for assoc with the RMT)")
+    p.add_argument("--eval-every", type=positive, help="evaluate every this many steps (default: per task)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=cmd_train, parser=p)
@@ -146,32 +180,47 @@ def cmd_download(args, parser) -> int:
     return 0
 
 
-def cmd_train(args, parser) -> int:
+def train_setup(args) -> tuple:
+    """The task, the model, the TrainConfig and the curriculum stages of `train` arguments, each flag left out
+    taking its TASK_DEFAULTS value. Raises ValueError for an impossible setting."""
     defaults = TASK_DEFAULTS[args.task]
     n = args.segment_len or defaults["segment_len"]
     sizes = {k: v for k, v in (("source_len", args.source_len), ("num_pairs", args.pairs)) if v is not None}
+    task, model = experiments.build(args.task, args.model, n, args.seed, sizes, num_mem_tokens=args.mem,
+                                    d_model=args.d_model, n_layers=args.layers, n_heads=args.heads)
+    curriculum = args.curriculum or defaults["curriculum"]
+    memory_hint = args.memory_hint
+    if memory_hint is None:  # the task's default, for the model that has a memory
+        memory_hint = defaults["memory_hint"] and args.model == "rmt"
+    if memory_hint:
+        check_hint_model(model)
+    pick = {k: getattr(args, k) if getattr(args, k) is not None else defaults[k]
+            for k in ("steps", "lr", "warmup", "eval_every", "curriculum_threshold", "stop_at")}
+    stop_at = pick.pop("stop_at")  # an accuracy, None or "off"
+    config = TrainConfig(**pick, batch_size=args.batch_size, segments=args.segments or
+                         max(defaults["segments"], task.min_segments), bptt_depth=args.bptt,
+                         curriculum=curriculum == "segments", seed=args.seed, device=args.device,
+                         stop_accuracy=None if stop_at == "off" else stop_at, memory_hint=memory_hint)
+    if config.segments < task.min_segments:
+        raise ValueError(f"--segments {config.segments}: {task.name} with these sizes needs at least "
+                         f"{task.min_segments} segments of {n} tokens")
+    if curriculum == "pairs" and not hasattr(task, "num_pairs"):
+        raise ValueError(f"--curriculum pairs: {task.name} has no pairs (use segments or none)")
+    resolve_device(config.device)
+    stages = pair_stages(task, config.segments) if curriculum == "pairs" else None
+    return task, model, config, stages
 
-    def setup():
-        task, model = experiments.build(args.task, args.model, n, args.seed, sizes, num_mem_tokens=args.mem,
-                                        d_model=args.d_model, n_layers=args.layers, n_heads=args.heads)
-        config = TrainConfig(steps=args.steps or defaults["steps"], batch_size=args.batch_size,
-                             lr=args.lr or defaults["lr"], warmup=args.warmup, segments=args.segments or
-                             max(defaults["segments"], task.min_segments), bptt_depth=args.bptt,
-                             curriculum=args.curriculum, eval_every=args.eval_every, seed=args.seed,
-                             device=args.device)
-        if config.segments < task.min_segments:
-            raise ValueError(f"--segments {config.segments}: {task.name} with these sizes needs at least "
-                             f"{task.min_segments} segments of {n} tokens")
-        resolve_device(config.device)
-        return task, model, config
 
-    task, model, config = _checked(parser, setup)
+def cmd_train(args, parser) -> int:
+    task, model, config, stages = _checked(parser, lambda: train_setup(args))
     args.out.mkdir(parents=True, exist_ok=True)
     meta = experiments.run_meta(task, args.model)
+    pairs = {"stages": [[t.num_pairs, g] for t, g in stages]} if stages else {}  # (pairs, g) before the target
     (args.out / "config.json").write_text(json.dumps(
-        {**meta, "model_config": model.cfg.to_dict(), "train_config": config.to_dict()}, indent=1) + "\n")
+        {**meta, "model_config": model.cfg.to_dict(), "train_config": config.to_dict(), **pairs}, indent=1) + "\n")
     started = time.perf_counter()
-    result = train(model, task, config, checkpoint=args.out / "checkpoint.pt", progress=not args.quiet, meta=meta)
+    result = train(model, task, config, stages=stages, checkpoint=args.out / "checkpoint.pt",
+                   progress=not args.quiet, meta=meta)
     metrics = {**{k: result.metrics.get(k) for k in ("eval_accuracy", "eval_exact_match", "eval_loss")},
                "steps": result.step, "segments": config.segments, "train_seconds": round(result.seconds, 3),
                "wall_seconds": round(time.perf_counter() - started, 3), "chance_accuracy": task.chance_accuracy,

@@ -1,5 +1,6 @@
 """One training loop for every model and every synthetic task: AdamW, warm-up + cosine, evaluation,
-a curriculum over the number of segments, atomic checkpoints, exact resume and a clean Ctrl-C.
+a curriculum over the number of segments, early stopping, the RMT's memory hint (hint.py), atomic checkpoints,
+exact resume and a clean Ctrl-C.
 
 The pieces are public and small so that other loops (the language-model loop in lm.py) reuse them:
 `make_optimizer`, `lr_at`, `save_checkpoint` / `load_checkpoint`, `stop_on_interrupt`, `resolve_device`.
@@ -22,8 +23,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
+from .hint import MemoryHint
 from .validation import IGNORE_INDEX
 
 
@@ -45,6 +48,10 @@ class TrainConfig:
                       "Scaling Transformer to 1M tokens and beyond with RMT", Sec. 3); `train(stages=...)`
                       takes any other curriculum
     curriculum_threshold   evaluation accuracy that moves a curriculum to its next stage
+    stop_accuracy     end the run at the first evaluation on the target whose accuracy reaches this (None: run
+                      every step; the learning-rate schedule still spans `steps`)
+    memory_hint       add the memory hint's losses to the training loss (hint.py: RMT only, a training aid not
+                      in the paper; the evaluated and saved model stays a plain RMT)
     eval_every        evaluate every this many steps (and after the last one)
     eval_batches      held-out batches per evaluation
     eval_seed         seed of the held-out batches
@@ -66,6 +73,8 @@ class TrainConfig:
     bptt_depth: int | None = None
     curriculum: bool = False
     curriculum_threshold: float = 0.97
+    stop_accuracy: float | None = None
+    memory_hint: bool = False
     eval_every: int = 100
     eval_batches: int = 4
     eval_seed: int = 12345
@@ -92,6 +101,8 @@ class TrainConfig:
             _require(name, value, ok, "an int >= 1 or None")
         _require("curriculum_threshold", self.curriculum_threshold, 0 < self.curriculum_threshold <= 1,
                  "in (0, 1]")
+        _require("stop_accuracy", self.stop_accuracy, self.stop_accuracy is None or 0 < self.stop_accuracy <= 1,
+                 "in (0, 1] or None")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,7 +125,8 @@ class TrainResult:
 
     model        the trained model (the same object that was passed in)
     history      every record, oldest first: training records {"step", "loss", "lr", "segments", "stage",
-                 "seconds", "cpu_seconds"} and evaluation records {"step", "eval_loss", "eval_accuracy",
+                 "seconds", "cpu_seconds"} ("loss" is the task's; with the memory hint also "hint_loss",
+                 the hint's, which training adds to it) and evaluation records {"step", "eval_loss", "eval_accuracy",
                  "eval_exact_match", "segments", "stage", "seconds", "cpu_seconds"}; "seconds" is training
                  time so far, evaluation excluded, "cpu_seconds" the same in CPU seconds
     metrics      the last evaluation on the target number of segments (empty if none ran)
@@ -297,6 +309,17 @@ def size_stages(task, num_segments: int, size: str, values) -> list[tuple]:
     return [(dataclasses.replace(task, **{size: v}), num_segments) for v in values]
 
 
+def pair_stages(task, target: int, start: int = 2) -> list[tuple]:
+    """A curriculum for associative retrieval: more pairs at the fewest segments, then more segments.
+
+    `[(task with start pairs, g0), ..., (task, g0), (task, g0 + 1), ..., (task, target - 1)]`, where g0 is the
+    task's minimum: (2, 2) -> (3, 2) -> (4, 2) -> (4, 3) before 4 pairs over 4 segments of 8. It starts with
+    one hop through memory, the cheapest place to leave the 2-pair plateau (bench/results/assoc_variants).
+    """
+    pairs = size_stages(task, task.min_segments, "num_pairs", range(start, task.num_pairs))
+    return pairs + segment_stages(task, target)
+
+
 def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, stages=None, checkpoint=None,
           resume=None, callback=None, progress: bool = True, meta: dict | None = None) -> TrainResult:
     """Train `model` on `task` (see tasks.py: `task.sample(b, g, generator) -> tokens, targets (b, s)`) with
@@ -321,13 +344,19 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
     stages = [*stages, (task, target)]
     device = resolve_device(cfg.device)
     model.to(device)
-    optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
+    hint = None
+    if cfg.memory_hint:  # its probe's weights from the seed, after the model's: the RMT's are the same as without
+        hint = MemoryHint(model, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+    trained = model if hint is None else nn.ModuleList([model, hint])  # what the optimizer updates
+    optimizer = make_optimizer(trained, cfg.lr, cfg.weight_decay, cfg.betas, device)
     generator = torch.Generator().manual_seed(cfg.seed)
     run = TrainResult(model, segments=stages[0][1])
     meta, global_rng = dict(meta or {}), None
     if resume is not None:
         state = resume if isinstance(resume, dict) else load_checkpoint(resume)
         model.load_state_dict(state["model"])
+        if hint is not None:
+            hint.load_state_dict(state["hint"])
         optimizer.load_state_dict(state["optimizer"])
         generator.set_state(state["generator"])
         global_rng = state["global_rng"]
@@ -341,7 +370,8 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
     def save():
         if checkpoint is not None:
             save_checkpoint(
-                checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(), step=run.step,
+                checkpoint, model=model.state_dict(), hint=hint.state_dict() if hint is not None else None,
+                optimizer=optimizer.state_dict(), step=run.step,
                 stage=run.stage, segments=run.segments, seconds=run.seconds, cpu_seconds=run.cpu_seconds,
                 history=run.history, meta=meta,
                 generator=generator.get_state(), global_rng=torch.get_rng_state(), train_config=cfg.to_dict(),
@@ -373,26 +403,31 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
         if global_rng is not None:
             torch.set_rng_state(global_rng)
         with stop_on_interrupt() as stop:
-            losses = []  # detached scalar tensors since the last record: no sync per step
+            losses = []  # detached (task loss, hint loss) pairs since the last record: no sync per step
             while run.step < cfg.steps:
                 stage_task, run.segments = stages[run.stage]
                 lr = lr_at(run.step, cfg.lr, cfg.warmup, cfg.steps, cfg.min_lr_ratio)
                 batch = stage_task.sample(cfg.batch_size, run.segments, generator)
-                losses.append(_train_step(model, optimizer, lr, batch, cfg, device))
+                losses.append(_train_step(model, hint, optimizer, lr, batch, cfg, device))
                 run.step += 1
                 bar.update(1)
-                last = run.step == cfg.steps
+                last, solved = run.step == cfg.steps, False
                 if run.step % cfg.log_every == 0 or last:
-                    postfix["loss"] = torch.stack(losses).mean().item()  # the loop's one sync between evals
+                    loss, hint_loss = torch.stack(losses).mean(0).tolist()  # the loop's one sync between evals
+                    postfix["loss"] = loss
                     run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
-                    run.history.append({"step": run.step, "loss": postfix["loss"], "lr": lr,
-                                        "segments": run.segments, "stage": run.stage, "seconds": run.seconds,
-                                        "cpu_seconds": run.cpu_seconds})
+                    record = {"step": run.step, "loss": loss, "lr": lr, "segments": run.segments,
+                              "stage": run.stage, "seconds": run.seconds, "cpu_seconds": run.cpu_seconds}
+                    if hint is not None:
+                        record["hint_loss"] = hint_loss
+                    run.history.append(record)
                     losses = []
                 if run.step % cfg.eval_every == 0 or last:
                     with clock.paused(), cpu_clock.paused():
                         run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
                         postfix["acc"] = run_eval(run.stage)["eval_accuracy"]
+                        solved = (run.stage == len(stages) - 1 and cfg.stop_accuracy is not None
+                                  and postfix["acc"] >= cfg.stop_accuracy)
                         if run.stage < len(stages) - 1 and postfix["acc"] >= cfg.curriculum_threshold:
                             run.stage += 1
                             run.segments = stages[run.stage][1]
@@ -401,7 +436,7 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
                     if len(stages) > 1:
                         postfix.update(g=run.segments, stage=run.stage)
                     bar.set_postfix({k: round(v, 4) for k, v in postfix.items()}, refresh=False)
-                if callback is not None and callback(run.step, run.history):
+                if solved or (callback is not None and callback(run.step, run.history)):
                     break
         run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
         run.interrupted = stop.interrupted
@@ -448,17 +483,20 @@ class Stopwatch:
             self.origin += self.clock() - begin
 
 
-def _train_step(model, optimizer, lr: float, batch, cfg: TrainConfig, device) -> torch.Tensor:
-    """One optimizer step at learning rate `lr` on `batch = (tokens (b, s), targets (b, s))`; returns the
-    loss as a detached scalar tensor (reading it would wait for the device)."""
+def _train_step(model, hint, optimizer, lr: float, batch, cfg: TrainConfig, device) -> torch.Tensor:
+    """One optimizer step at learning rate `lr` on `batch = (tokens (b, s), targets (b, s))`, minimising the
+    task's loss plus, with `hint` (a MemoryHint, or None), the hint's loss on the memory after the first segment.
+    Returns the two losses as a detached tensor `(2,)` (reading it would wait for the device)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     tokens, targets = (x.to(device, non_blocking=True) for x in batch)
     with _autocast(device, cfg.autocast):
-        loss = model(tokens, targets=targets, bptt_depth=cfg.bptt_depth, return_logits=False).loss
+        out = model(tokens, targets=targets, bptt_depth=cfg.bptt_depth, return_logits=False)
+        hint_loss = torch.zeros_like(out.loss) if hint is None else hint(model.backbone.head, out.memories[0], tokens)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    (out.loss + hint_loss).backward()
     if cfg.clip is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        params = list(model.parameters()) + (list(hint.parameters()) if hint is not None else [])
+        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
     optimizer.step()
-    return loss.detach()
+    return torch.stack([out.loss, hint_loss]).detach()
