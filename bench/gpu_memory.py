@@ -3,13 +3,16 @@
 Config: gpu_throughput.py's (vocab 32,768, d 512, 8 layers, 8 heads, n 512, m 16, batch 16, bf16 autocast,
 fused AdamW, eager), full BPTT over g in {1, 4, 16, 64} segments. The model is called with targets and
 return_logits=False, so no logits are returned and kept. With memory_flat each segment's activations are
-recomputed in the backward pass (activation checkpointing per segment), so the peak should not grow with g;
-without it every segment's activations wait for the backward pass.
+recomputed in the backward pass (activation checkpointing per segment; the head and the loss are not
+recomputed, see minirmt/head_loss.py), so the peak should barely grow with g; without it every segment's
+activations wait for the backward pass.
 
-peak = torch.cuda.max_memory_allocated over the timed steps (weights, gradients and AdamW states included);
-"activations" = peak minus what is allocated between steps. A setting that runs out of memory is recorded
-as "oom" and the larger g of that mode are skipped. A third setting adds the chunked loss
-(chunked_loss.py) to memory_flat. `--peer` adds lucidrains' RMT (full BPTT and its
+peak = torch.cuda.max_memory_allocated during one step, measured for each setting alone (weights, gradients and
+AdamW states included); "activations" = peak minus what is allocated between steps. A setting that runs out of
+memory is recorded as "oom" and the larger g of that mode are skipped. At each g, the settings of a mode (eager,
+compiled) are then timed in interleaved rounds (one step of each per round), so that full BPTT and memory_flat
+see the same spells of a busy machine. A third setting adds the chunked loss (chunked_loss.py) to memory_flat
+(its last segment's loss). `--peer` adds lucidrains' RMT (full BPTT and its
 memory-replay backprop) for g in {1, 4, 16}.
 
     python bench/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory.json
@@ -66,31 +69,49 @@ def peer_step(cfg, replay: bool, batch, device):
     return step
 
 
-def measure(make_step, rounds: int, device) -> dict:
-    """Peak memory and tokens/s of one setting, or {"oom": True} if it runs out of memory (any other failure:
-    {"oom": False, "error": ...})."""
+def measure_together(makers: dict, rounds: int, device) -> dict:
+    """{name: result} for settings that run at the same g: each one's peak memory, measured alone, then the
+    tokens/s of all of them timed in interleaved rounds (one step of each per round), so that a slow or a fast
+    spell of the machine affects full BPTT and memory_flat alike and their ratio stays fair."""
+    results, steps = {}, {}
+    for name, make_step in makers.items():
+        results[name], step = peak_memory(make_step, device)
+        if step is not None:
+            steps[name] = step
+    times = harness.time_interleaved(steps, rounds, warmup=1, device=device)
+    for name in steps:
+        if "error" in times[name]:
+            results[name] = {"oom": times[name]["error"] == "out of memory", "error": times[name]["error"]}
+        else:
+            results[name]["step_wall_s"] = min(times[name]["wall_s"])
+    del steps
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return results
+
+
+def peak_memory(make_step, device) -> tuple[dict, object]:
+    """(result, step) for one setting: peak memory of a step (weights, gradients and AdamW states included) and
+    the step, or ({"oom": True}, None) if it runs out of memory (any other failure: {"oom": False, "error": ...})."""
     cuda = device.type == "cuda"
-    step = None
+    before = torch.cuda.memory_allocated(device) if cuda else 0  # the other settings' weights, if any
     try:
         step = make_step()
         step()  # warm-up: allocates the optimizer states
         harness.synchronize(device)
-        resident = torch.cuda.memory_allocated(device) if cuda else None
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        times = harness.time_interleaved({"step": step}, rounds, warmup=0, device=device)["step"]
-        peak = torch.cuda.max_memory_allocated(device) if cuda else None
-        out = {"oom": False, "step_wall_s": min(times["wall_s"]), "peak_bytes": peak, "resident_bytes": resident,
-               "activation_bytes": None if peak is None else peak - resident}
+        if not cuda:
+            return {"oom": False, "peak_bytes": None, "resident_bytes": None, "activation_bytes": None}, step
+        resident = torch.cuda.memory_allocated(device) - before
+        torch.cuda.reset_peak_memory_stats(device)
+        step()
+        harness.synchronize(device)
+        peak = torch.cuda.max_memory_allocated(device) - before
+        return {"oom": False, "peak_bytes": peak, "resident_bytes": resident, "activation_bytes": peak - resident}, step
     except torch.OutOfMemoryError:
-        out = {"oom": True}
+        return {"oom": True}, None
     except Exception as e:  # one failing setting must not end the sweep
-        out = {"oom": False, "error": harness.describe(e)}
-    del step
-    gc.collect()
-    if cuda:
-        torch.cuda.empty_cache()
-    return out
+        return {"oom": False, "error": harness.describe(e)}, None
 
 
 def flat_cost(flat: dict, full: dict) -> dict:
@@ -117,28 +138,28 @@ def main(argv=None) -> dict:
     segments = [1, 2, 4] if args.smoke else args.segments
     rounds = 1 if args.smoke else args.rounds
     notes = []
-    settings = [("minirmt flat=False", (False, False, False)), ("minirmt flat=True", (True, False, False)),
-                ("minirmt flat=True, chunked loss", (True, True, False))]
+    groups = {"eager": [("minirmt flat=False", (False, False, False)), ("minirmt flat=True", (True, False, False)),
+                        ("minirmt flat=True, chunked loss", (True, True, False))]}
     if args.compiled and not args.smoke:
-        settings += [("minirmt compiled, flat=False", (False, False, True)),
-                     ("minirmt compiled, flat=True", (True, False, True))]
+        groups["compiled"] = [("minirmt compiled, flat=False", (False, False, True)),
+                              ("minirmt compiled, flat=True", (True, False, True))]
     if args.peer and harness.peer_version() is None:
         notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
     elif args.peer:
-        settings += [("peer full BPTT", False), ("peer memory replay", True)]
+        groups["peer"] = [("peer full BPTT", False), ("peer memory replay", True)]
 
-    results = {}
-    for name, option in settings:
-        results[name] = {}
-        for g in segments if name.startswith("minirmt") else [g for g in segments if g in PEER_SEGMENTS] or [1]:
+    results = {name: {} for settings in groups.values() for name, _ in settings}
+    for group, settings in groups.items():
+        make = peer_step if group == "peer" else minirmt_step
+        for g in [g for g in segments if g in PEER_SEGMENTS] if group == "peer" else segments:
             batch = harness.lm_batch(cfg.vocab_size, batch_size, g * cfg.segment_len, device=device)
-            make = minirmt_step if name.startswith("minirmt") else peer_step
-            r = measure(lambda make=make, option=option, batch=batch: make(cfg, option, batch, device), rounds, device)
-            if "step_wall_s" in r:
-                r["tokens_per_s"] = batch_size * g * cfg.segment_len / r["step_wall_s"]
-            results[name][g] = r
-            if "tokens_per_s" not in r:
-                break  # a larger g would run out of memory (or fail) too
+            # a setting that ran out of memory (or failed) at a smaller g is not tried again
+            makers = {name: lambda make=make, option=option, batch=batch: make(cfg, option, batch, device)
+                      for name, option in settings if all("tokens_per_s" in r for r in results[name].values())}
+            for name, r in measure_together(makers, rounds, device).items():
+                if "step_wall_s" in r:
+                    r["tokens_per_s"] = batch_size * g * cfg.segment_len / r["step_wall_s"]
+                results[name][g] = r
 
     flat, full = results["minirmt flat=True"], results["minirmt flat=False"]
     summary = {
