@@ -3,19 +3,22 @@ segment-only baseline on the same budget.
 
 Targets:
     copy over 4 segments of 8 (16 digits, GO, the 16 digits)   RMT exact match >= 0.99 within 60 s
-    associative retrieval over 4 segments of 4 (4 pairs)        RMT answer accuracy >= 0.95 within 180 s
+    associative retrieval over 4 segments of 8 (4 pairs)        RMT answer accuracy >= 0.95 within 180 s
     SegmentTransformer on both, same budget                     at chance (it cannot see earlier segments)
 
 Each run trains with `minirmt.train.train` (lab-size model: d 64, 2 layers, 4 heads, m 8) and is evaluated
 every `EVAL_EVERY` steps on the same held-out sequences; the time to solve is the training time (evaluation
 excluded) at the first evaluation that meets the target, and the run stops there or when its budget is spent.
-Associative retrieval uses the curriculum over the number of pairs of GUIDE.md, Sec. 3 (2 -> 3 -> 4, moving on
-at 0.97 evaluation accuracy). Both wall-clock and process CPU seconds are recorded: on a machine other jobs
-share, the CPU seconds (divided by the 2 threads) are the steadier measure.
+Associative retrieval is what `python -m minirmt train --task assoc` does (its defaults, cli.TASK_DEFAULTS:
+the pairs-then-segments curriculum, lr 5e-3, the memory hint for the RMT, evaluation every 50 steps, stop at
+0.95), plus `--assoc-flags` (e.g. "--no-memory-hint"); its final model is also scored on 8,192 fresh answers
+(`held_out`). Both wall-clock and process CPU seconds are recorded: on a machine other jobs share, the CPU
+seconds (divided by the 2 threads) are the steadier measure.
 
     python bench/solve_tasks.py              # writes bench/results/solve_tasks.json
     python bench/solve_tasks.py --smoke      # a few seconds: checks that the script works
     python bench/solve_tasks.py --parallel   # the four races at once, each pinned to its own 2 cores
+    python bench/solve_tasks.py --only assoc --seeds 0,1,2 --out bench/results/solve_tasks_assoc_hint.json
 """
 
 import argparse
@@ -31,8 +34,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).res
 import harness  # noqa: E402
 import torch  # noqa: E402
 
+from minirmt import cli  # noqa: E402
 from minirmt.experiments import build  # noqa: E402
-from minirmt.train import TrainConfig, size_stages, train  # noqa: E402
+from minirmt.train import TrainConfig, eval_batches, evaluate, train  # noqa: E402
 
 THREADS = 2
 MODELS = ("rmt", "segment")
@@ -40,26 +44,34 @@ EVAL_EVERY = 25
 TARGETS = {
     "copy": dict(task="copy", segment_len=8, segments=4, sizes={}, metric="eval_exact_match", goal=0.99,
                  budget=60.0, config=dict(steps=600, lr=3e-3)),
-    "assoc": dict(task="assoc", segment_len=4, segments=4, sizes={"num_pairs": 4}, metric="eval_accuracy",
-                  goal=0.95, budget=180.0, pairs_from=2, config=dict(steps=2500, lr=3e-3)),
+    "assoc": dict(task="assoc", metric="eval_accuracy", goal=0.95, budget=180.0, cli=True),  # the CLI's defaults
 }
 
 
-def race(target: dict, model_name: str, smoke: bool, cores: list[int] | None = None) -> dict:
+def setup(target: dict, model_name: str, seed: int, flags: str) -> tuple:
+    """`(task, model, TrainConfig, stages)` of a target: the CLI's defaults (and `flags`) for a `cli` target."""
+    if target.get("cli"):
+        argv = ["train", "--task", target["task"], "--model", model_name, "--out", "-", "--device", "cpu",
+                "--seed", str(seed), *flags.split()]
+        return cli.train_setup(cli.make_parser().parse_args(argv))
+    task, model = build(target["task"], model_name, target["segment_len"], seed, sizes=target["sizes"])
+    config = TrainConfig(batch_size=64, warmup=100, segments=target["segments"], eval_every=EVAL_EVERY,
+                         eval_batches=4, log_every=5, device="cpu", seed=seed, **target["config"])
+    return task, model, config, None
+
+
+def race(target: dict, model_name: str, smoke: bool, cores: list[int] | None = None, seed: int = 0,
+         flags: str = "") -> dict:
     """Train one model on one target until it meets the goal or spends its budget of training seconds.
 
     cores: pin this process to these CPU cores first (a race of its own, in parallel with others).
+    seed: of the model's weights and the training batches; flags: extra CLI flags for a `cli` target.
     """
     if cores is not None:
         os.sched_setaffinity(0, cores)
     torch.set_num_threads(THREADS)
     budget = 3.0 if smoke else target["budget"]
-    task, model = build(target["task"], model_name, target["segment_len"], sizes=target["sizes"])
-    config = TrainConfig(batch_size=64, warmup=100, segments=target["segments"], eval_every=EVAL_EVERY,
-                         eval_batches=4, log_every=5, device="cpu", **target["config"])
-    stages = None
-    if "pairs_from" in target:
-        stages = size_stages(task, target["segments"], "num_pairs", range(target["pairs_from"], task.num_pairs))
+    task, model, config, stages = setup(target, model_name, seed, flags)
 
     def stop(step, history):
         if not history:
@@ -73,14 +85,16 @@ def race(target: dict, model_name: str, smoke: bool, cores: list[int] | None = N
     evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(stages or ())]
     solved = next((r for r in evals if r[target["metric"]] >= target["goal"]), None)
     best = max(evals, key=lambda r: r[target["metric"]]) if evals else {}
+    held_out = evaluate(model, eval_batches(task, config.segments, 64, 2 if smoke else 32, seed=2027))
     return {
-        "model": model_name, "solved": solved is not None,
+        "model": model_name, "seed": seed, "memory_hint": config.memory_hint, "solved": solved is not None,
         "seconds_to_solve": round(solved["seconds"], 1) if solved else None,
         "cpu_seconds_to_solve": round(solved["cpu_seconds"], 1) if solved else None,
         "steps_to_solve": solved["step"] if solved else None,
         "steps": run.step, "train_seconds": round(run.seconds, 1), "cpu_seconds": round(run.cpu_seconds, 1),
         "wall_seconds": round(time.perf_counter() - started, 1), "stage_reached": run.stage,
         "final_accuracy": run.metrics["eval_accuracy"], "final_exact_match": run.metrics["eval_exact_match"],
+        "held_out": round(held_out["eval_accuracy"], 4),
         "best": {k: best.get(k) for k in ("step", "eval_accuracy", "eval_exact_match")},
         "chance_accuracy": task.chance_accuracy,
         "curve": [(r["step"], r["stage"], round(r["eval_accuracy"], 3)) for r in run.history if "eval_accuracy" in r],
@@ -88,8 +102,8 @@ def race(target: dict, model_name: str, smoke: bool, cores: list[int] | None = N
 
 
 def table(results: dict) -> str:
-    lines = [f"{'target':<7} {'model':<8} {'goal':>14} {'solved in':>10} {'budget':>7} {'ratio':>6} "
-             f"{'acc':>6} {'exact':>6} {'chance':>6}"]
+    lines = [f"{'target':<7} {'model':<8} {'seed':>4} {'goal':>14} {'solved in':>10} {'budget':>7} {'ratio':>6} "
+             f"{'acc':>6} {'exact':>6} {'held-out':>8} {'chance':>6}"]
     for name, rows in results.items():
         target = TARGETS[name]
         goal = f"{target['metric'][5:]} >= {target['goal']}"
@@ -98,8 +112,9 @@ def table(results: dict) -> str:
             took = "no" if solved is None else f"{solved:.0f} s"
             ratio = "-" if solved is None else f"{solved / budget:.2f}"
             lines.append(
-                f"{name:<7} {row['model']:<8} {goal:>14} {took:>10} {budget:>5.0f} s {ratio:>6} "
-                f"{row['final_accuracy']:6.3f} {row['final_exact_match']:6.3f} {row['chance_accuracy']:6.3f}"
+                f"{name:<7} {row['model']:<8} {row['seed']:>4} {goal:>14} {took:>10} {budget:>5.0f} s {ratio:>6} "
+                f"{row['final_accuracy']:6.3f} {row['final_exact_match']:6.3f} {row['held_out']:8.3f} "
+                f"{row['chance_accuracy']:6.3f}"
             )
     return "\n".join(lines)
 
@@ -111,28 +126,32 @@ def main(argv=None) -> None:
     parser.add_argument("--only", choices=list(TARGETS), help="one target only")
     parser.add_argument("--parallel", action="store_true",
                         help="all races at once, each in its own process pinned to its own 2 cores")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated (default rmt,segment)")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, one race each (default 0)")
+    parser.add_argument("--assoc-flags", default="", help='extra CLI flags for assoc, e.g. "--no-memory-hint"')
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     environment = harness.environment("cpu")
-    races = [(name, model_name) for name in ([args.only] if args.only else TARGETS) for model_name in MODELS]
+    races = [(name, model_name, int(seed)) for name in ([args.only] if args.only else TARGETS)
+             for model_name in args.models.split(",") for seed in args.seeds.split(",")]
     if not args.parallel:
-        rows = [race(TARGETS[name], model_name, args.smoke) for name, model_name in races]
+        rows = [race(TARGETS[name], m, args.smoke, None, seed, args.assoc_flags) for name, m, seed in races]
     else:
         cores = sorted(os.sched_getaffinity(0))
         if len(races) * THREADS > len(cores):
             parser.error(f"--parallel needs {len(races) * THREADS} cores, {len(cores)} here")
         pinned = [cores[THREADS * i: THREADS * (i + 1)] for i in range(len(races))]
         with get_context("spawn").Pool(len(races)) as pool:
-            rows = pool.starmap(race, [(TARGETS[name], m, args.smoke, c) for (name, m), c in zip(races, pinned)],
-                                chunksize=1)
+            rows = pool.starmap(race, [(TARGETS[name], m, args.smoke, c, seed, args.assoc_flags)
+                                       for (name, m, seed), c in zip(races, pinned)], chunksize=1)
     results = {}
-    for (name, _), row in zip(races, rows):
+    for (name, _, _), row in zip(races, rows):
         results.setdefault(name, []).append(row)
         print(json.dumps({"target": name, **{k: v for k, v in row.items() if k != "curve"}}), flush=True)
     print(table(results))
     payload = {"benchmark": "solve_tasks", "smoke": args.smoke, "parallel": args.parallel, "environment": environment,
                "load_average_after": os.getloadavg(), "targets": {k: TARGETS[k] for k in results},
-               "results": results}
+               "assoc_defaults": cli.TASK_DEFAULTS["assoc"], "assoc_flags": args.assoc_flags, "results": results}
     print("wrote", harness.write_json(harness.result_path("solve_tasks", args.smoke, args.out), payload))
 
 
