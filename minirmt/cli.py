@@ -25,9 +25,10 @@ from .tasks import TASKS
 from .train import TrainConfig, eval_batches, evaluate, pair_stages, resolve_device, train
 
 # Defaults per task that the default RMT run solves on a 2-core CPU (GUIDE.md, Sec. 3, "What is known to work").
-# assoc: recipe `copyprev` of bench/results/assoc_variants/README.md (4 pairs over 4 segments of 8: 20 seeds of 20
+# assoc: recipe `copyprev` of bench/results/assoc_variants/README.md (4 pairs over 4 segments of 8, 20 seeds of 20
 # at >= 0.95 in 40-60 s): the pairs-then-segments curriculum, lr 5e-3, the memory hint (RMT only), and the run
-# stops at 0.95 on the target. Without the hint the RMT leaves the 2-pair plateau for about 1 seed in 3.
+# stops at 0.95 on the target (seeds 0-2 in 32-36 s on 2 threads: bench/results/solve_tasks_assoc_hint.json).
+# Without the hint the RMT leaves the 2-pair plateau for about 1 seed in 3.
 COMMON_DEFAULTS = {"warmup": 100, "eval_every": 100, "curriculum": "none", "curriculum_threshold": 0.97,
                    "stop_at": None, "memory_hint": False}
 TASK_DEFAULTS = {

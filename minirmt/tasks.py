@@ -210,8 +210,8 @@ class AssociativeRecall(Task):
         tokens  f 6 a 9 | h 2 d 4 | _ h 2 f | 6 d 4 a
         targets . . . . | . . . . | . 2 . 6 | . 4 . 9
 
-    The known-good setting: `make_task("assoc", 4)` with 4 segments; grow `num_pairs` as a curriculum
-    with `dataclasses.replace(task, num_pairs=k)`.
+    The known-good setting (`python -m minirmt train --task assoc`): `make_task("assoc", 8)` over 4 segments,
+    the curriculum `train.pair_stages` (more pairs, then more segments) and the memory hint (hint.py).
     """
 
     name: ClassVar[str] = "assoc"
