@@ -31,7 +31,7 @@ from .rmt import RecurrentMemoryTransformer
 def check_hint_model(model: nn.Module) -> None:
     """Raise a ValueError unless `model` can take the hint: an RMT whose m slots fit one segment (2 <= m <= n)."""
     if not isinstance(model, RecurrentMemoryTransformer):
-        raise ValueError(f"the memory hint trains the RMT's memory; {type(model).__name__} has none "
+        raise ValueError(f"the memory hint trains the RMT's memory; {type(model).__name__} carries none "
                          f"(use the rmt model, or turn the hint off)")
     m, n = model.cfg.num_mem_tokens, model.cfg.segment_len
     if not 2 <= m <= n:

@@ -74,7 +74,7 @@ def test_other_models_and_tasks_train(tmp_path):
     (["train", "--task", "copy", "--out", "x", "--heads", "3"], "n_heads=3 must divide d_model=64"),
     (["train", "--task", "copy", "--out", "x", "--pairs", "3"], "unknown ['num_pairs']"),
     (["train", "--task", "copy", "--out", "x", "--device", "tpu"], "not a device"),
-    (["train", "--task", "assoc", "--out", "x", "--model", "segment", "--memory-hint"], "SegmentTransformer has none"),
+    (["train", "--task", "assoc", "--out", "x", "--model", "segment", "--memory-hint"], "Transformer carries none"),
     (["train", "--task", "assoc", "--out", "x", "--segment-len", "4"], "needs 2 <= m <= n"),
     (["train", "--task", "copy", "--out", "x", "--curriculum", "pairs"], "copy has no pairs"),
     (["train", "--task", "assoc", "--out", "x", "--stop-at", "1.5"], "must be in (0, 1]"),

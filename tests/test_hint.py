@@ -67,8 +67,8 @@ def test_hint_loss_is_the_weighted_sum_of_two_cross_entropies():
 
 
 @pytest.mark.parametrize("model, overrides, message", [
-    ("segment", {}, "SegmentTransformer has none"),
-    ("memxl", {}, "MemTransformerXL has none"),
+    ("segment", {}, "SegmentTransformer carries none"),
+    ("memxl", {}, "MemTransformerXL carries none"),
     ("rmt", {"num_mem_tokens": 8}, "2 <= m <= n"),
     ("rmt", {"num_mem_tokens": 1}, "2 <= m <= n"),
 ])
