@@ -20,7 +20,8 @@ class ModelConfig:
     bptt_depth      gradients flow through memory across at most this many segments (None = all)
     memory_form     "decoder": [read_mem | tokens | write_mem], causal (the paper's language-model form);
                     "encoder": [mem | tokens], bidirectional (for classification)
-    memory_flat     recompute each segment (but the last) in the backward pass: peak memory does not grow with g
+    memory_flat     recompute each segment's blocks (but the last's) in the backward pass: peak memory
+                    barely grows with g
     xl_cache_len    hidden states cached per layer by the Transformer-XL baselines (default segment_len)
     rope_base       base of the rotary position frequencies
     """

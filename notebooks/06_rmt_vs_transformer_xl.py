@@ -254,8 +254,9 @@ viz.plot_attention(weights[layer, head], 0, None, title=f"XL, g = 2, answer segm
 # We time one training step (forward and backward) of each model, and count the memory autograd keeps for the
 # backward pass (the activations; it is what grows with the length and sets the peak). A hook sees every
 # tensor saved for backward; we add up their sizes, leaving out the parameters. `rmt, memory-flat` is RMT with
-# `memory_flat=True`: it recomputes each segment in the backward pass instead of keeping its activations
-# (notebook 02), all but the last, whose backward pass comes right after its forward pass. The segments are
+# `memory_flat=True`: it recomputes each segment's blocks in the backward pass instead of keeping their activations
+# (notebook 02), all but the last segment, whose backward pass comes right after its forward pass; it keeps the
+# head's gradients instead, computed in the forward pass (`minirmt/head_loss.py`). The segments are
 # longer here (`n = 128`), closer to real use.
 
 # %%
