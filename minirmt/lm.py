@@ -70,7 +70,7 @@ class LMConfig:
     preset            the ModelConfig preset the sizes start from ("tiny", "lab", "wikitext")
     d_model ... xl_cache_len   override the preset's sizes (None: keep)
     bptt_depth        gradients flow back through at most this many segments of a batch (None: all g)
-    memory_flat       recompute each segment (but the last) in backward: memory does not grow with g
+    memory_flat       recompute each segment's blocks (but the last's) in backward: memory barely grows with g
     batch_size        b, rows per step on each process (the global batch is b * world_size)
     segments          g, segments per row of a batch: a batch is `(b, g * n)`
     steps             optimizer steps (None: until the time budget ends)
