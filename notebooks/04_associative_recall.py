@@ -371,7 +371,8 @@ else:
 # (`minirmt/hint.py`), and `python -m minirmt train --task assoc` turns it on by default (for the RMT only;
 # `--no-memory-hint` turns it off).
 #
-# **Predict**: with the hint, how many steps until 0.95 on 4 pairs over 4 segments? (The run stops there; in
+# **Predict**: with the hint, how many steps until 0.95 on 4 pairs over 4 segments? (The run stops at 0.98, a
+# margin over the target, since an evaluation reads only a sample of answers; in
 # lab mode it takes about a minute.)
 
 # %%
@@ -380,7 +381,7 @@ stages = pair_stages(target, 4)  # (2 pairs, g 2) -> (3, 2) -> (4, 2) -> (4, 3),
 print("curriculum (pairs, g):", [(t.num_pairs, k) for t, k in stages], "-> target", (target.num_pairs, 4))
 hint_cfg = minirmt.preset("lab", vocab_size=target.vocab_size, segment_len=8)  # d 64, 2 layers, 4 heads, m 8
 hint_config = TrainConfig(steps=SIZES["hint_steps"], batch_size=SIZES["batch"], lr=5e-3, warmup=200, segments=4,
-                          curriculum_threshold=0.9, stop_accuracy=0.95, memory_hint=True, eval_every=50,
+                          curriculum_threshold=0.9, stop_accuracy=0.98, memory_hint=True, eval_every=50,
                           eval_batches=SIZES["eval_batches"], device=nb.device())
 hinted = train(seeded_model("rmt", hint_cfg, seed=0), target, hint_config, stages=stages, progress=False)
 print(f"RMT + memory hint: accuracy {hinted.metrics['eval_accuracy']:.3f} on 4 pairs over 4 segments after "

@@ -148,7 +148,7 @@ def test_default_assoc_run_is_the_recipe_with_the_hint_for_the_rmt_only():
     task, model, config, stages = setup()
     assert (task.num_pairs, model.cfg.segment_len, model.cfg.num_mem_tokens, config.segments) == (4, 8, 8, 4)
     assert (config.lr, config.warmup, config.steps, config.curriculum_threshold) == (5e-3, 200, 2000, 0.9)
-    assert config.memory_hint and config.stop_accuracy == 0.95
+    assert config.memory_hint and config.stop_accuracy == 0.98
     assert [(t.num_pairs, g) for t, g in stages] == [(2, 2), (3, 2), (4, 2), (4, 3)]
     assert not setup("--model", "segment")[2].memory_hint
     assert not setup("--no-memory-hint")[2].memory_hint
