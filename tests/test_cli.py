@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from minirmt import cli, experiments
 
@@ -15,12 +14,7 @@ TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size",
         "--heads", "2", "--mem", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

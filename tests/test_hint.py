@@ -13,13 +13,7 @@ from minirmt.hint import MemoryHint, check_hint_model
 from minirmt.tasks import make_task
 from minirmt.train import TrainConfig, _train_step, load_checkpoint, make_optimizer, pair_stages, seeded_model, train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def tiny_assoc(model="rmt", seed=0, **overrides):
