@@ -314,8 +314,8 @@ def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False, tune_kern
 
 
 def _allow_recompiles() -> None:
-    """Every model in the process shares the code of `forward` and `_segment_with_loss`, and each keeps a few
-    compiled versions (first segment or not, a carried state or none): allow more than torch's default of 8."""
+    """Every model in the process shares the code of `forward`, `_segment_with_loss` and `_flat_segment`, and each
+    keeps a few compiled versions (first segment or not, a carried state or none): allow more than torch's 8."""
     torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
 
 
