@@ -164,8 +164,14 @@ def synchronize(device) -> None:
         torch.cuda.synchronize()
 
 
-def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, device="cpu") -> dict:
+def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, device="cpu",
+                     steps_per_round: int = 1) -> dict:
     """Time each step function `rounds` times, one of each per round, after `warmup` untimed calls each.
+
+    steps_per_round: k > 1 runs k steps back to back per round and records their mean. The device is
+    synchronised only before and after the k steps, so the host queues step i + 1 while the GPU still runs
+    step i, as in a training loop that reads the loss back only every few steps (minirmt.lm does). With
+    k = 1 every step starts from an idle GPU and its time includes the host's start-up latency.
 
     Returns {name: {"wall_s": [...], "cpu_s": [...], "warmup_s": seconds of the warm-up calls (compilation
     included)}}, seconds per step; on a GPU also "step_peak_bytes": the most memory a warm-up step allocated
@@ -197,10 +203,11 @@ def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, d
                 continue
             synchronize(device)
             wall, cpu = time.perf_counter(), time.process_time()
-            step()
+            for _ in range(steps_per_round):
+                step()
             synchronize(device)
-            times[name]["wall_s"].append(time.perf_counter() - wall)
-            times[name]["cpu_s"].append(time.process_time() - cpu)
+            times[name]["wall_s"].append((time.perf_counter() - wall) / steps_per_round)
+            times[name]["cpu_s"].append((time.process_time() - cpu) / steps_per_round)
     return times
 
 

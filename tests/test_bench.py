@@ -79,6 +79,23 @@ def test_time_interleaved_calls_each_step_warmup_plus_rounds_times():
     assert summary_["a"]["tokens_per_s"] == pytest.approx(100 / summary_["a"]["step_wall_s"])
 
 
+def test_time_interleaved_runs_k_steps_back_to_back_and_records_their_mean(monkeypatch):
+    clock = {"now": 0.0}
+    monkeypatch.setattr(harness.time, "perf_counter", lambda: clock["now"])
+    order = []
+
+    def step(name, seconds):
+        def run():
+            order.append(name)
+            clock["now"] += seconds
+        return run
+
+    times = harness.time_interleaved({"a": step("a", 1.0), "b": step("b", 3.0)}, rounds=2, warmup=1,
+                                     steps_per_round=4)
+    assert order == ["a", "b"] + ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4
+    assert times["a"]["wall_s"] == [1.0, 1.0] and times["b"]["wall_s"] == [3.0, 3.0]
+
+
 def test_time_interleaved_leaves_out_a_step_that_runs_out_of_memory():
     calls = []
 
