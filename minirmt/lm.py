@@ -82,7 +82,8 @@ class LMConfig:
     cuda_graphs       with compile, on CUDA: compile the whole forward pass and replay its kernels from CUDA
                       graphs (see `compile_forward`)
     tune_kernels      with cuda_graphs: time a few launch settings of every compiled kernel and keep the
-                      fastest (1.09x on the GPU benchmark, for minutes more of compilation)
+                      fastest (on the GPU benchmark: 1.09x timed one step at a time, 1.01x with steps back
+                      to back as training runs them; minutes more of compilation)
     dtype             "auto" (bfloat16 autocast on CUDA, float32 on the CPU), "bfloat16" or "float32"
     device            "auto", "cpu", "cuda"; under torchrun each process takes cuda:LOCAL_RANK
     eval_every        evaluate on valid every this many steps (0: only at the end)
@@ -299,9 +300,11 @@ def compile_forward(model: torch.nn.Module, cuda_graphs: bool = False, tune_kern
     Against `compile_segments`: g times more code to compile (one to two minutes at the GPU benchmark's sizes,
     and again for each new number of segments), and in return one program for the whole step:
     - with `cuda_graphs`, a training step replays one CUDA graph forward and one backward instead of one of
-      each per segment, which leaves the GPU fewer gaps (1.12x compile_segments with CUDA graphs);
+      each per segment, which leaves the GPU fewer gaps (1.12x compile_segments with CUDA graphs, timed one step at
+      a time);
     - with `tune_kernels`, the compiler times a few launch settings of each kernel it writes and keeps the
-      fastest (inductor's "coordinate descent tuning": 1.09x, for one to several minutes more of compilation).
+      fastest (inductor's "coordinate descent tuning": 1.09x timed one step at a time, 1.01x with steps back to
+      back as training runs them; one to several minutes more of compilation).
     Both measured on an H200 (bench/results/gpu/README.md); `lm --compile --cuda-graphs [--tune-kernels]` uses
     this. Parameter names, hence checkpoints, stay.
     """

@@ -132,6 +132,25 @@ def test_summary_reads_a_record(tmp_path, capsys):
     assert "g=1: 1.00 GiB" in out and "g=16: oom" in out and "30%: met" in out and "missing" in out
 
 
+def test_summary_holds_every_dense_row_to_its_goal_and_skips_other_records(tmp_path, capsys):
+    row = {"tokens_per_s": 1.0, "mfu": None, "step_peak_bytes": None}
+    record = {
+        "benchmark": "gpu_throughput", "environment": {"device": "cuda"},
+        "results": {"minirmt compiled whole": row, "dense compiled whole, CUDA graphs": row, "peer": row},
+        "ratios": {"minirmt compiled whole / peer": 9.9,
+                   "minirmt compiled whole / dense compiled whole, CUDA graphs": 0.83,
+                   "minirmt compiled, chunked loss / minirmt compiled": 1.04},
+    }
+    paths = [harness.write_json(tmp_path / "t.json", record),
+             harness.write_json(tmp_path / "profile.json", {"rows": []})]
+    summary.main([str(p) for p in paths])
+    out = capsys.readouterr().out
+    assert "/ peer: 9.90x (goal >= 10: MISSED)" in out
+    assert "CUDA graphs: 0.83x (goal >= 0.8: met)" in out
+    assert "minirmt compiled: 1.04x (a proposal against today's code)" in out
+    assert "profile.json: not a benchmark record" in out and "each step timed alone" in out
+
+
 def test_peer_loop_equals_the_peer_wrapper_loss():
     pytest.importorskip("recurrent_memory_transformer_pytorch")
     from recurrent_memory_transformer_pytorch import RecurrentMemoryTransformerWrapper
