@@ -10,8 +10,9 @@ activations wait for the backward pass.
 peak = torch.cuda.max_memory_allocated during one step, measured for each setting alone (weights, gradients and
 AdamW states included); "activations" = peak minus what is allocated between steps. A setting that runs out of
 memory is recorded as "oom" and the larger g of that mode are skipped. At each g, the settings of a mode (eager,
-compiled) are then timed in interleaved rounds (one step of each per round), so that full BPTT and memory_flat
-see the same spells of a busy machine. A third setting adds the chunked loss (chunked_loss.py) to memory_flat
+compiled) are then timed in interleaved rounds (5 steps of each per round, back to back as in training;
+`--steps-per-round 1` times steps alone), so that full BPTT and memory_flat see the same spells of a busy
+machine. A third setting adds the chunked loss (chunked_loss.py) to memory_flat
 (its last segment's loss). `--peer` adds lucidrains' RMT (full BPTT and its
 memory-replay backprop) for g in {1, 4, 16}.
 
@@ -69,16 +70,17 @@ def peer_step(cfg, replay: bool, batch, device):
     return step
 
 
-def measure_together(makers: dict, rounds: int, device) -> dict:
+def measure_together(makers: dict, rounds: int, device, steps_per_round: int = 1) -> dict:
     """{name: result} for settings that run at the same g: each one's peak memory, measured alone, then the
-    tokens/s of all of them timed in interleaved rounds (one step of each per round), so that a slow or a fast
-    spell of the machine affects full BPTT and memory_flat alike and their ratio stays fair."""
+    tokens/s of all of them timed in interleaved rounds (`steps_per_round` steps of each per round, back to
+    back), so that a slow or a fast spell of the machine affects full BPTT and memory_flat alike and their
+    ratio stays fair."""
     results, steps = {}, {}
     for name, make_step in makers.items():
         results[name], step = peak_memory(make_step, device)
         if step is not None:
             steps[name] = step
-    times = harness.time_interleaved(steps, rounds, warmup=1, device=device)
+    times = harness.time_interleaved(steps, rounds, warmup=1, device=device, steps_per_round=steps_per_round)
     for name in steps:
         if "error" in times[name]:
             results[name] = {"oom": times[name]["error"] == "out of memory", "error": times[name]["error"]}
@@ -125,6 +127,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--segments", type=int, nargs="+", default=SEGMENTS)
     parser.add_argument("--rounds", type=int, default=3, help="timed steps per setting (the fastest is reported)")
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--steps-per-round", type=int, default=5,
+                        help="steps timed back to back per setting and round, as in training (see gpu_throughput.py)")
     parser.add_argument("--peer", action="store_true", help="also the peer, full BPTT and memory replay")
     parser.add_argument("--compiled", action="store_true", help="also flat off and on with segments compiled")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -137,6 +141,7 @@ def main(argv=None) -> dict:
     batch_size = 2 if args.smoke else args.batch
     segments = [1, 2, 4] if args.smoke else args.segments
     rounds = 1 if args.smoke else args.rounds
+    k = 1 if args.smoke else args.steps_per_round
     notes = []
     groups = {"eager": [("minirmt flat=False", (False, False, False)), ("minirmt flat=True", (True, False, False)),
                         ("minirmt flat=True, chunked loss", (True, True, False))]}
@@ -156,7 +161,7 @@ def main(argv=None) -> dict:
             # a setting that ran out of memory (or failed) at a smaller g is not tried again
             makers = {name: lambda make=make, option=option, batch=batch: make(cfg, option, batch, device)
                       for name, option in settings if all("tokens_per_s" in r for r in results[name].values())}
-            for name, r in measure_together(makers, rounds, device).items():
+            for name, r in measure_together(makers, rounds, device, steps_per_round=k).items():
                 if "step_wall_s" in r:
                     r["tokens_per_s"] = batch_size * g * cfg.segment_len / r["step_wall_s"]
                 results[name][g] = r
@@ -174,7 +179,8 @@ def main(argv=None) -> dict:
         "smoke": args.smoke,
         "environment": harness.environment(device),
         "config": {**cfg.to_dict(), "segments": segments, "batch_size": batch_size, "autocast": "bfloat16",
-                   "optimizer": "AdamW(lr=3e-4, fused)", "rounds": rounds, "call": "targets, return_logits=False"},
+                   "optimizer": "AdamW(lr=3e-4, fused)", "rounds": rounds, "steps_per_round": k,
+                   "call": "targets, return_logits=False"},
         "results": results,
         "summary": summary,
         "goals": GOALS,
