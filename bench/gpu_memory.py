@@ -7,14 +7,14 @@ recomputed in the backward pass (activation checkpointing per segment; the head 
 recomputed, see minirmt/head_loss.py), so the peak should barely grow with g; without it every segment's
 activations wait for the backward pass.
 
-peak = torch.cuda.max_memory_allocated during one step, measured for each setting alone (weights, gradients and
-AdamW states included); "activations" = peak minus what is allocated between steps. A setting that runs out of
-memory is recorded as "oom" and the larger g of that mode are skipped. At each g, the settings of a mode (eager,
-compiled) are then timed in interleaved rounds (5 steps of each per round, back to back as in training;
-`--steps-per-round 1` times steps alone), so that full BPTT and memory_flat see the same spells of a busy
-machine. A third setting adds the chunked loss (chunked_loss.py) to memory_flat
-(its last segment's loss). `--peer` adds lucidrains' RMT (full BPTT and its
-memory-replay backprop) for g in {1, 4, 16}.
+peak = torch.cuda.max_memory_allocated over a setting's first two steps, measured for each setting alone
+(weights, gradients and AdamW states included); "activations" = peak minus what is allocated between steps. A
+setting that runs out of memory is recorded as "oom" and the larger g of that mode are skipped. At each g, the
+settings of a mode (eager; with `--compiled`, segments compiled without and, on CUDA, with CUDA graphs) are then
+timed in interleaved rounds (5 steps of each per round, back to back as in training; `--steps-per-round 1` times
+steps alone), so that full BPTT and memory_flat see the same spells of a busy machine. A third eager setting adds
+the chunked loss (chunked_loss.py) to memory_flat (its last segment's loss). `--peer` adds lucidrains' RMT (full
+BPTT and its memory-replay backprop) for g in {1, 4, 16}.
 
     python bench/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory.json
     python bench/gpu_memory.py --smoke    # tiny sizes on the CPU (memory is then not measured)
@@ -40,13 +40,15 @@ PEER_SEGMENTS = [1, 4, 16]
 GOALS = {"flat peak at g=16 / flat peak at g=1": "<= 2", "throughput cost of memory_flat": "<= 30%"}
 
 
-def minirmt_step(cfg, option: tuple[bool, bool, bool], batch, device):
-    """One training step of minirmt; option = (memory_flat, chunked loss, segments compiled)."""
+def minirmt_step(cfg, option: tuple[bool, bool, str | None], batch, device):
+    """One training step of minirmt; option = (memory_flat, chunked loss, compile): compile is None (eager),
+    "segments" (`compile_segments`, what `lm --compile` runs) or "CUDA graphs" (`compile_segments(cuda_graphs=True)`,
+    what `lm --compile --cuda-graphs --memory-flat` runs)."""
     flat, chunked, compiled = option
     model_class = ChunkedLossRMT if chunked else minirmt.RecurrentMemoryTransformer
     model = model_class(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat})).to(device)
     if compiled:
-        compile_segments(model)
+        compile_segments(model, cuda_graphs=compiled == "CUDA graphs")
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
     return harness.train_step(harness.loss_fn(model, "minirmt"), optimizer, batch, autocast=True)
 
@@ -94,18 +96,21 @@ def measure_together(makers: dict, rounds: int, device, steps_per_round: int = 1
 
 
 def peak_memory(make_step, device) -> tuple[dict, object]:
-    """(result, step) for one setting: peak memory of a step (weights, gradients and AdamW states included) and
-    the step, or ({"oom": True}, None) if it runs out of memory (any other failure: {"oom": False, "error": ...})."""
+    """(result, step) for one setting: peak memory over its first two steps (weights, gradients and AdamW states
+    included) and the step, or ({"oom": True}, None) if it runs out of memory (any other failure: {"oom": False,
+    "error": ...}). Both steps count: with CUDA graphs the second step may replay memory that the first one
+    allocated (torch.compile's CUDA graphs warm up, then record, then replay)."""
     cuda = device.type == "cuda"
     before = torch.cuda.memory_allocated(device) if cuda else 0  # the other settings' weights, if any
     try:
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(device)
         step = make_step()
         step()  # warm-up: allocates the optimizer states
         harness.synchronize(device)
         if not cuda:
             return {"oom": False, "peak_bytes": None, "resident_bytes": None, "activation_bytes": None}, step
         resident = torch.cuda.memory_allocated(device) - before
-        torch.cuda.reset_peak_memory_stats(device)
         step()
         harness.synchronize(device)
         peak = torch.cuda.max_memory_allocated(device) - before
@@ -130,7 +135,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps-per-round", type=int, default=5,
                         help="steps timed back to back per setting and round, as in training (see gpu_throughput.py)")
     parser.add_argument("--peer", action="store_true", help="also the peer, full BPTT and memory replay")
-    parser.add_argument("--compiled", action="store_true", help="also flat off and on with segments compiled")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also flat off and on with segments compiled, without and with CUDA graphs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (a check of the script)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
@@ -143,11 +149,14 @@ def main(argv=None) -> dict:
     rounds = 1 if args.smoke else args.rounds
     k = 1 if args.smoke else args.steps_per_round
     notes = []
-    groups = {"eager": [("minirmt flat=False", (False, False, False)), ("minirmt flat=True", (True, False, False)),
-                        ("minirmt flat=True, chunked loss", (True, True, False))]}
+    groups = {"eager": [("minirmt flat=False", (False, False, None)), ("minirmt flat=True", (True, False, None)),
+                        ("minirmt flat=True, chunked loss", (True, True, None))]}
     if args.compiled and not args.smoke:
-        groups["compiled"] = [("minirmt compiled, flat=False", (False, False, True)),
-                              ("minirmt compiled, flat=True", (True, False, True))]
+        groups["compiled"] = [("minirmt compiled, flat=False", (False, False, "segments")),
+                              ("minirmt compiled, flat=True", (True, False, "segments"))]
+        if device.type == "cuda":
+            groups["CUDA graphs"] = [("minirmt CUDA graphs, flat=False", (False, False, "CUDA graphs")),
+                                     ("minirmt CUDA graphs, flat=True", (True, False, "CUDA graphs"))]
     if args.peer and harness.peer_version() is None:
         notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
     elif args.peer:
@@ -171,9 +180,10 @@ def main(argv=None) -> dict:
         "flat peak g=16 / g=1": harness.ratio(flat.get(16, {}).get("peak_bytes"), flat.get(1, {}).get("peak_bytes")),
         "throughput cost of memory_flat by g": flat_cost(flat, full),
     }
-    if "minirmt compiled, flat=True" in results:
-        summary["throughput cost of memory_flat by g, compiled"] = flat_cost(
-            results["minirmt compiled, flat=True"], results["minirmt compiled, flat=False"])
+    for mode in ("compiled", "CUDA graphs"):
+        if f"minirmt {mode}, flat=True" in results:
+            summary[f"throughput cost of memory_flat by g, {mode}"] = flat_cost(
+                results[f"minirmt {mode}, flat=True"], results[f"minirmt {mode}, flat=False"])
     record = {
         "benchmark": "gpu_memory",
         "smoke": args.smoke,
@@ -199,7 +209,7 @@ def main(argv=None) -> dict:
             gib = [None if r[k] is None else r[k] / 2**30 for k in ("peak_bytes", "activation_bytes")]
             print(f"{name:<32} {g:>3} {harness.fmt(gib[0]):>9} {harness.fmt(gib[1]):>11} {r['tokens_per_s']:>11,.0f}")
     print(f"flat peak g=16 / g=1: {harness.fmt(summary['flat peak g=16 / g=1'])} (goal <= 2)")
-    for key in ("throughput cost of memory_flat by g", "throughput cost of memory_flat by g, compiled"):
+    for key in [k for k in summary if k.startswith("throughput cost")]:
         for g, cost in summary.get(key, {}).items():
             print(f"{key.replace(' by g', '')} at g={g}: {100 * cost:.0f}% (goal <= 30%)")
     for note in notes:

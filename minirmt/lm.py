@@ -80,7 +80,8 @@ class LMConfig:
     accumulation      split each batch into this many micro-batches of b / accumulation rows (less memory)
     compile           `torch.compile` the work of a segment (see `compile_segments`)
     cuda_graphs       with compile, on CUDA: compile the whole forward pass and replay its kernels from CUDA
-                      graphs (see `compile_forward`)
+                      graphs (see `compile_forward`); with memory_flat, each segment's (`compile_segments`):
+                      the recomputation then costs 18-22% of the speed instead of 32% (bench/results/gpu)
     tune_kernels      with cuda_graphs: time a few launch settings of every compiled kernel and keep the
                       fastest (on the GPU benchmark: 1.09x timed one step at a time, 1.01x with steps back
                       to back as training runs them; minutes more of compilation)
@@ -157,10 +158,11 @@ class LMConfig:
         if self.batch_size % self.accumulation:
             raise ValueError(f"LMConfig: accumulation={self.accumulation} must divide batch_size={self.batch_size}")
         _require("lr", self.lr, self.lr > 0, "> 0")
-        if self.cuda_graphs and (not self.compile or self.memory_flat):
-            raise ValueError("LMConfig: cuda_graphs=True needs compile=True and memory_flat=False")
-        if self.tune_kernels and not self.cuda_graphs:
-            raise ValueError("LMConfig: tune_kernels=True needs cuda_graphs=True")
+        if self.cuda_graphs and not self.compile:
+            raise ValueError("LMConfig: cuda_graphs=True needs compile=True")
+        if self.tune_kernels and (not self.cuda_graphs or self.memory_flat):
+            raise ValueError("LMConfig: tune_kernels=True needs cuda_graphs=True and memory_flat=False "
+                             "(it tunes the whole-forward compile, which memory_flat does not use)")
         _require("min_lr_ratio", self.min_lr_ratio, 0 <= self.min_lr_ratio <= 1, "in [0, 1]")
         _require("weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
         _require("betas", self.betas, len(self.betas) == 2 and all(0 <= x < 1 for x in self.betas),
@@ -563,10 +565,10 @@ def _train(cfg, rank, world_size, device, train_ids, valid_ids, test_ids, model,
     dtype = autocast_dtype(cfg.dtype, device)
     freeze_initial_memory(model)
     optimizer = make_optimizer(model, cfg.lr, cfg.weight_decay, cfg.betas, device)
-    if cfg.cuda_graphs:
+    if cfg.cuda_graphs and not cfg.memory_flat:
         compile_forward(model, cuda_graphs=True, tune_kernels=cfg.tune_kernels)
-    elif cfg.compile:
-        compile_segments(model)
+    elif cfg.compile:  # memory_flat recomputes segment by segment: each segment is one graph
+        compile_segments(model, cuda_graphs=cfg.cuda_graphs)
     net = model
     if world_size > 1:  # every trainable parameter gets a gradient in every step (see freeze_initial_memory)
         net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
@@ -833,12 +835,17 @@ def plot_loss_by_position(curves: dict, unit: str = "ppl", title: str = "loss by
 
 
 def _field_help() -> dict:
-    """Each LMConfig field's line of its docstring, for --help."""
-    helps = {}
+    """Each LMConfig field's description in its docstring, continuation lines included, for --help."""
+    helps, names = {}, []
     for line in (LMConfig.__doc__ or "").splitlines():
-        names, _, text = line.strip().partition("   ")
-        for name in names.replace(",", " ").split():
-            helps.setdefault(name, text.strip())
+        if line.startswith(" " * 5) and names:  # indented under a description: it goes on
+            for name in names:
+                helps[name] += " " + line.strip()
+            continue
+        first, _, text = line.strip().partition("   ")
+        names = [name for name in first.replace(",", " ").split() if name not in helps] if text else []
+        for name in names:
+            helps[name] = text.strip()
     return helps
 
 
@@ -855,7 +862,7 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     kinds = {"int": int, "float": float, "str": str}
     for f in fields(LMConfig):
         flag, default = "--" + f.name.replace("_", "-"), defaults[f.name].default
-        text = helps.get(f.name, "")
+        text = helps.get(f.name, "").replace("%", "%%")  # argparse formats help with %
         if f.name == "betas":
             parser.add_argument(flag, type=float, nargs=2, default=default, help=text)
         elif f.type in (bool, "bool"):

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 import minirmt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import gpu_memory  # noqa: E402
 import harness  # noqa: E402
 import summary  # noqa: E402
 from assoc_variants import PreNormMemoryRMT, ScaledMemoryRMT  # noqa: E402
@@ -117,6 +118,17 @@ def test_train_step_changes_the_weights_and_returns_the_loss():
     loss = step()
     assert loss.shape == () and not loss.requires_grad and torch.isfinite(loss)
     assert not torch.equal(model.memory, before)
+
+
+@pytest.mark.parametrize("compile_mode, graphs", [("segments", False), ("CUDA graphs", True)])
+def test_memory_bench_compiles_each_setting_as_lm_would(monkeypatch, compile_mode, graphs):
+    calls = []
+    monkeypatch.setattr(gpu_memory, "compile_segments", lambda model, cuda_graphs: calls.append(cuda_graphs))
+    batch = harness.lm_batch(CFG.vocab_size, 2, 2 * CFG.segment_len)
+    step = gpu_memory.minirmt_step(CFG, (True, False, compile_mode), batch, torch.device("cpu"))
+    assert calls == [graphs] and torch.isfinite(step())
+    gpu_memory.minirmt_step(CFG, (True, False, None), batch, torch.device("cpu"))
+    assert calls == [graphs]  # eager: nothing compiled
 
 
 def test_summary_reads_a_record(tmp_path, capsys):
