@@ -495,8 +495,7 @@ def _train_step(model, hint, optimizer, lr: float, batch, cfg: TrainConfig, devi
         hint_loss = torch.zeros_like(out.loss) if hint is None else hint(model.backbone.head, out.memories[0], tokens)
     optimizer.zero_grad(set_to_none=True)
     (out.loss + hint_loss).backward()
-    if cfg.clip is not None:
-        params = list(model.parameters()) + (list(hint.parameters()) if hint is not None else [])
-        torch.nn.utils.clip_grad_norm_(params, cfg.clip)
+    if cfg.clip is not None:  # every parameter the optimizer updates: the model's, and the hint's probe
+        torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]], cfg.clip)
     optimizer.step()
     return torch.stack([out.loss, hint_loss]).detach()

@@ -1,7 +1,8 @@
 """The script behind run7_cuda_graphs_k5.*: memory_flat with each segment replayed from CUDA graphs
 (`compile_segments(cuda_graphs=True)`) beside the plain segment compile, at g = 1, 4, 16; peak memory and
 tokens/s from gpu_memory.py's `measure_together`, 6 rounds of k steps back to back. `gpu_memory.py --compiled`
-now has the same settings. Run from the repository root on a GPU:
+now has the same settings; since the run, this script builds its steps with `gpu_memory.minirmt_step`, which
+builds the same model, compile, optimizer and step as the draft that ran. Run from the repository root on a GPU:
 
     python bench/results/gpu/memory_flat/cuda_graphs_k5.py 5 OUT.json
 """
@@ -15,30 +16,21 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import harness  # noqa: E402
 import torch  # noqa: E402
-from gpu_memory import flat_cost, measure_together  # noqa: E402
+from gpu_memory import flat_cost, measure_together, minirmt_step  # noqa: E402
 from gpu_throughput import BATCH, CONFIG  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.lm import compile_segments  # noqa: E402
 
 dev = torch.device("cuda")
 cfg = minirmt.ModelConfig(**CONFIG)
 k = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 
-
-def maker(flat, graphs, batch):
-    def make():
-        model = minirmt.RecurrentMemoryTransformer(minirmt.ModelConfig(**{**CONFIG, "memory_flat": flat})).to(dev)
-        compile_segments(model, cuda_graphs=graphs)
-        opt = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
-        return harness.train_step(harness.loss_fn(model, "minirmt"), opt, batch, autocast=True)
-    return make
-
-
 out = {}
 for g in [1, 4, 16]:
     batch = harness.lm_batch(cfg.vocab_size, BATCH, g * cfg.segment_len, device=dev)
-    makers = {f"{'graphs' if gr else 'segments'} flat={fl}": maker(fl, gr, batch)
+    makers = {f"{'graphs' if gr else 'segments'} flat={fl}":
+              lambda fl=fl, gr=gr, batch=batch: minirmt_step(cfg, (fl, False, "CUDA graphs" if gr else "segments"),
+                                                             batch, dev)
               for gr in (False, True) for fl in (False, True)}
     for name, r in measure_together(makers, 6, dev, steps_per_round=k).items():
         if "step_wall_s" in r:
