@@ -1,49 +1,47 @@
 """Model configuration: one dataclass shared by the RMT and every baseline, plus named presets."""
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import MISSING, asdict, dataclass, replace
+
+from .options import option
+from .validation import require, require_int
 
 MEMORY_FORMS = ("decoder", "encoder")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes of the backbone and of the memory (RMT paper, Sec. 3).
+    """Sizes of the backbone and of the memory (RMT paper, Sec. 3), shared by the RMT and every baseline.
 
-    vocab_size      v, number of token ids
-    d_model         d, model width
-    n_layers        l, number of Transformer blocks
-    n_heads         h, attention heads (d_model / n_heads = k, the head width)
-    segment_len     n, tokens per segment
-    num_mem_tokens  m, memory tokens (0 turns RMT into a segment-only Transformer)
-    d_ff            feed-forward width (default 4 * d_model)
-    dropout         dropout on attention weights and residual branches
-    bptt_depth      gradients flow through memory across at most this many segments (None = all)
-    memory_form     "decoder": [read_mem | tokens | write_mem], causal (the paper's language-model form);
-                    "encoder": [mem | tokens], bidirectional (for classification)
-    memory_flat     recompute each segment's blocks (but the last's) in the backward pass: peak memory
-                    barely grows with g
-    xl_cache_len    hidden states cached per layer by the Transformer-XL baselines (default segment_len)
-    rope_base       base of the rotary position frequencies
+    Each field's help says what it is; the letters are the dimension names used in every shape.
     """
 
-    vocab_size: int
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    segment_len: int = 8
-    num_mem_tokens: int = 8
-    d_ff: int | None = None
-    dropout: float = 0.0
-    bptt_depth: int | None = None
-    memory_form: str = "decoder"
-    memory_flat: bool = False
-    xl_cache_len: int | None = None
-    rope_base: float = 10_000.0
+    vocab_size: int = option(MISSING, "v, number of token ids")
+    d_model: int = option(64, "d, model width")
+    n_layers: int = option(2, "l, number of Transformer blocks")
+    n_heads: int = option(4, "h, attention heads; d_model / n_heads is the head width k")
+    segment_len: int = option(8, "n, tokens per segment")
+    num_mem_tokens: int = option(8, "m, memory tokens (0 turns the RMT into a segment-only Transformer)")
+    d_ff: int | None = option(None, "feed-forward width (none: 4 * d_model)")
+    dropout: float = option(0.0, "dropout on attention weights and residual branches")
+    bptt_depth: int | None = option(None, "truncated BPTT: the last segment's loss reaches back through memory "
+                                          "across this many segments, itself included; 0 or 1: no gradient "
+                                          "through memory (none: all)")
+    memory_form: str = option("decoder", "decoder: [read_mem | tokens | write_mem], causal (the paper's "
+                                         "language model); encoder: [mem | tokens], bidirectional",
+                              choices=MEMORY_FORMS)
+    memory_flat: bool = option(False, "recompute each segment's blocks (but the last's) in the backward pass, "
+                                      "so that peak memory barely grows with the number of segments")
+    xl_cache_len: int | None = option(None, "c, hidden states cached per layer by the Transformer-XL models "
+                                            "(none: segment_len)")
+    rope_base: float = option(10_000.0, "base of the rotary position frequencies")
 
     def __post_init__(self):
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "segment_len"):
-            _require_int(name, getattr(self, name), minimum=1)
-        _require_int("num_mem_tokens", self.num_mem_tokens, minimum=0)
+            require_int("ModelConfig", name, getattr(self, name), minimum=1)
+        require_int("ModelConfig", "num_mem_tokens", self.num_mem_tokens, minimum=0)
+        for name in ("d_ff", "xl_cache_len"):
+            require_int("ModelConfig", name, getattr(self, name), minimum=1, optional=True)
+        require_int("ModelConfig", "bptt_depth", self.bptt_depth, minimum=0, optional=True)
         if self.d_model % self.n_heads:
             raise ValueError(f"ModelConfig: n_heads={self.n_heads} must divide d_model={self.d_model}")
         if (self.d_model // self.n_heads) % 2:
@@ -51,16 +49,9 @@ class ModelConfig:
                 f"ModelConfig: head width d_model/n_heads = {self.d_model // self.n_heads} must be even "
                 "(rotary positions rotate pairs of features)"
             )
-        if self.d_ff is not None:
-            _require_int("d_ff", self.d_ff, minimum=1)
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ModelConfig: dropout={self.dropout} must be in [0, 1)")
-        if self.bptt_depth is not None:
-            _require_int("bptt_depth", self.bptt_depth, minimum=1)
-        if self.memory_form not in MEMORY_FORMS:
-            raise ValueError(f"ModelConfig: memory_form={self.memory_form!r}, expected one of {MEMORY_FORMS}")
-        if self.xl_cache_len is not None:
-            _require_int("xl_cache_len", self.xl_cache_len, minimum=1)
+        require("ModelConfig", "dropout", self.dropout, 0.0 <= self.dropout < 1.0, "a number in [0, 1)")
+        require("ModelConfig", "memory_form", self.memory_form, self.memory_form in MEMORY_FORMS,
+                f"one of {MEMORY_FORMS}")
 
     @property
     def ff_width(self) -> int:
@@ -83,19 +74,12 @@ class ModelConfig:
         return asdict(self)
 
 
-def _require_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"ModelConfig: {name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"ModelConfig: {name}={value} must be >= {minimum}")
-
-
 PRESETS = {
     # seconds on a CPU: unit tests
     "tiny": ModelConfig(vocab_size=16, d_model=32, n_layers=2, n_heads=2, segment_len=8, num_mem_tokens=4),
-    # minutes on a laptop CPU: the synthetic tasks of the notebooks (GUIDE.md, "What is known to work")
+    # minutes on a laptop CPU: the synthetic tasks of the notebooks
     "lab": ModelConfig(vocab_size=12, d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8),
-    # one GPU: word-level WikiText (GUIDE.md, "Language modelling on a GPU")
+    # one GPU: word-level WikiText
     "wikitext": ModelConfig(
         vocab_size=33_278, d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, dropout=0.1
     ),

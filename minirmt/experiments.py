@@ -8,10 +8,9 @@ Here every task is a fixed string of `TOTAL_LEN` tokens (its content does not ch
 g in {1, 2, 4, 8} segments of n = TOTAL_LEN / g tokens: more segments means the answer sits more segments
 after what it repeats.
 
-    run_algorithmic(out="bench/results/algorithmic")   # -> rows; writes results.json, results.md, figure
+    run_algorithmic(out="runs/algorithmic")   # -> rows; writes results.json, results.md, figure
 """
 
-import dataclasses
 import json
 import os
 import platform
@@ -23,11 +22,11 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from .config import ModelConfig, preset
-from .tasks import make_task
-from .train import TrainConfig, load_checkpoint, seeded_model, train
+from . import viz
+from .models import MODELS
+from .recipes import recipe
+from .train import train
 
-MODEL_NAMES = ("rmt", "segment", "full", "xl", "memxl")
 TOTAL_LEN = 32  # tokens of every sequence in the sweep, whatever the number of segments
 SWEEP_TASKS = {  # task -> sizes (fixed across g), learning rate, optimizer steps per run
     "copy": ({"source_len": 8}, 3e-3, 600),
@@ -36,50 +35,14 @@ SWEEP_TASKS = {  # task -> sizes (fixed across g), learning rate, optimizer step
 }
 SWEEP_SEGMENTS = (1, 2, 4, 8)
 QUICK_STEPS = 40
-MARKERS = "osD^v"  # --quick: checks the pipeline, not the paper
-
-
-# ---------------------------------------------------------------- one run
-
-
-def build(task_name: str, model_name: str, segment_len: int, seed: int = 0, sizes: dict | None = None,
-          **model_sizes):
-    """The task and a freshly initialised model for it: the "lab" preset (d 64, 2 layers, 4 heads, m 8)
-    with the task's vocabulary and segment length, and any of ModelConfig's fields in `model_sizes`.
-
-    Returns `(task, model)`; the model's weights are drawn from `seed`.
-    """
-    task = make_task(task_name, segment_len, **(sizes or {}))
-    cfg = preset("lab", vocab_size=task.vocab_size, segment_len=segment_len, **model_sizes)
-    return task, seeded_model(model_name, cfg, seed)
-
-
-def run_meta(task, model_name: str) -> dict:
-    """What a checkpoint needs to rebuild its task and model: names and sizes."""
-    sizes = {k: v for k, v in dataclasses.asdict(task).items() if k != "segment_len"}
-    return {"task": task.name, "task_sizes": sizes, "segment_len": task.segment_len, "model": model_name}
-
-
-def load_run(path, device="cpu"):
-    """Rebuild `(model, task, checkpoint)` from a checkpoint written by `train(..., meta=run_meta(...))`."""
-    state = load_checkpoint(path)
-    meta = state.get("meta", {})
-    if "model" not in meta or state.get("model_config") is None:
-        raise ValueError(f"{path}: not a task checkpoint (no model name or config in it)")
-    from . import build_model
-
-    task = make_task(meta["task"], meta["segment_len"], **meta["task_sizes"])
-    model = build_model(meta["model"], ModelConfig(**state["model_config"]))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), task, state
 
 
 # ---------------------------------------------------------------- the sweep
 
 
-def sweep_plan(quick: bool = False, models=MODEL_NAMES, tasks=tuple(SWEEP_TASKS), segments=SWEEP_SEGMENTS,
+def sweep_plan(quick: bool = False, models=tuple(MODELS), tasks=tuple(SWEEP_TASKS), segments=SWEEP_SEGMENTS,
                steps: int | None = None) -> list[dict]:
-    """The runs of the sweep, in order: dicts with task, model, segments, segment_len, sizes, TrainConfig.
+    """The runs of the sweep, in order: dicts with task, model, segments and the run's recipe.
 
     steps overrides every run's number of steps (default: the task's, or QUICK_STEPS with quick).
     """
@@ -89,12 +52,10 @@ def sweep_plan(quick: bool = False, models=MODEL_NAMES, tasks=tuple(SWEEP_TASKS)
         n_steps = steps or (QUICK_STEPS if quick else task_steps)
         for g in segments:
             for model_name in models:
-                config = TrainConfig(
-                    steps=n_steps, batch_size=32, lr=lr, warmup=max(1, n_steps // 10), segments=g,
-                    eval_every=max(1, n_steps // 4), eval_batches=8, device="cpu",
-                )
-                plan.append({"task": task_name, "model": model_name, "segments": g,
-                             "segment_len": TOTAL_LEN // g, "sizes": sizes, "config": config})
+                run = recipe(task_name, model_name, segment_len=TOTAL_LEN // g, segments=g, **sizes, steps=n_steps,
+                             batch_size=32, lr=lr, warmup=max(1, n_steps // 10), eval_every=max(1, n_steps // 4),
+                             eval_batches=8, device="cpu", curriculum="none", stop_accuracy=None, memory_hint=False)
+                plan.append({"task": task_name, "model": model_name, "segments": g, "recipe": run})
     return plan
 
 
@@ -102,11 +63,12 @@ def run_one(spec: dict, progress: bool = False, threads: int | None = None) -> d
     """Train one run of the plan; returns its result row (with its evaluation history)."""
     if threads is not None:
         torch.set_num_threads(threads)
-    task, model = build(spec["task"], spec["model"], spec["segment_len"], sizes=spec["sizes"])
-    result = train(model, task, spec["config"], progress=progress)
+    run = spec["recipe"]
+    task = run.task
+    result = train(run.build_model(), task, run.train_config, progress=progress)
     return {
         "task": spec["task"], "model": spec["model"], "segments": spec["segments"],
-        "segment_len": spec["segment_len"], "steps": result.step, "train_seconds": round(result.seconds, 2),
+        "segment_len": task.segment_len, "steps": result.step, "train_seconds": round(result.seconds, 2),
         "threads": torch.get_num_threads(), "accuracy": result.metrics["eval_accuracy"],
         "exact_match": result.metrics["eval_exact_match"], "chance": task.chance_accuracy,
         "interrupted": result.interrupted,
@@ -196,22 +158,7 @@ def markdown_table(rows: list[dict], info: dict) -> str:
 
 def plot_sweep(rows: list[dict]) -> Figure:
     """Accuracy against the number of segments, one line per model, one panel per task."""
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
-    fig = Figure(figsize=(3.6 * len(tasks), 3.2), layout="constrained")
-    axes = fig.subplots(1, len(tasks), squeeze=False, sharey=True)[0]
-    for ax, task_name in zip(axes, tasks):
-        task_rows = [r for r in rows if r["task"] == task_name]
-        names = list(dict.fromkeys(r["model"] for r in task_rows))
-        for i, model_name in enumerate(names):
-            points = sorted((r["segments"], r["accuracy"]) for r in task_rows if r["model"] == model_name)
-            dodge = 2 ** (0.06 * (i - (len(names) - 1) / 2))  # side by side, so equal results stay visible
-            ax.plot([g * dodge for g, _ in points], [a for _, a in points], marker=MARKERS[i % len(MARKERS)],
-                    label=model_name)
-        ax.axhline(task_rows[0]["chance"], color="0.5", linestyle="--", linewidth=1, label="chance")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(sorted({r["segments"] for r in task_rows}), labels=sorted({r["segments"] for r in task_rows}))
-        ax.set(title=task_name, xlabel="segments g", ylim=(-0.02, 1.02))
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("answer accuracy")
-    axes[-1].legend(fontsize=8)
-    return fig
+    panels = {}
+    for r in rows:
+        panels.setdefault(r["task"], {}).setdefault(r["model"], {})[r["segments"]] = r["accuracy"]
+    return viz.plot_accuracy_panels(panels, chance={r["task"]: r["chance"] for r in rows})

@@ -1,6 +1,6 @@
 """The parts of a Transformer block: rotary positions, attention, feed-forward, the pre-norm block.
 
-Shapes use the names of GUIDE.md: b batch, t positions of this call, c cached positions, h heads,
+Shapes: b batch, t positions of this call, c cached positions, h heads,
 k head width, d model width; attention weights are `(b, h, i, j)` for query i and key j.
 """
 
@@ -18,9 +18,9 @@ class Rotary(nn.Module):
     Only differences of positions matter in the scores `q_i . k_j`, so positions can restart in every
     segment and a Transformer-XL cache just takes the positions before the segment.
 
-    The cosines and sines are a table computed once for `max_positions` positions: computed in the forward
-    pass instead, the compiler recomputes them inside every layer's rotation kernel (bench/results/gpu).
-    A longer call (the full-context baseline on a long sequence) computes its angles for that call.
+    The cosines and sines are a table computed once for `max_positions` positions (computed in the forward
+    pass, a compiler would recompute them inside every layer's rotation kernel). A longer call (the
+    full-context baseline on a long sequence) computes its angles for that call.
     """
 
     def __init__(self, head_width: int, base: float, max_positions: int):

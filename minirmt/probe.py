@@ -2,8 +2,8 @@
 
 Closed-form ridge regression onto one-hot labels:
 
-    X = [features | 1]   (N, f + 1)      Y = one_hot(labels)   (N, c)
-    W = (X^T X + ridge * I)^-1 X^T Y     (f + 1, c)            prediction = argmax(X W)
+    X = [features | 1]   (N, f + 1)      Y = one_hot(labels)   (N, y)
+    W = (X^T X + ridge * I)^-1 X^T Y     (f + 1, y)            prediction = argmax(X W)
 
 A probe that decodes a value shows that the value is *linearly present* in the state, not that the model
 uses it: compare with the same probe on an untrained model's states (a control).
@@ -18,7 +18,7 @@ def with_bias(features: torch.Tensor) -> torch.Tensor:
 
 
 def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, ridge: float = 1.0):
-    """Ridge regression from `features (N, f)` to one-hot `labels (N,)` -> weights `(f + 1, c)`.
+    """Ridge regression from `features (N, f)` to one-hot `labels (N,)` of y classes -> weights `(f + 1, y)`.
 
     Solved in float64 for accuracy; the bias is the last row and is regularised like the rest.
     """
@@ -30,7 +30,7 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
     if ridge < 0:
         raise ValueError(f"fit_linear_probe: ridge must be >= 0, got {ridge}")
     x = with_bias(features.detach().double())  # (N, f + 1)
-    y = torch.nn.functional.one_hot(labels.long(), num_classes).double()  # (N, c)
+    y = torch.nn.functional.one_hot(labels.long(), num_classes).double()  # (N, y)
     gram = x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype)
     return torch.linalg.solve(gram, x.T @ y).float()
 

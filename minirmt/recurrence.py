@@ -16,7 +16,7 @@ from . import segments
 from .config import ModelConfig
 from .head_loss import head_loss_with_gradient
 from .transformer import Backbone
-from .validation import IGNORE_INDEX, check_targets, check_tokens
+from .validation import IGNORE_INDEX, check_targets, check_tokens, require_int
 
 
 @dataclass
@@ -35,6 +35,13 @@ class ModelOutput:
     memory: torch.Tensor | None
     memories: list
     attentions: list | None = None
+
+
+def detached_before(i: int, g: int, bptt_depth: int | None) -> bool:
+    """Is the state entering segment i (of g) detached? Truncated BPTT keeps one window at the end of the
+    sequence: with `bptt_depth = k`, the hand-overs into segments 0 < i <= g - k are cut, so the last segment's
+    loss reaches back through the last k segments only (RMT paper, Sec. 3; None: never cut)."""
+    return bptt_depth is not None and 0 < i <= g - bptt_depth
 
 
 class SegmentRecurrence(nn.Module):
@@ -81,6 +88,7 @@ class SegmentRecurrence(nn.Module):
         else:
             self.check_state(memory, b)
         depth = self.cfg.bptt_depth if bptt_depth is None else bptt_depth
+        require_int("forward", "bptt_depth", depth, minimum=0, optional=True)
         n = self.segment_len(tokens.shape[1])
         seg_tokens = segments.split(tokens, n)
         seg_targets = segments.split(targets, n) if targets is not None else [None] * len(seg_tokens)
@@ -89,7 +97,7 @@ class SegmentRecurrence(nn.Module):
         logits, memories, attentions = [], [], []
         loss_sum = count = tokens.new_zeros((), dtype=torch.float32)
         for i, (x, y) in enumerate(zip(seg_tokens, seg_targets, strict=True)):
-            if memory is not None and depth is not None and 0 < i <= g - depth:
+            if memory is not None and detached_before(i, g, depth):
                 memory = memory.detach()  # truncated BPTT: no gradient into segments before the window
             seg_logits, seg_loss, seg_count, memory, seg_attn = self._run_segment(
                 x, y, memory, return_attention, return_logits, last=i == g - 1
@@ -105,6 +113,19 @@ class SegmentRecurrence(nn.Module):
             memories=memories,
             attentions=attentions if return_attention else None,
         )
+
+    def compile_segments(self, **options) -> "SegmentRecurrence":
+        """`torch.compile` the work of one segment in place (embedding, blocks, head and loss); returns self.
+
+        The segment is the unit that repeats, g times a step, so one compilation (per input shape) serves every
+        segment. `options` go to `torch.compile` (e.g. `mode="reduce-overhead"`: replay each segment's kernels
+        from a CUDA graph). To compile the whole forward pass, the loop included, use PyTorch's `model.compile()`.
+        Parameter names, hence checkpoints, stay.
+        """
+        allow_recompiles()
+        self._segment_with_loss = torch.compile(self._segment_with_loss, **options)
+        self._flat_segment = torch.compile(self._flat_segment, **options)  # the same work under memory_flat
+        return self
 
     def _run_segment(self, x, y, memory, return_attention, return_logits, last):
         """One step plus its loss; with cfg.memory_flat its activations are recomputed in backward.
@@ -135,3 +156,9 @@ class SegmentRecurrence(nn.Module):
             )
             count = (y != IGNORE_INDEX).sum()
         return (logits if return_logits else None), loss_sum, count, memory, attn
+
+
+def allow_recompiles() -> None:
+    """Every model in the process shares the code of `forward` and of the segment, and each keeps a few compiled
+    versions (first segment or not, a carried state or none): allow more than torch's default of 8."""
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)

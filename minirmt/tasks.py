@@ -24,12 +24,13 @@ In the layout examples (made with `Task.render`) `|` separates segments and `.` 
 
 import itertools
 import string
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
 import torch
 
-from .validation import IGNORE_INDEX
+from .options import option
+from .validation import IGNORE_INDEX, require_int
 
 PAD, GO, FIRST_SYMBOL = 0, 1, 2
 _DIGITS = string.digits + string.ascii_uppercase  # glyphs of digits and values
@@ -44,18 +45,12 @@ class Task:
     is checked too; whether they fit in g segments is checked by `sample`.
     """
 
-    segment_len: int
+    segment_len: int = option(MISSING, "n, tokens per segment")
     name: ClassVar[str]
 
     def __post_init__(self):
         for f in fields(self):
-            value = getattr(self, f.name)
-            if value is None and f.default is None:
-                continue
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise TypeError(f"{self.name}: {f.name} must be an int, got {type(value).__name__} {value!r}")
-            if value < 1:
-                raise ValueError(f"{self.name}: {f.name} must be >= 1, got {value}")
+            require_int(self.name, f.name, getattr(self, f.name), minimum=1, optional=f.default is None)
 
     @property
     def vocab_size(self) -> int:
@@ -78,8 +73,8 @@ class Task:
         Returns `tokens (b, s)` int64 in [0, vocab_size) and `targets (b, s)` int64, -100 where nothing is
         asked, with s = g * n. Randomness comes only from `generator`; tensors live on its device.
         """
-        _check_count(batch_size, "batch_size")
-        _check_count(num_segments, "num_segments")
+        require_int("sample", "batch_size", batch_size, minimum=1)
+        require_int("sample", "num_segments", num_segments, minimum=1)
         if not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         need, sizes = self._need(num_segments)
@@ -128,12 +123,12 @@ class Copy(Task):
         tokens  5 9 4 8 | 3 3 > 5 | 9 4 8 3
         targets . . . . | . . 5 9 | 4 8 3 3
 
-    The known-good setting (GUIDE.md, Sec. 3): `make_task("copy", 8)` with 3 segments copies 12 digits.
+    The command line's setting (recipes.py): `make_task("copy", 8)` with 3 segments copies 12 digits.
     """
 
     name: ClassVar[str] = "copy"
-    num_digits: int = 10
-    source_len: int | None = None
+    num_digits: int = option(10, "copy/reverse: distinct digits")
+    source_len: int | None = option(None, "copy/reverse: digits to copy (none: as many as fit)")
 
     @property
     def vocab_size(self) -> int:
@@ -199,7 +194,7 @@ class Reverse(Copy):
 
 @dataclass(frozen=True)
 class AssociativeRecall(Task):
-    """Associative retrieval (RMT paper, Sec. 4.1; GUIDE.md, Sec. 3): store key-value pairs, then answer keys.
+    """Associative retrieval (RMT paper, Sec. 4.1): store key-value pairs, then answer keys.
 
     `num_pairs` pairs `k v k v ...` (distinct keys, values drawn independently) start the sequence and are
     padded to whole segments; the query phase ends it: `num_queries` of the keys (default: every key once)
@@ -215,10 +210,10 @@ class AssociativeRecall(Task):
     """
 
     name: ClassVar[str] = "assoc"
-    num_keys: int = 16
-    num_values: int = 16
-    num_pairs: int = 4
-    num_queries: int | None = None
+    num_keys: int = option(16, "assoc/mqar: distinct keys")
+    num_values: int = option(16, "assoc/mqar: distinct values")
+    num_pairs: int = option(4, "assoc/mqar: key-value pairs stored")
+    num_queries: int | None = option(None, "assoc/mqar: keys asked (none: every stored key once)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -310,8 +305,8 @@ class MultiQueryRecall(AssociativeRecall):
         return tokens, targets
 
 
-_TASKS = {cls.name: cls for cls in (Copy, Reverse, AssociativeRecall, MultiQueryRecall)}
-TASKS = tuple(_TASKS)  # the task names: ("copy", "reverse", "assoc", "mqar")
+TASK_CLASSES = {cls.name: cls for cls in (Copy, Reverse, AssociativeRecall, MultiQueryRecall)}
+TASKS = tuple(TASK_CLASSES)  # the task names: ("copy", "reverse", "assoc", "mqar")
 
 
 def make_task(name: str, segment_len: int, **sizes) -> Task:
@@ -320,21 +315,14 @@ def make_task(name: str, segment_len: int, **sizes) -> Task:
     copy, reverse: num_digits=10, source_len=None (the longest that fits).
     assoc, mqar:   num_keys=16, num_values=16, num_pairs=4, num_queries=None (every stored key once).
     """
-    if name not in _TASKS:
+    if name not in TASK_CLASSES:
         raise ValueError(f"unknown task {name!r}, expected one of {TASKS}")
-    cls = _TASKS[name]
+    cls = TASK_CLASSES[name]
     allowed = [f.name for f in fields(cls) if f.name != "segment_len"]
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
         raise TypeError(f"{name} takes the sizes {allowed}, got unknown {unknown}")
     return cls(segment_len, **sizes)
-
-
-def _check_count(value, name: str) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 def _teacher_forced(seq: torch.Tensor, asked: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

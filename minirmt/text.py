@@ -11,22 +11,15 @@ line, vocabulary from the train split (33,278 types for WikiText-2, 267,735 for 
 over the whole test stream. Byte level (unit "bpb", vocabulary 256): the raw WikiText variants, pg-books,
 or any folder of `.txt` files.
 
-Where files are looked for: the `root` argument if given, else `$MINIRMT_DATA` (if set), then the repo's
-git-ignored `data/` folder. Files may be plain or gzip (`wiki.valid.tokens` or `wiki.valid.tokens.gz`).
+Where files are looked for: the `root` argument if given, else the data folder (data.py). Files may be plain
+or gzip (`wiki.valid.tokens` or `wiki.valid.tokens.gz`).
 """
 
 import array
 import functools
 import gzip
-import hashlib
-import http.client
 import json
 import math
-import os
-import sys
-import urllib.error
-import urllib.request
-import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,145 +29,15 @@ from pathlib import Path
 import torch
 from einops import rearrange
 
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
-ENV_VAR = "MINIRMT_DATA"
+from .data import WIKITEXT, how_to_get, search_dirs
+
 SPLITS = ("train", "valid", "test")
-
-# ----------------------------------------------------------------------------------------------------------
-# Where WikiText comes from (official Salesforce/MetaMind S3, then Stephen Merity's mirror of the same files)
-
-
-@dataclass(frozen=True)
-class Archive:
-    """One official WikiText zip: its file name and sha256, and what it unpacks to."""
-
-    file: str  # "wikitext-2-v1.zip"
-    sha256: str  # of the zip, as recorded in Hugging Face datasets' wikitext dataset_infos.json
-    folder: str  # the folder inside the zip: "wikitext-2"
-    ext: str  # "tokens" (`<unk>` for rare words) or "raw" (the original words)
-    family: str  # "wikitext-2" or "wikitext-103": the raw and tokens variants share valid/test articles
-    train_lines: int
-
-
-# Zip sizes: 4,475,746 / 4,721,645 / 190,229,076 / 191,984,949 bytes (same source as the sha256).
-URLS = ("https://s3.amazonaws.com/research.metamind.io/wikitext/", "https://wikitext.smerity.com/")
-WIKITEXT = {
-    "wikitext-2": Archive(
-        "wikitext-2-v1.zip", "92675f1d63015c1c8b51f1656a52d5bdbc33aafa60cc47a218a66e7ee817488c",
-        "wikitext-2", "tokens", "wikitext-2", 36_718,
-    ),
-    "wikitext-2-raw": Archive(
-        "wikitext-2-raw-v1.zip", "ef7edb566e3e2b2d31b29c1fdb0c89a4cc683597484c3dc2517919c615435a11",
-        "wikitext-2-raw", "raw", "wikitext-2", 36_718,
-    ),
-    "wikitext-103": Archive(
-        "wikitext-103-v1.zip", "242ba0f20b329cfdf1ccc61e9e9e5b59becf189db7f7a81cd2a0e2fc31539590",
-        "wikitext-103", "tokens", "wikitext-103", 1_801_350,
-    ),
-    "wikitext-103-raw": Archive(
-        "wikitext-103-raw-v1.zip", "91c00ae287f0d699e18605c84afc9e45c192bc6b7797ff8837e5474655a33794",
-        "wikitext-103-raw", "raw", "wikitext-103", 1_801_350,
-    ),
-}
+UNITS = ("ppl", "bpb")  # word perplexity exp(loss); bits per byte loss / ln 2
 EVAL_LINES = {"valid": 3_760, "test": 4_358}  # the same articles in WikiText-2 and WikiText-103
 TRAIN_VOCAB = {"wikitext-2": 33_278, "wikitext-103": 267_735}  # published sizes, `<eos>` included
 
-
-class DownloadError(RuntimeError):
-    """Every URL for an archive failed (offline, HTTP error or checksum mismatch)."""
-
-
-def _how_to_get(name: str) -> str:
-    """One sentence telling the user how to get a corpus's files."""
-    if name in WIKITEXT:
-        return (f"get it with `python -m minirmt download {name}` (minirmt.text.download({name!r})), "
-                f"or set {ENV_VAR} (or pass root=) to a folder that holds the files")
-    return f"set {ENV_VAR} (or pass root=) to a folder that holds {name}/"
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Download and verify
-
-
-def sha256sum(path: Path) -> str:
-    """The sha256 hex digest of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def fetch(urls: Iterable[str], path: Path, sha256: str) -> Path:
-    """Download the first of `urls` that answers with a file whose sha256 is `sha256`, to `path`.
-
-    A URL that fails (no network, HTTP error, wrong checksum) is reported and the next one is tried; if all
-    fail, a `DownloadError` names each URL and why. `file://` URLs work too.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(path.name + ".part")
-    failures = []
-    for url in urls:
-        print(f"downloading {url} -> {path}", file=sys.stderr)
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": "Mozilla/5.0 (minirmt)"})
-            with urllib.request.urlopen(request, timeout=60) as response, open(part, "wb") as out:
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            failures.append(f"{url}: {getattr(err, 'reason', err)}")
-            part.unlink(missing_ok=True)
-            continue
-        got = sha256sum(part)
-        if got != sha256:
-            failures.append(f"{url}: sha256 mismatch (got {got}, expected {sha256})")
-            part.unlink()
-            continue
-        return part.replace(path)
-    raise DownloadError(
-        f"could not download {path.name}: {'; '.join(failures)}. Fetch it by hand from one of those URLs "
-        f"into {path.parent} and run again, or set {ENV_VAR} to a folder that holds the unpacked files"
-    )
-
-
-def download(name: str, dest: str | Path | None = None, urls: Iterable[str] | None = None) -> Path:
-    """Fetch, verify (sha256) and unpack one WikiText archive; returns the folder with its `wiki.*` files.
-
-    `name`: "wikitext-2", "wikitext-2-raw", "wikitext-103" or "wikitext-103-raw". `dest`: where to unpack
-    (default the repo's git-ignored `data/`). `urls`: base URLs tried in order (default the official S3
-    bucket, then its mirror). Nothing is fetched if the unpacked files are already there.
-    """
-    if name not in WIKITEXT:
-        raise ValueError(f"name must be one of {sorted(WIKITEXT)} to download, got {name!r}")
-    if isinstance(urls, str):
-        raise TypeError(f"urls must be a list of base URLs, got the string {urls!r}")
-    spec = WIKITEXT[name]
-    dest = Path(dest) if dest is not None else REPO_DATA
-    folder = dest / spec.folder
-    if all((folder / f"wiki.{split}.{spec.ext}").exists() for split in SPLITS):
-        return folder
-    zip_path = dest / spec.file
-    if not (zip_path.exists() and sha256sum(zip_path) == spec.sha256):
-        fetch([base + spec.file for base in (urls or URLS)], zip_path, spec.sha256)
-    with zipfile.ZipFile(zip_path) as archive:
-        archive.extractall(dest)  # extractall drops absolute paths and `..` from member names
-    zip_path.unlink()
-    if not folder.is_dir():
-        raise DownloadError(f"{spec.file} did not unpack to {folder}: it is not the official archive")
-    return folder
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Finding and reading files
-
-
-def search_dirs(root: str | Path | None = None) -> list[Path]:
-    """The folders to look in: `[root]` if given, else `$MINIRMT_DATA` (if set) then the repo's `data/`."""
-    if root is not None:
-        return [Path(root)]
-    env = os.environ.get(ENV_VAR)
-    return [Path(env), REPO_DATA] if env else [REPO_DATA]
 
 
 def find_file(filename: str, dirs: Iterable[Path], name: str) -> Path:
@@ -185,7 +48,7 @@ def find_file(filename: str, dirs: Iterable[Path], name: str) -> Path:
             if candidate.is_file():
                 return candidate
     raise FileNotFoundError(
-        f"{name}: {filename} (or {filename}.gz) not found in {', '.join(map(str, dirs))}; {_how_to_get(name)}"
+        f"{name}: {filename} (or {filename}.gz) not found in {', '.join(map(str, dirs))}; {how_to_get(name)}"
     )
 
 
@@ -316,7 +179,7 @@ def _checked_lines(name: str, split: str, path: Path) -> list[str]:
     expected = WIKITEXT[name].train_lines if split == "train" else EVAL_LINES[split]
     if len(lines) != expected:
         raise ValueError(f"{path} has {len(lines):,} lines, expected {expected:,} ({name} {split}): "
-                         f"the file is truncated or not the official one; {_how_to_get(name)}")
+                         f"the file is truncated or not the official one; {how_to_get(name)}")
     return lines
 
 
@@ -335,7 +198,7 @@ def _train_vocab(name: str, path: Path, _mtime_ns: int) -> Vocab:
     expected = TRAIN_VOCAB.get(name)
     if expected is not None and len(vocab) != expected:
         raise ValueError(f"{path} has {len(vocab):,} types (with <eos>), expected {expected:,}: "
-                         f"it is not the official {name} train file; {_how_to_get(name)}")
+                         f"it is not the official {name} train file; {how_to_get(name)}")
     return vocab
 
 
@@ -399,6 +262,8 @@ def load_bytes(path: str | Path, split: str | None = None, limit: int | None = N
             if left == 0:
                 break
     data = bytearray(b"".join(chunks))
+    if not data and limit != 0:
+        raise ValueError(f"{path} holds no text" + (f" for split {split!r}" if split else ""))
     return torch.frombuffer(data, dtype=torch.uint8) if data else torch.zeros(0, dtype=torch.uint8)
 
 
@@ -444,7 +309,7 @@ def _folder_byte_loader(name: str) -> Callable:
             if folder.is_dir():
                 return load_bytes(folder, split, limit)
         raise FileNotFoundError(f"{name}: no folder {name}/ in {', '.join(str(d.parent) for d in dirs)}; "
-                                f"{_how_to_get(name)}")
+                                f"{how_to_get(name)}")
     return load
 
 
@@ -481,7 +346,7 @@ def score(mean_loss: float, unit: str) -> float:
         return math.exp(mean_loss)
     if unit == "bpb":
         return mean_loss / math.log(2)
-    raise ValueError(f"unit must be 'ppl' or 'bpb', got {unit!r}")
+    raise ValueError(f"unit must be one of {UNITS}, got {unit!r}")
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _init_weights(module: nn.Module) -> None:
     """GPT-2 initialisation: normal(0, 0.02) for linear and embedding weights, zero biases.
 
     Embeddings at std 0.02 matter: at PyTorch's default std 1.0, associative recall across segments stalls
-    on a plateau for thousands of steps (GUIDE.md, "What is known to work").
+    on a plateau for thousands of steps.
     """
     if isinstance(module, nn.Linear | nn.Embedding):
         nn.init.normal_(module.weight, mean=0.0, std=0.02)

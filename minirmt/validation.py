@@ -5,6 +5,27 @@ import torch
 IGNORE_INDEX = -100  # targets at this value are not predicted (PyTorch's cross-entropy convention)
 
 
+def require_int(owner: str, name: str, value, minimum: int, optional: bool = False) -> None:
+    """`value` must be an int >= `minimum` (a bool is not an int here), or None if `optional`.
+
+    TypeError for a value that is not an int, ValueError for one below the minimum; the message names
+    `owner` (the config or function) and the argument.
+    """
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = "an int or None" if optional else "an int"
+        raise TypeError(f"{owner}: {name} must be {kind} >= {minimum}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name}={value} must be >= {minimum}")
+
+
+def require(owner: str, name: str, value, ok: bool, expected: str) -> None:
+    """Raise a ValueError naming `owner`, the argument and what was `expected` unless `ok`."""
+    if not ok:
+        raise ValueError(f"{owner}: {name}={value!r}, expected {expected}")
+
+
 def check_tokens(tokens, vocab_size: int, name: str = "tokens", values: bool = True) -> None:
     """`tokens` must be integer ids `(b, s)` with b, s >= 1 and (with `values`) every id in [0, vocab_size).
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from minirmt import cli, experiments
+from minirmt import cli, data, experiments
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
-        "--heads", "2", "--mem", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
+        "--n-heads", "2", "--num-mem-tokens", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
@@ -54,26 +54,35 @@ def test_eval_in_a_subprocess(run_dir):
 
 def test_other_models_and_tasks_train(tmp_path):
     assert cli.main(["train", "--task", "assoc", "--model", "xl", "--out", str(tmp_path), *TINY[:2],
-                     "--segments", "4", "--pairs", "2", *TINY[4:]]) == 0
+                     "--segments", "4", "--num-pairs", "2", *TINY[4:]]) == 0
     assert json.loads((tmp_path / "config.json").read_text())["task_sizes"]["num_pairs"] == 2
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "--task", "copy"], "--out"),
+    (["train", "--task", "copy"], "--out is required"),
+    (["train", "--out", "x"], "--task is required"),
     (["train", "--task", "copy", "--out", "x", "--model", "lstm"], "invalid choice: 'lstm'"),
     (["train", "--task", "sort", "--out", "x"], "invalid choice: 'sort'"),
-    (["train", "--task", "copy", "--out", "x", "--bptt", "0"], "--bptt: must be >= 1"),
-    (["train", "--task", "copy", "--out", "x", "--steps", "many"], "invalid positive value"),
+    (["train", "--task", "copy", "--out", "x", "--bptt-depth", "-1"], "bptt_depth=-1 must be >= 0"),
+    (["train", "--task", "copy", "--out", "x", "--steps", "many"], "invalid int value: 'many'"),
+    (["train", "--task", "copy", "--out", "x", "--steps", "0"], "steps=0 must be >= 1"),
+    (["train", "--task", "copy", "--out", "x", "--lr", "-1"], "lr=-1.0, expected > 0"),
     (["train", "--task", "assoc", "--out", "x", "--segments", "1"], "needs at least 2 segments"),
-    (["train", "--task", "copy", "--out", "x", "--heads", "3"], "n_heads=3 must divide d_model=64"),
-    (["train", "--task", "copy", "--out", "x", "--pairs", "3"], "unknown ['num_pairs']"),
+    (["train", "--task", "copy", "--out", "x", "--n-heads", "3"], "n_heads=3 must divide d_model=64"),
+    (["train", "--task", "copy", "--out", "x", "--num-pairs", "3"], "unknown settings ['num_pairs']"),
     (["train", "--task", "copy", "--out", "x", "--device", "tpu"], "not a device"),
     (["train", "--task", "assoc", "--out", "x", "--model", "segment", "--memory-hint"], "Transformer carries none"),
     (["train", "--task", "assoc", "--out", "x", "--segment-len", "4"], "needs 2 <= m <= n"),
     (["train", "--task", "copy", "--out", "x", "--curriculum", "pairs"], "copy has no pairs"),
-    (["train", "--task", "assoc", "--out", "x", "--stop-at", "1.5"], "must be in (0, 1]"),
+    (["train", "--task", "assoc", "--out", "x", "--stop-accuracy", "1.5"], "stop_accuracy=1.5"),
+    (["train", "--task", "copy", "--out", "x", "--dtype", "float16"], "invalid choice: 'float16'"),
+    (["train", "--resume", "no/such/file.pt"], "no checkpoint"),
     (["eval", "--checkpoint", "no/such/file.pt"], "no checkpoint"),
     (["experiment", "algorithmic", "--out", "x", "--segments", "3"], "must divide"),
+    (["lm", "--corpus", "no/such/corpus", "--out", "x"], "corpus must be one of"),
+    (["lm", "--model-args", "{}"], "unrecognized arguments"),
+    (["lm", "--accumulation", "3", "--out", "x"], "accumulation=3 must divide batch_size=64"),
+    (["download"], "name the archive"),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
@@ -85,6 +94,93 @@ def test_bad_input_is_one_line_and_exit_2(argv, message, capsys, tmp_path, monke
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in captured.err, captured.err
     assert not (tmp_path / "x").exists()  # nothing written before the input was checked
+
+
+def _error(argv, capsys) -> str:
+    """The one error line of a command that must fail with exit status 2."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    return lines[0]
+
+
+def test_an_output_folder_that_holds_a_run_is_left_alone(run_dir, capsys):
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    message = _error(["train", "--task", "copy", "--out", str(run_dir), *TINY], capsys)
+    assert "holds another run" in message and "--resume" in message
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.write_bytes(p.read_bytes()[:100]), "is not a readable minirmt checkpoint"),  # truncated
+    (lambda p: p.write_text("not a checkpoint"), "is not a readable minirmt checkpoint"),  # corrupt
+    (lambda p: p.write_bytes(b""), "is not a readable minirmt checkpoint"),  # empty
+])
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_a_damaged_checkpoint_is_one_line(run_dir, tmp_path, capsys, damage, message, command):
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes((run_dir / "checkpoint.pt").read_bytes())
+    damage(path)
+    argv = ["eval", "--checkpoint", str(path)] if command == "eval" else ["train", "--resume", str(path)]
+    assert message in _error(argv, capsys)
+
+
+def test_a_read_only_output_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    if os.access(folder, os.W_OK):  # root writes anywhere: let the folder say it is read-only
+        monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != folder)
+    assert "read-only" in _error(["train", "--task", "copy", "--out", str(folder), *TINY], capsys)
+
+
+def test_an_output_folder_under_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert "cannot create the output folder" in _error(["train", "--task", "copy", "--out",
+                                                        str(tmp_path / "file" / "run"), *TINY], capsys)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "neither a file nor a folder"),  # missing
+    (b"", "no text"),  # empty
+    (b"\x1f\x8b\x08\x00broken", "not a readable gzip file"),  # corrupt
+])
+def test_a_bad_corpus_is_one_line(tmp_path, capsys, content, message):
+    path = tmp_path / ("corpus.txt.gz" if content and content.startswith(b"\x1f") else "corpus.txt")
+    if content is not None:
+        path.write_bytes(content)
+    argv = ["lm", "--corpus", str(path), "--preset", "tiny", "--steps", "1", "--device", "cpu"]
+    got = _error(argv, capsys)
+    assert message in got or (content is None and "corpus must be one of" in got), got
+
+
+def test_resume_goes_on_for_more_steps(run_dir, tmp_path, capsys):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in ("checkpoint.pt", "config.json"):
+        (copy / name).write_bytes((run_dir / name).read_bytes())
+    assert cli.main(["train", "--resume", str(copy / "checkpoint.pt"), "--steps", "9", "--quiet"]) == 0
+    metrics = json.loads((copy / "metrics.json").read_text())
+    assert metrics["steps"] == 9 and [r["step"] for r in metrics["history"] if "loss" in r] == [6, 9]
+    assert "only training settings" in _error(["train", "--resume", str(copy / "checkpoint.pt"), "--d-model",
+                                               "16"], capsys)
+
+
+def test_train_help_shows_every_default_and_what_each_model_is(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500)" in text  # --steps, from the recipes
+    assert "--num-mem-tokens INT m, memory tokens" in text and "(default: 8)" in text
+    assert "xl: Transformer-XL" in text and "memxl: MemTr-XL" in text
+    assert text.count("(default:") >= text.count("  --") - 2  # every option but --help and --quiet
+
+
+def test_a_short_run_keeps_a_short_warm_up():
+    args = cli.make_parser().parse_args(["train", "--task", "copy", "--out", "x", "--steps", "20"])
+    assert cli.train_setup(args).train_config.warmup == 2
 
 
 def test_demo_writes_figures(tmp_path, capsys):
@@ -107,13 +203,11 @@ def test_experiment_writes_table_and_figure(tmp_path, capsys):
 def test_sweep_plan_covers_every_model_task_and_segment_count():
     plan = experiments.sweep_plan()
     assert len(plan) == 5 * 3 * 4
-    assert all(spec["segment_len"] * spec["segments"] == experiments.TOTAL_LEN for spec in plan)
+    assert all(spec["recipe"].task.segment_len * spec["segments"] == experiments.TOTAL_LEN for spec in plan)
 
 
 def test_download_offline_is_one_line_naming_the_urls_and_exit_2(tmp_path, capsys, monkeypatch):
-    from minirmt import text
-
-    monkeypatch.setattr(text, "URLS", (f"file://{tmp_path}/nowhere/",))
+    monkeypatch.setattr(data, "URLS", (f"file://{tmp_path}/nowhere/",))
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["download", "wikitext-2", "--dest", str(tmp_path / "data")])
     assert exit_info.value.code == 2

@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minirmt import cli, preset
+from minirmt import build_model, cli, preset
 from minirmt.hint import MemoryHint, check_hint_model
 from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, _train_step, load_checkpoint, make_optimizer, pair_stages, seeded_model, train
+from minirmt.train import TrainConfig, curriculum_stages, pair_stages, train
+from minirmt.training import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -20,7 +21,7 @@ def tiny_assoc(model="rmt", seed=0, **overrides):
     """Associative retrieval with 2 pairs on segments of 4 (min g = 2) and a tiny model, m = 4 <= n = 4."""
     task = make_task("assoc", 4, num_pairs=2)
     cfg = preset("tiny", vocab_size=task.vocab_size, segment_len=4, **overrides)
-    return task, seeded_model(model, cfg, seed)
+    return task, build_model(model, cfg, seed)
 
 
 def quick(**overrides) -> TrainConfig:
@@ -75,12 +76,12 @@ def test_models_that_cannot_take_the_hint(model, overrides, message):
 
 
 def memory_grad(hint: bool) -> torch.Tensor:
-    """The gradient on the RMT's initial memory after one training step on the same batch."""
+    """The gradient on the RMT's initial memory of the training loss (task loss, plus the hint's) on one batch."""
     task, model = tiny_assoc()
-    probe = MemoryHint(model) if hint else None
-    optimizer = make_optimizer(model, 0.0)
-    batch = task.sample(8, 2, torch.Generator().manual_seed(0))
-    _train_step(model, probe, optimizer, 0.0, batch, quick(clip=None), torch.device("cpu"))
+    tokens, targets = task.sample(8, 2, torch.Generator().manual_seed(0))
+    out = model(tokens, targets=targets, return_logits=False)
+    loss = out.loss + (MemoryHint(model)(model.backbone.head, out.memories[0], tokens) if hint else 0.0)
+    loss.backward()
     return model.memory.grad
 
 
@@ -137,14 +138,16 @@ def test_pair_stages_grow_pairs_then_segments():
 
 def test_default_assoc_run_is_the_recipe_with_the_hint_for_the_rmt_only():
     def setup(*flags):
-        return cli.train_setup(cli.make_parser().parse_args(["train", "--task", "assoc", "--out", "x", *flags]))
+        r = cli.train_setup(cli.make_parser().parse_args(["train", "--task", "assoc", "--out", "x", *flags]))
+        return r.task, r.model_config, r.train_config
 
-    task, model, config, stages = setup()
-    assert (task.num_pairs, model.cfg.segment_len, model.cfg.num_mem_tokens, config.segments) == (4, 8, 8, 4)
+    task, model_config, config = setup()
+    assert (task.num_pairs, model_config.segment_len, model_config.num_mem_tokens, config.segments) == (4, 8, 8, 4)
     assert (config.lr, config.warmup, config.steps, config.curriculum_threshold) == (5e-3, 200, 2000, 0.9)
-    assert config.memory_hint and config.stop_accuracy == 0.98
+    assert config.memory_hint and config.stop_accuracy == 0.98 and config.curriculum == "pairs"
+    stages = curriculum_stages(task, config.segments, config.curriculum)
     assert [(t.num_pairs, g) for t, g in stages] == [(2, 2), (3, 2), (4, 2), (4, 3)]
     assert not setup("--model", "segment")[2].memory_hint
     assert not setup("--no-memory-hint")[2].memory_hint
-    _, _, config, stages = setup("--curriculum", "none", "--stop-at", "off")
-    assert stages is None and config.stop_accuracy is None
+    _, _, config = setup("--curriculum", "none", "--stop-accuracy", "none")
+    assert config.curriculum == "none" and config.stop_accuracy is None

@@ -10,19 +10,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from minirmt import lm
-from minirmt.lm import LMConfig, evaluate_lm, flops_per_token, train_lm, train_step
+from minirmt import MODELS, accel, build_model, cli, lm
+from minirmt.accel import flops_per_token
+from minirmt.config import ModelConfig
+from minirmt.lm import LMConfig, train_lm, train_step
+from minirmt.perplexity import eval_seq_len, evaluate_lm, position_sums
 from minirmt.text import load_bytes
-from minirmt.train import seeded_model
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MINIRMT_SHARED_DATA", REPO.parent / "shared" / "data"))
+from conftest import REPO, data_root
+
+
+SIZES = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}  # LMConfig has its own vocab_size
 
 
 def config(**overrides):
-    base = dict(corpus=None, vocab_size=16, unit="ppl", model="rmt", preset="tiny", segment_len=8, num_mem_tokens=2,
-                batch_size=4, segments=2, steps=3, warmup=1, lr=1e-2, log_every=1, valid_split=None, test_split=None)
-    return LMConfig(**{**base, **overrides})
+    """A tiny LMConfig; ModelConfig fields among the overrides go into model_args."""
+    base = dict(corpus=None, vocab_size=16, unit="ppl", model="rmt", preset="tiny", batch_size=4, segments=2,
+                steps=3, warmup=1, lr=1e-2, log_every=1, valid_split=None, test_split=None)
+    sizes = {"segment_len": 8, "num_mem_tokens": 2, **{k: v for k, v in overrides.items() if k in SIZES}}
+    return LMConfig(**{**base, **{k: v for k, v in overrides.items() if k not in SIZES}}, model_args=sizes)
 
 
 def stream(n=2_000, v=16, seed=0):
@@ -30,7 +36,7 @@ def stream(n=2_000, v=16, seed=0):
 
 
 def model_for(cfg):
-    return seeded_model(cfg.model, lm.model_config(cfg, cfg.vocab_size), seed=0)
+    return build_model(cfg.model, lm.model_config(cfg, cfg.vocab_size), seed=0)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -65,7 +71,7 @@ def test_evaluation_carries_state_across_batches(name):
 def test_full_transformer_is_evaluated_on_whole_windows():
     cfg = config(model="full")
     model = model_for(cfg)
-    assert lm.eval_seq_len(model, cfg.segments) == 16
+    assert eval_seq_len(model, cfg.segments) == 16
     result = evaluate_lm(model, stream(500), batch_size=2, seq_len=16)
     assert len(result["loss_by_position"]) == 16
 
@@ -181,20 +187,18 @@ def test_ddp_two_processes_match_one_process_with_both_shards(tmp_path):
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
-    parser = lm.add_lm_arguments(__import__("argparse").ArgumentParser())
-    single_args = parser.parse_args([*args, "--batch-size", "4"])
-    single = train_lm(LMConfig(**{k: v for k, v in vars(single_args).items() if k != "resume"}), log=None)
-    assert ddp["world_size"] == 2 and ddp["tokens"] == single.tokens == 3 * 4 * 16
-    assert [r["loss"] for r in ddp["history"]] == pytest.approx([r["loss"] for r in single.history], rel=1e-4)
+    assert cli.main(["lm", *args, "--batch-size", "4", "--out", str(tmp_path / "single")]) == 0
+    single = json.loads((tmp_path / "single" / "metrics.json").read_text())
+    assert ddp["world_size"] == 2 and ddp["tokens"] == single["tokens"] == 3 * 4 * 16
+    assert [r["loss"] for r in ddp["history"]] == pytest.approx([r["loss"] for r in single["history"]], rel=1e-4)
 
 
 # ---------------------------------------------------------------- a real corpus
 
 
 def test_tiny_training_on_the_wikitext2_valid_file_lowers_the_loss():
-    if not (SHARED / "wikitext-2").is_dir():
-        pytest.skip(f"no WikiText-2 files in {SHARED} (set MINIRMT_SHARED_DATA)")
-    cfg = config(corpus="wikitext-2-raw", data_root=str(SHARED / "wikitext-2"), vocab_size=None, unit=None,
+    root = data_root("wikitext-2", "wiki.valid.raw.gz")
+    cfg = config(corpus="wikitext-2-raw", data_root=str(root / "wikitext-2"), vocab_size=None, unit=None,
                  train_split="valid", test_split="test", train_tokens=100_000, eval_tokens=4_000, steps=30,
                  log_every=5, batch_size=8, segment_len=16)
     run = train_lm(cfg, log=None)
@@ -205,9 +209,7 @@ def test_tiny_training_on_the_wikitext2_valid_file_lowers_the_loss():
 
 
 def test_real_bytes_load_as_a_uint8_stream():
-    if not (SHARED / "wikitext-2").is_dir():
-        pytest.skip(f"no WikiText-2 files in {SHARED}")
-    ids = load_bytes(SHARED / "wikitext-2" / "wiki.valid.raw.gz", limit=1_000)
+    ids = load_bytes(data_root("wikitext-2", "wiki.valid.raw.gz") / "wikitext-2" / "wiki.valid.raw.gz", limit=1_000)
     assert ids.dtype == torch.uint8 and ids.shape == (1_000,)
 
 
@@ -216,7 +218,7 @@ def test_real_bytes_load_as_a_uint8_stream():
 
 def test_flops_per_token_counts_memory_slots_and_cache():
     cfg = config(segment_len=8, num_mem_tokens=2)
-    models = {name: model_for(LMConfig.from_dict({**cfg.to_dict(), "model": name})) for name in lm.MODEL_NAMES}
+    models = {name: model_for(LMConfig.from_dict({**cfg.to_dict(), "model": name})) for name in MODELS}
     seg = models["segment"]
     blocks = sum(p.numel() for p in seg.backbone.blocks.parameters())
     d, l, v = 32, 2, 16
@@ -244,43 +246,54 @@ def test_too_short_a_stream_is_a_clear_error():
 
 
 def test_command_line_maps_every_option_to_the_config():
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    lm.add_lm_parser(parser.add_subparsers())
-    args = parser.parse_args(["lm", "--steps", "none", "--time-budget", "60", "--betas", "0.9", "0.99", "--compile",
-                              "--cuda-graphs", "--tune-kernels", "--corpus", "pg-books", "--segment-len", "128"])
-    cfg = LMConfig(**{f: getattr(args, f) for f in LMConfig.__dataclass_fields__})
+    args = cli.make_parser().parse_args(["lm", "--steps", "none", "--time-budget", "60", "--betas", "0.9", "0.99",
+                                         "--compile", "--cuda-graphs", "--corpus", "pg-books", "--segment-len", "128",
+                                         "--memory-flat", "--bptt-depth", "2"])
+    assert args.run is cli.cmd_lm
+    cfg = LMConfig(**cli.given(args, args.lm_fields), model_args=cli.given(args, args.model_fields))
     assert cfg.steps is None and cfg.time_budget == 60.0 and cfg.betas == (0.9, 0.99) and cfg.compile
-    assert cfg.cuda_graphs and cfg.tune_kernels
-    assert cfg.segment_len == 128 and cfg.corpus == "pg-books" and args.func is lm.run_lm
+    assert cfg.cuda_graphs and cfg.corpus == "pg-books"
+    assert cfg.model_args == {"segment_len": 128, "memory_flat": True, "bptt_depth": 2}
+    assert lm.model_config(cfg, 256).segment_len == 128 and lm.model_config(cfg, 256).d_model == 512  # the preset's
 
 
-def test_help_gives_each_option_its_whole_description(capsys):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    lm.add_lm_parser(parser.add_subparsers())
+def test_help_shows_every_default(capsys):
     with pytest.raises(SystemExit) as exit_:
-        parser.parse_args(["lm", "--help"])
+        cli.main(["lm", "--help"])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
     assert exit_.value.code == 0
-    assert "replay its kernels from CUDA graphs (see `compile_forward`); with memory_flat" in text  # a 2nd line
-    assert "costs 18-22% of the speed" in text
+    assert "--lr FLOAT peak learning rate" in text and "(default: 0.0006)" in text
+    assert "--d-model INT d, model width (default: the preset's (wikitext: 512))" in text
 
 
-@pytest.mark.parametrize("compile_fn, compiled", [(lm.compile_segments, ["_segment_with_loss", "_flat_segment"]),
-                                                   (lm.compile_forward, ["forward"])])
-def test_compiling_keeps_parameter_names_and_results(compile_fn, compiled):
-    model = model_for(config())
-    names = list(model.state_dict())
+@pytest.mark.parametrize("path", ["segments", "whole"])
+def test_compiled_code_computes_what_the_eager_model_does(path):
+    """The compiled paths, traced by dynamo and run through autograd (the "aot_eager" backend: the same graph
+    capture as on a GPU, without generating kernels), give the eager loss and gradients."""
+    model = model_for(config(memory_flat=path == "segments"))
     tokens = stream(64).view(2, 32)
-    expected = model(tokens, targets=tokens).loss
-    compile_fn(model)
+    expected = model(tokens, targets=tokens, return_logits=False).loss
+    expected.backward()
+    grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+    model.zero_grad()
+    names = list(model.state_dict())
+    if path == "segments":
+        model.compile_segments(backend="aot_eager")
+    else:
+        model.compile(backend="aot_eager")
+    loss = model(tokens, targets=tokens, return_logits=False).loss
+    loss.backward()
     assert list(model.state_dict()) == names  # checkpoints load into compiled and plain models alike
-    with torch.compiler.set_stance("force_eager"):  # the compiled function is called; eager keeps the test fast
-        assert model(tokens, targets=tokens).loss.item() == pytest.approx(expected.item(), rel=1e-5)
-    assert all(name in vars(model) for name in compiled)  # the compiled functions shadow the methods
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    for got, want in zip([p.grad for p in model.parameters() if p.grad is not None], grads):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("memory_flat, compiled", [(False, "_compiled_call_impl"), (True, "_segment_with_loss")])
+def test_compile_model_compiles_the_whole_forward_or_each_segment_under_memory_flat(memory_flat, compiled):
+    model = model_for(config(memory_flat=memory_flat))
+    accel.compile_model(model)
+    assert vars(model).get(compiled) is not None  # what it compiled; running inductor would take a minute here
 
 
 def test_training_stream_ids_are_checked_once_up_front():
@@ -301,31 +314,15 @@ def test_a_step_need_not_check_the_ids_again():
         model(tokens, targets=tokens[:, :8], check_ids=False)
 
 
-def test_cuda_graphs_need_compile_and_tuning_needs_the_whole_forward_compile():
+def test_cuda_graphs_need_compile():
     with pytest.raises(ValueError, match="cuda_graphs=True needs compile=True"):
         config(cuda_graphs=True)
-    with pytest.raises(ValueError, match="tune_kernels=True needs cuda_graphs"):
-        config(compile=True, tune_kernels=True)
-    with pytest.raises(ValueError, match="memory_flat does not use"):
-        config(compile=True, cuda_graphs=True, memory_flat=True, tune_kernels=True)
-    assert config(compile=True, cuda_graphs=True, tune_kernels=True).tune_kernels
-    assert config(compile=True, cuda_graphs=True, memory_flat=True).memory_flat
+    assert config(compile=True, cuda_graphs=True, memory_flat=True).model_args["memory_flat"]
 
 
-@pytest.mark.parametrize("options, expected", [
-    (dict(compile=True), ("segments", False)),
-    (dict(compile=True, memory_flat=True), ("segments", False)),
-    (dict(compile=True, cuda_graphs=True), ("forward", True)),
-    (dict(compile=True, cuda_graphs=True, memory_flat=True), ("segments", True)),  # each segment one CUDA graph
-])
-def test_training_compiles_what_the_options_ask_for(monkeypatch, options, expected):
-    calls = []
-    monkeypatch.setattr(lm, "compile_segments",
-                        lambda model, cuda_graphs=False: calls.append(("segments", cuda_graphs)))
-    monkeypatch.setattr(lm, "compile_forward",
-                        lambda model, cuda_graphs=False, tune_kernels=False: calls.append(("forward", cuda_graphs)))
-    train_lm(config(steps=1, **options), train_ids=stream(3_000), log=None)
-    assert calls == [expected]
+def test_model_args_must_be_model_config_fields():
+    with pytest.raises(ValueError, match=r"model_args \['depth', 'vocab_size'\] are not ModelConfig fields"):
+        LMConfig(corpus="pg-books", model_args={"depth": 3, "vocab_size": 7})
 
 
 def test_training_a_stream_keeps_the_initial_memory_fixed():
@@ -340,21 +337,20 @@ def test_training_a_stream_keeps_the_initial_memory_fixed():
 
 def test_position_sums_fold_segments_onto_positions():
     loss = torch.arange(2 * 10, dtype=torch.float32).view(2, 10)  # b = 2, s = 10: segments of 4, 4 and 2
-    sums, counts = lm.position_sums(loss, 4)
+    sums, counts = position_sums(loss, 4)
     assert counts.tolist() == [6, 6, 4, 4]
     assert sums.tolist() == [0 + 4 + 8 + 10 + 14 + 18, 1 + 5 + 9 + 11 + 15 + 19, 2 + 6 + 12 + 16, 3 + 7 + 13 + 17]
-    short_sums, short_counts = lm.position_sums(loss[:, :3], 4)
+    short_sums, short_counts = position_sums(loss[:, :3], 4)
     assert short_counts.tolist() == [2, 2, 2] and short_sums.tolist() == [10, 12, 14]
 
 
 @pytest.mark.slow
 def test_gpu_bench_smoke_run_writes_a_row_and_the_merged_table(tmp_path):
     """bench/lm_gpu.py end to end on the CPU (--smoke): one model, a few steps, its row, results.json, figures."""
-    if not (SHARED / "pg-books").is_dir() and not (REPO / ".carry" / "data" / "pg-books").is_dir():
-        pytest.skip("no pg-books files (set MINIRMT_SHARED_DATA)")
+    shared = data_root("pg-books")
     cmd = [sys.executable, str(REPO / "bench" / "lm_gpu.py"), "--smoke", "--models", "rmt", "--budget", "1",
            "--train-bytes", "50000", "--eval-bytes", "2000", "--out", str(tmp_path)]
-    env = {**os.environ, "MINIRMT_SHARED_DATA": str(SHARED)}
+    env = {**os.environ, "MINIRMT_SHARED_DATA": str(shared)}
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=500)
     assert done.returncode == 0, done.stderr[-3000:]
     row = json.loads((tmp_path / "rmt.json").read_text())

@@ -319,7 +319,7 @@ def test_bad_memory_and_targets_give_a_clear_error():
         (dict(vocab_size=2.5), TypeError, "vocab_size must be an int"),
         (dict(num_mem_tokens=-1), ValueError, "num_mem_tokens=-1"),
         (dict(dropout=1.0), ValueError, "dropout"),
-        (dict(bptt_depth=0), ValueError, "bptt_depth=0"),
+        (dict(bptt_depth=-1), ValueError, "bptt_depth=-1 must be >= 0"),
         (dict(memory_form="sideways"), ValueError, "memory_form"),
         (dict(d_model=36, n_heads=4), ValueError, "head width"),
     ],

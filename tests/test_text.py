@@ -1,7 +1,7 @@
 """Tests for minirmt.text: WikiText and byte corpora, download + verify, contiguous-stream batches.
 
-The real-data tests read the pre-fetched copies in $MINIRMT_SHARED_DATA (default ../shared/data next to the
-repo) or the repo's data/; they skip, saying why, when neither holds the files. Nothing touches the network:
+The real-data tests read the pre-fetched copies in $MINIRMT_SHARED_DATA or the repo's data/ (conftest.py); they
+skip, saying why, when neither holds the files. Nothing touches the network:
 downloads are served from 127.0.0.1 or file://.
 """
 
@@ -21,18 +21,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from minirmt import text
+from conftest import data_root
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MINIRMT_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
-def data_root(*parts: str) -> Path:
-    """The first of $MINIRMT_SHARED_DATA and the repo's data/ that holds `parts`, else skip."""
-    for root in (SHARED, REPO / "data"):
-        if root.joinpath(*parts).exists():
-            return root
-    pytest.skip(f"{'/'.join(parts)} not found in {SHARED} or {REPO / 'data'} (set MINIRMT_SHARED_DATA)")
+from minirmt import data, text
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def wt2():
 
 @pytest.fixture(autouse=True)
 def no_data_env(monkeypatch):
-    monkeypatch.delenv(text.ENV_VAR, raising=False)
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
 
 
 # ---------------------------------------------------------------------------------------------- WikiText
@@ -102,7 +93,7 @@ def test_plain_files_a_dataset_folder_and_the_env_var_all_work(wt2, tmp_path, mo
     vocab = text.Vocab(["<eos>", "<unk>"])
     assert torch.equal(text.load_wikitext("wikitext-2", "valid", tmp_path, vocab=vocab), gz_ids)  # parent
     assert torch.equal(text.load_wikitext("wikitext-2", "valid", folder, vocab=vocab), gz_ids)  # the folder
-    monkeypatch.setenv(text.ENV_VAR, str(wt2))
+    monkeypatch.setenv(data.ENV_VAR, str(wt2))
     assert torch.equal(text.load_wikitext("wikitext-2", "valid", vocab=vocab), gz_ids)
 
 
@@ -201,8 +192,8 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def server(tmp_path, monkeypatch):
     """Serves a stand-in wikitext-2-v1.zip on 127.0.0.1 and points the registry at its checksum."""
     served, sha256 = make_archive(tmp_path)
-    stand_in = dataclasses.replace(text.WIKITEXT["wikitext-2"], sha256=sha256)
-    monkeypatch.setitem(text.WIKITEXT, "wikitext-2", stand_in)
+    stand_in = dataclasses.replace(data.WIKITEXT["wikitext-2"], sha256=sha256)
+    monkeypatch.setitem(data.WIKITEXT, "wikitext-2", stand_in)
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(served)))
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -219,25 +210,25 @@ def closed_port_url() -> str:
 
 def test_download_falls_back_to_the_mirror_verifies_and_unpacks(server, tmp_path):
     dest = tmp_path / "data"
-    folder = text.download("wikitext-2", dest, urls=[server + "gone/", server])  # the first answers 404
+    folder = data.download("wikitext-2", dest, urls=[server + "gone/", server])  # the first answers 404
     assert folder == dest / "wikitext-2"
     assert (folder / "wiki.valid.tokens").read_text() == " = valid = \n"
     assert sorted(p.name for p in dest.iterdir()) == ["wikitext-2"]  # the zip is gone once unpacked
-    assert text.download("wikitext-2", dest, urls=[closed_port_url()]) == folder  # already there: no fetch
+    assert data.download("wikitext-2", dest, urls=[closed_port_url()]) == folder  # already there: no fetch
 
 
 def test_download_rejects_a_checksum_mismatch(server, tmp_path, monkeypatch):
-    wrong = dataclasses.replace(text.WIKITEXT["wikitext-2"], sha256="0" * 64)
-    monkeypatch.setitem(text.WIKITEXT, "wikitext-2", wrong)
-    with pytest.raises(text.DownloadError, match=f"{server}wikitext-2-v1.zip: sha256 mismatch"):
-        text.download("wikitext-2", tmp_path / "data", urls=[server])
+    wrong = dataclasses.replace(data.WIKITEXT["wikitext-2"], sha256="0" * 64)
+    monkeypatch.setitem(data.WIKITEXT, "wikitext-2", wrong)
+    with pytest.raises(data.DownloadError, match=f"{server}wikitext-2-v1.zip: sha256 mismatch"):
+        data.download("wikitext-2", tmp_path / "data", urls=[server])
     assert list((tmp_path / "data").iterdir()) == []  # no partial file left behind
 
 
 def test_offline_download_names_the_url_in_one_line(tmp_path):
     url = closed_port_url()
-    with pytest.raises(text.DownloadError) as err:
-        text.download("wikitext-2", tmp_path, urls=[url])
+    with pytest.raises(data.DownloadError) as err:
+        data.download("wikitext-2", tmp_path, urls=[url])
     message = str(err.value)
     assert "\n" not in message
     assert f"{url}wikitext-2-v1.zip" in message and "by hand" in message and str(tmp_path) in message
@@ -245,10 +236,10 @@ def test_offline_download_names_the_url_in_one_line(tmp_path):
 
 def test_fetch_reads_file_urls_and_download_needs_a_wikitext_name(tmp_path):
     served, sha256 = make_archive(tmp_path)
-    got = text.fetch([(served / "wikitext-2-v1.zip").as_uri()], tmp_path / "copy.zip", sha256)
-    assert text.sha256sum(got) == sha256
+    got = data.fetch([(served / "wikitext-2-v1.zip").as_uri()], tmp_path / "copy.zip", sha256)
+    assert data.sha256sum(got) == sha256
     with pytest.raises(ValueError, match="to download"):
-        text.download("pg-books", tmp_path)
+        data.download("pg-books", tmp_path)
 
 
 # ---------------------------------------------------------------------------------------------- bytes

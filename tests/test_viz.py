@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from minirmt import masks, viz  # noqa: E402
+from minirmt import build_model, masks, preset, viz  # noqa: E402
 
 M, N = 3, 5  # memory tokens, segment length: a decoder axis has 2m + n = 11 positions
 
@@ -210,14 +210,33 @@ def test_plot_segments_one_row_per_segment():
 # 02_recurrence_and_bptt
 
 
-def test_detached_links_match_the_recurrence_rule():
-    assert viz.detached_links(5, None) == [False] * 4
-    assert viz.detached_links(5, 2) == [True, True, True, False]  # memory into segments 1..3 is detached
-    assert viz.detached_links(5, 1) == [True] * 4
-    assert viz.detached_links(3, 7) == [False, False]
-    assert viz.detached_links(1, 1) == []
-    with pytest.raises(ValueError, match="bptt_depth=0"):
-        viz.detached_links(3, 0)
+def measured_links(g: int, bptt_depth: int | None) -> list[bool]:
+    """For each hand-over into segments 1 .. g - 1 of a real RMT: does segment i's own loss send no gradient to
+    the memory handed over to it (is the link detached)?"""
+    cfg = preset("tiny", vocab_size=16, segment_len=4, num_mem_tokens=2)
+    model = build_model("rmt", cfg, seed=0)
+    tokens = torch.randint(0, 16, (2, 4 * g), generator=torch.Generator().manual_seed(g))
+    cut = []
+    for i in range(1, g):
+        targets = torch.full_like(tokens, -100)
+        targets[:, 4 * i : 4 * (i + 1)] = tokens[:, 4 * i : 4 * (i + 1)]  # only segment i's own tokens
+        out = model(tokens, targets=targets, bptt_depth=bptt_depth)
+        handed = out.memories[i - 1]  # written by segment i - 1, read by segment i
+        handed.retain_grad()
+        out.loss.backward()
+        cut.append(handed.grad is None or bool((handed.grad == 0).all()))
+    return cut
+
+
+@pytest.mark.parametrize("g", [1, 2, 5])
+@pytest.mark.parametrize("bptt_depth", [None, 0, 1, 2, 3, 7])
+def test_the_figures_detached_links_are_the_ones_the_recurrence_cuts(g, bptt_depth):
+    assert viz.detached_links(g, bptt_depth) == measured_links(g, bptt_depth)
+
+
+def test_detached_links_reject_a_negative_depth():
+    with pytest.raises(ValueError, match="bptt_depth=-1"):
+        viz.detached_links(3, -1)
 
 
 def test_plot_unrolled_cuts_the_gradient_before_the_window():

@@ -1,0 +1,24 @@
+"""What every figure shares: the colours of the segment's blocks, one style per model, matrix inputs."""
+
+import torch
+
+BLOCK_COLORS = {"read": "tab:blue", "memory": "tab:blue", "tokens": "0.55", "write": "tab:orange"}
+
+# Okabe & Ito's colour-blind-safe palette; each line also gets its own marker and dash, so that models are
+# told apart in grey print too.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
+DASHES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
+
+
+def line_style(i: int) -> dict:
+    """Keyword arguments for `ax.plot` that make the i-th line of a figure distinct: colour, marker and dash."""
+    return {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(MARKERS)],
+            "linestyle": DASHES[i % len(DASHES)]}
+
+
+def as_matrix(x, name: str, dims: str = "(i, j)") -> torch.Tensor:
+    x = torch.as_tensor(x).detach().cpu()
+    if x.dim() != 2:
+        raise ValueError(f"{name} must be a matrix {dims}, got shape {tuple(x.shape)}")
+    return x.float()

@@ -1,0 +1,210 @@
+"""Results: training curves, accuracy against the number of segments, gradient norms, labelled matrices."""
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from .common import as_matrix, line_style
+
+
+def _is_history(x) -> bool:
+    """A history is a list of records (dicts) or a dict of equally long lists of numbers."""
+    if isinstance(x, Mapping):  # columns hold numbers; `{run name: [records]}` is several runs, not columns
+        return all(isinstance(v, Sequence) and not isinstance(v, str) and not any(isinstance(e, Mapping) for e in v)
+                   for v in x.values())
+    return isinstance(x, Sequence) and all(isinstance(r, Mapping) for r in x)
+
+
+def _records(history) -> list[Mapping]:
+    if isinstance(history, Mapping):
+        keys = list(history)
+        return [dict(zip(keys, values)) for values in zip(*(history[k] for k in keys))]
+    return list(history)
+
+
+def plot_curves(history, metrics: Sequence[str] = ("loss",), x: str = "step", title: str | None = None) -> Figure:
+    """One panel per metric against `x`, for one run or several.
+
+    history: a list of records `{"step": ..., "loss": ...}` (records without a metric are skipped, so
+             training and evaluation records can mix), a dict of lists, or `{run name: history}`.
+    """
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    is_runs = isinstance(history, Mapping) and history and all(_is_history(v) for v in history.values()) \
+        and not _is_history(history)
+    runs = dict(history) if is_runs else {None: history}
+    fig = Figure(figsize=(3.6 * len(metrics) + 0.4, 3.0), layout="constrained")
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        for k, (name, run) in enumerate(runs.items()):
+            rows = [(i, r) for i, r in enumerate(_records(run)) if r.get(metric) is not None]
+            xs = [r.get(x, i) for i, r in rows]
+            style = line_style(k) | ({"markevery": max(1, len(rows) // 10)} if len(rows) >= 30 else {})
+            ax.plot(xs, [float(r[metric]) for _, r in rows], label=name, **style)
+        ax.set_xlabel(x)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        if is_runs:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_accuracy_vs_segments(table: Mapping, chance: float | None = None, xlabel: str = "segments",
+                              ylabel: str = "accuracy", title: str | None = None) -> Figure:
+    """Accuracy against the number of segments, one line per model: `{model: {segments: accuracy}}`.
+
+    A single `{segments: accuracy}` mapping draws one line; `chance` adds a dashed reference line.
+    """
+    if table and not all(isinstance(v, Mapping) for v in table.values()):
+        table = {None: table}
+    fig = Figure(figsize=(4.8, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (name, row) in enumerate(table.items()):
+        xs = sorted(row)
+        ax.plot(xs, [float(row[k]) for k in xs], label=name, **line_style(i))
+    if chance is not None:
+        ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label="chance")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(-0.02, 1.02)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    if len(table) > 1 or None not in table or chance is not None:
+        ax.legend(fontsize=8)
+    ax.set_title(title or f"{ylabel} vs {xlabel}")
+    return fig
+
+
+def plot_grad_norms(norms, title: str | None = None) -> Figure:
+    """Gradient norm reaching each segment's memory, on a log scale; exact zeros are drawn as crosses.
+
+    norms: a sequence of g numbers (segment 0 first) or `{label: sequence}` (e.g. one per BPTT depth).
+    Truncated BPTT makes the norms before its window exactly zero: the crosses on the bottom edge.
+    """
+    if not isinstance(norms, Mapping):
+        norms = {None: norms}
+    norms = {k: [float(v) for v in torch.as_tensor(vals).flatten()] for k, vals in norms.items()}
+    positive = [v for vals in norms.values() for v in vals if v > 0]
+    floor = min(positive) / 10 if positive else 1e-8
+    fig = Figure(figsize=(4.8, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (name, vals) in enumerate(norms.items()):
+        (line,) = ax.plot(range(len(vals)), [v if v > 0 else float("nan") for v in vals], label=name, **line_style(i))
+        zeros = [i for i, v in enumerate(vals) if v == 0]
+        if zeros:
+            ax.plot(zeros, [floor] * len(zeros), linestyle="none", marker="x", color=line.get_color())
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("segment")
+    ax.set_ylabel("gradient norm")
+    ax.grid(alpha=0.3)
+    if None not in norms:
+        ax.legend(fontsize=8)
+    ax.set_title(title or "gradient reaching each segment (x = exactly 0)")
+    return fig
+
+
+def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmin: float | None = 0.0,
+                 vmax: float | None = 1.0, cmap: str = "viridis", annotate: bool = True) -> Figure:
+    """A labelled matrix `(r, c)`, e.g. probe accuracy per memory slot and source position.
+
+    Rows and columns are numbered from 0; with `annotate` (and at most 200 cells) each cell shows its value.
+    """
+    values = as_matrix(values, "values", "(r, c)")
+    rows, cols = values.shape
+    fig = Figure(figsize=(0.42 * cols + 1.8, 0.36 * rows + 1.3), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", interpolation="nearest")
+    if annotate and rows * cols <= 200:
+        for r in range(rows):
+            for c in range(cols):
+                value = float(values[r, c])
+                red, green, blue, _ = image.cmap(image.norm(value))
+                light = 0.299 * red + 0.587 * green + 0.114 * blue > 0.5  # dark text on light cells
+                text = f"{value:.2f}"
+                ax.text(c, r, text[1:] if text.startswith("0.") else text, ha="center", va="center",
+                        fontsize=6.5, color="black" if light else "white")
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_lm_curves(histories: Mapping, x: str = "tokens", title: str = "training loss") -> Figure:
+    """Training loss (lines) and validation loss (dots) against "tokens", "step", "seconds" or "budget_seconds".
+
+    histories: {run name: LMResult.history (or metrics.json's "history")}.
+    """
+    fig = Figure(figsize=(6.4, 4), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (name, history) in enumerate(histories.items()):
+        train = [r for r in history if "loss" in r]
+        valid = [r for r in history if "valid_loss" in r]
+        style = line_style(i)
+        ax.plot([r[x] for r in train], [r["loss"] for r in train], label=name, color=style["color"],
+                linestyle=style["linestyle"])
+        if valid:
+            ax.plot([r[x] for r in valid], [r["valid_loss"] for r in valid], linestyle="none", ms=4,
+                    color=style["color"], marker=style["marker"])
+    xlabel = {"budget_seconds": "seconds (after the two compiling steps)", "seconds": "seconds of training"}
+    ax.set(xlabel=xlabel.get(x, x), ylabel="cross-entropy (nats / token)", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_loss_by_position(curves: Mapping, unit: str = "ppl", title: str = "loss by position in the segment") -> Figure:
+    """Mean loss at each position 0..n-1 of a segment, one line per run (bits per token if unit is "bpb").
+
+    curves: {run name: evaluate_lm(...)["loss_by_position"]}. Memory or a cache should lower the first
+    positions most: without them, a segment's first tokens are predicted from almost no context.
+    """
+    fig = Figure(figsize=(6.4, 4), layout="constrained")
+    ax = fig.add_subplot()
+    scale = 1 / math.log(2) if unit == "bpb" else 1.0
+    for i, (name, losses) in enumerate(curves.items()):
+        ax.plot(range(len(losses)), [v * scale for v in losses], label=name,
+                **line_style(i) | {"markevery": max(1, len(losses) // 12)})
+    ax.set(xlabel="position inside the segment", title=title,
+           ylabel="bits per byte" if unit == "bpb" else "cross-entropy (nats / token)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def plot_accuracy_panels(panels: Mapping, chance: Mapping | None = None, xlabel: str = "segments g",
+                         log2: bool = True) -> Figure:
+    """Accuracy against the number of segments, one panel per task, one line per model, on one y scale.
+
+    panels: {task: {model: {g: accuracy}}} (or {g: (mean, low, high)} to draw the spread over seeds as a band);
+    chance: {task: accuracy of guessing} (dashed).
+    """
+    fig = Figure(figsize=(3.6 * len(panels), 3.2), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
+    for ax, (task, table) in zip(axes, panels.items()):
+        gs = sorted({g for row in table.values() for g in row})
+        for i, (name, row) in enumerate(table.items()):
+            xs = sorted(row)
+            values = [row[g] if isinstance(row[g], tuple) else (row[g],) * 3 for g in xs]
+            style = line_style(i)
+            ax.plot(xs, [v[0] for v in values], label=name, **style)
+            ax.fill_between(xs, [v[1] for v in values], [v[2] for v in values], color=style["color"], alpha=0.15)
+        if chance and task in chance:
+            ax.axhline(chance[task], color="0.5", linestyle="--", linewidth=1, label="chance")
+        if log2:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(gs, labels=gs)
+        ax.set(title=task, xlabel=xlabel, ylim=(-0.02, 1.02))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("answer accuracy")
+    axes[-1].legend(fontsize=8)
+    return fig
