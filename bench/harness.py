@@ -216,18 +216,6 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error)[:300]}"
 
 
-def compile_blocks(blocks, backend: str = "inductor") -> None:
-    """`torch.compile` each Transformer block in place (as minirmt.lm did before `compile_segments`).
-
-    backend "inductor" generates fused kernels; "aot_eager" only traces (fast: for checking on a CPU).
-    The blocks of several models share one forward function; a higher recompile limit keeps every one of
-    them compiled should their guards differ.
-    """
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-    for block in blocks:
-        block.compile(backend=backend)
-
-
 def summarize(times: dict, tokens_per_step: int) -> dict:
     """Median seconds per step and tokens per second, per model (a failed one keeps its "error")."""
     out = {}
@@ -298,8 +286,11 @@ def environment(device) -> dict:
 
 
 def result_path(name: str, smoke: bool, out: str | Path | None = None) -> Path:
-    """Where a benchmark writes its JSON: `out` if given, else bench/results/NAME.json (smoke runs: a temp folder)."""
-    return Path(out) if out is not None else (SMOKE_RESULTS if smoke else RESULTS) / f"{name}.json"
+    """Where a benchmark writes its JSON: `out` if given, else bench/results/NAME/latest.json, the current record
+    (its folder's README keeps the history); smoke runs go to a temporary folder."""
+    if out is not None:
+        return Path(out)
+    return (SMOKE_RESULTS / f"{name}.json") if smoke else RESULTS / name / "latest.json"
 
 
 def write_json(path: str | Path, payload: dict) -> Path:

@@ -1,6 +1,8 @@
-"""A short table of benchmark records (the JSON files of bench/results/), with each goal met or missed.
+"""A short table of benchmark records, with each goal met or missed: the current ones (bench/results/*/latest.json)
+by default, or the records named.
 
-    python bench/summary.py bench/results/*.json
+    python bench/summary.py                      # every goal benchmark's current record
+    python bench/summary.py $OUT/gpu_*.json      # the records of one run
 """
 
 import json
@@ -97,7 +99,8 @@ def summarize(path: Path) -> str:
 
 
 def main(paths: list[str]) -> None:
-    for path in paths:
+    results = Path(__file__).resolve().parent / "results"
+    for path in paths or sorted(str(p) for name in TABLES for p in results.glob(f"{name}/latest.json")):
         if not Path(path).exists():
             print(f"== {path}: missing (the benchmark did not finish)")
             continue

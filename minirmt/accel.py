@@ -10,7 +10,7 @@ import os
 import torch
 import torch.distributed as dist
 
-from .baselines import MemTransformerXL, TransformerXL
+from .baselines import MemTransformerXL, RecurrentMemoryTransformerXL, TransformerXL
 from .recurrence import allow_recompiles
 from .rmt import RecurrentMemoryTransformer
 from .training import resolve_device
@@ -56,15 +56,17 @@ def flops_per_token(model: torch.nn.Module, seq_len: int) -> float:
 
     Per segment of n tokens the blocks process p = n + extra positions (RMT decoder: 2m memory slots,
     MemTr-XL: m) whose queries each see T keys (segment: n, RMT: n + 2m, XL: c + n, MemTr-XL: c + m + n,
-    full: the whole row). So per token: 6 * (block parameters) * p / n, plus 12 * l * d * T * p / n for the
-    attention scores and weighted sums (counted in full, as nanoGPT and PaLM do), plus 6 * d * v for the
-    vocabulary head. Recomputation (memory_flat) is not counted: this is model FLOPs, for MFU.
+    RMT with a cache: c + 2m + n, full: the whole row). So per token: 6 * (block parameters) * p / n, plus
+    12 * l * d * T * p / n for the attention scores and weighted sums (counted in full, as nanoGPT and PaLM do),
+    plus 6 * d * v for the vocabulary head. Recomputation (memory_flat) is not counted: this is model FLOPs, for MFU.
     """
     model = unwrap(model)
     cfg = model.cfg
     n = model.segment_len(seq_len)
     m, c = cfg.num_mem_tokens, cfg.cache_len
-    if isinstance(model, RecurrentMemoryTransformer):
+    if isinstance(model, RecurrentMemoryTransformerXL):
+        extra, keys = 2 * m, c + 2 * m + n
+    elif isinstance(model, RecurrentMemoryTransformer):  # the RMT and its memory tokens that are not carried
         extra = 2 * m if cfg.memory_form == "decoder" else m
         keys = n + extra
     elif isinstance(model, MemTransformerXL):

@@ -80,7 +80,7 @@ def _checked(parser: Parser, make):
 
 
 def _model_help() -> str:
-    return "; ".join(f"{name}: {describe(name)}" for name in MODELS)
+    return "; ".join(f"{name}: {describe(name).rstrip('.')}" for name in MODELS)
 
 
 # ---------------------------------------------------------------- train and eval
@@ -102,7 +102,7 @@ def _add_train(commands) -> None:
     shown["warmup"] = f"{shown.get('warmup', TrainConfig.warmup)}; others 100; at most a tenth of --steps"
     lab = preset("lab", vocab_size=1)
     shown |= {name: f"{getattr(lab, name)}" for name in ("d_model", "n_layers", "n_heads", "num_mem_tokens")}
-    groups = {MODEL_FIELDS: add_options(p, ModelConfig, skip=("vocab_size",), shown_defaults=shown),
+    groups = {MODEL_FIELDS: add_options(p, ModelConfig, skip=("vocab_size", "num_classes"), shown_defaults=shown),
               TRAIN_FIELDS: add_options(p, TrainConfig, shown_defaults=shown), TASK_FIELDS: []}
     for cls in TASK_CLASSES.values():
         groups[TASK_FIELDS] += add_options(p, cls, skip=("segment_len", *groups[TASK_FIELDS]))
@@ -284,7 +284,7 @@ def _add_lm(commands) -> None:
     wikitext = preset("wikitext")
     shown = {f: f"the preset's (wikitext: {getattr(wikitext, f)})" for f in ModelConfig.__dataclass_fields__}
     groups = {"lm_fields": add_options(p, LMConfig, skip=("model_args",)),
-              MODEL_FIELDS: add_options(p, ModelConfig, skip=("vocab_size",), shown_defaults=shown)}
+              MODEL_FIELDS: add_options(p, ModelConfig, skip=("vocab_size", "num_classes"), shown_defaults=shown)}
     p.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint.pt")
     p.set_defaults(run=cmd_lm, parser=p, **groups)
 

@@ -6,6 +6,8 @@ from .options import option
 from .validation import require, require_int
 
 MEMORY_FORMS = ("decoder", "encoder")
+MEMORY_MASKS = ("causal", "block")
+BPTT_WINDOWS = ("end", "each")
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,14 @@ class ModelConfig:
     memory_form: str = option("decoder", "decoder: [read_mem | tokens | write_mem], causal (the paper's "
                                          "language model); encoder: [mem | tokens], bidirectional",
                               choices=MEMORY_FORMS)
+    memory_mask: str = option("causal", "decoder form: causal, or block (each memory block sees itself fully, as "
+                                        "in the paper's own code); see masks.py", choices=MEMORY_MASKS)
+    bptt_window: str = option("end", "with bptt_depth: end (one window, at the end of the sequence) or each (every "
+                                     "segment's loss gets its own window, recomputed, as in the paper's code)",
+                              choices=BPTT_WINDOWS)
+    num_classes: int | None = option(None, "y, classes of the encoder form's classifier, read from the memory "
+                                           "after the last segment (none: a language model)")
+    memory_reads_cache: bool = option(True, "the RMT with an XL cache: do the memory slots attend to the cache too")
     memory_flat: bool = option(False, "recompute each segment's blocks (but the last's) in the backward pass, "
                                       "so that peak memory barely grows with the number of segments")
     xl_cache_len: int | None = option(None, "c, hidden states cached per layer by the Transformer-XL models "
@@ -52,6 +62,17 @@ class ModelConfig:
         require("ModelConfig", "dropout", self.dropout, 0.0 <= self.dropout < 1.0, "a number in [0, 1)")
         require("ModelConfig", "memory_form", self.memory_form, self.memory_form in MEMORY_FORMS,
                 f"one of {MEMORY_FORMS}")
+        require("ModelConfig", "memory_mask", self.memory_mask, self.memory_mask in MEMORY_MASKS,
+                f"one of {MEMORY_MASKS}")
+        require("ModelConfig", "bptt_window", self.bptt_window, self.bptt_window in BPTT_WINDOWS,
+                f"one of {BPTT_WINDOWS}")
+        require_int("ModelConfig", "num_classes", self.num_classes, minimum=2, optional=True)
+        if (self.memory_form == "encoder") != (self.num_classes is not None):
+            raise ValueError("ModelConfig: the encoder form is a classifier and a classifier is an encoder: give "
+                             "memory_form='encoder' together with num_classes (the classes to predict)")
+        if self.bptt_window == "each" and self.memory_flat:
+            raise ValueError("ModelConfig: bptt_window='each' recomputes its windows already; memory_flat is for "
+                             "bptt_window='end'")
 
     @property
     def ff_width(self) -> int:

@@ -19,6 +19,7 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if top_k is not None and not 1 <= top_k <= model.cfg.vocab_size:
         raise ValueError(f"top_k must be in [1, {model.cfg.vocab_size}] (vocab_size), got {top_k}")
+    was_training = model.training
     model.eval()
     tokens, state, done = prompt, None, 0  # the first `done` tokens are summarised in `state`
     for _ in range(max_new_tokens):
@@ -29,6 +30,7 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
         logits = model(tokens[:, done:], memory=state).logits[:, -1]  # (b, v)
         next_token = sample(logits, temperature, top_k, generator)
         tokens = torch.cat([tokens, next_token], dim=1)
+    model.train(was_training)
     return tokens
 
 

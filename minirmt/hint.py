@@ -29,7 +29,7 @@ from .rmt import RecurrentMemoryTransformer
 
 def check_hint_model(model: nn.Module) -> None:
     """Raise a ValueError unless `model` can take the hint: an RMT whose m slots fit one segment (2 <= m <= n)."""
-    if not isinstance(model, RecurrentMemoryTransformer):
+    if type(model) is not RecurrentMemoryTransformer:
         raise ValueError(f"the memory hint trains the RMT's memory; {type(model).__name__} carries none "
                          f"(use the rmt model, or turn the hint off)")
     m, n = model.cfg.num_mem_tokens, model.cfg.segment_len

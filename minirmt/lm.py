@@ -42,6 +42,7 @@ from .config import PRESETS, ModelConfig, preset
 from .models import MODELS, build_model
 from .options import option
 from .perplexity import eval_seq_len, evaluate_lm
+from .recurrence import map_state
 from .rmt import RecurrentMemoryTransformer
 from .text import UNITS, corpus_info, num_batches, stream_batches
 from .training import (
@@ -175,7 +176,7 @@ def freeze_initial_memory(model: torch.nn.Module) -> None:
 
 def _detach(state):
     """The state without its graph, copied: a CUDA graph may overwrite its own outputs when replayed again."""
-    return state.detach().clone() if isinstance(state, torch.Tensor) else state
+    return map_state(lambda x: x.detach().clone(), state)
 
 
 def train_step(model, optimizer, tokens, targets, states: list, clip: float | None,
@@ -299,14 +300,14 @@ class _LMSession:
         run.step, run.tokens, run.seconds, run.history = ckpt["step"], ckpt["tokens"], ckpt["seconds"], ckpt["history"]
         self.pos.__dict__.update(ckpt["position"])
         if ckpt.get("states") is not None and self.world_size == 1:
-            self.states = [_detach(s.to(self.device)) if s is not None else None for s in ckpt["states"]]
+            self.states = [_detach(map_state(lambda x: x.to(self.device), s)) for s in ckpt["states"]]
         self.random = ckpt["random"]
 
     def save(self) -> None:
         if self.out is None:
             return
         run = self.result
-        states = [s.cpu() if s is not None else None for s in self.states] if self.world_size == 1 else None
+        states = [map_state(torch.Tensor.cpu, s) for s in self.states] if self.world_size == 1 else None
         save_checkpoint(self.out / "checkpoint.pt", model=run.model.state_dict(), optimizer=self.optimizer.state_dict(),
                         step=run.step, tokens=run.tokens, seconds=run.seconds, history=run.history,
                         position=dict(vars(self.pos)), states=states, random=random_state(self.device),

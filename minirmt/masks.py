@@ -1,9 +1,15 @@
 """Attention masks, as boolean matrices `(i, j)`: True where query i may attend to key j.
 
-The models never need these on their fast path: a plain causal mask over the decoder input
-`[read_mem | tokens | write_mem]` already gives the paper's semantics (RMT paper, Sec. 3, Fig. 1b), and
-`scaled_dot_product_attention(is_causal=True)` applies it without building a matrix. They exist to be drawn,
-tested and varied in the notebooks, and for the Transformer-XL cache, whose mask is not square.
+Two masks over the decoder input `[read_mem | tokens | write_mem]`, chosen by `ModelConfig.memory_mask`:
+
+    causal  the plain causal mask (the default, as in the authors' Hugging Face wrapper): tokens see the read
+            slots and earlier tokens, the write slots see the whole segment, and inside each memory block slot
+            j sees slots <= j. `scaled_dot_product_attention(is_causal=True)` applies it without a matrix.
+    block   the mask of the paper's own code (LM-RMT `mem_transformer.py`; RMT paper, Sec. 3: "we allow all
+            memory tokens in the read/write block to access all other tokens in the same block"): the same, but
+            each memory block sees itself fully. It is passed to the fused kernel as an explicit matrix.
+
+The others are drawn and varied in the notebooks, and serve the Transformer-XL caches, whose masks are not square.
 """
 
 import torch
@@ -25,12 +31,35 @@ def with_cache(t: int, c: int) -> torch.Tensor:
 
 
 def rmt_decoder(m: int, n: int) -> torch.Tensor:
-    """`(m + n + m, m + n + m)`: the decoder RMT's mask over `[read_mem | tokens | write_mem]`.
-
-    It is just the causal mask: tokens see the read memory and earlier tokens, the write memory sees
-    everything (RMT paper, Sec. 3: "write memory tokens ... attend to all the segment tokens").
-    """
+    """`(m + n + m, m + n + m)`: the decoder RMT's default mask over `[read_mem | tokens | write_mem]`, causal."""
     return causal(m + n + m)
+
+
+def rmt_decoder_block(m: int, n: int) -> torch.Tensor:
+    """`(m + n + m, m + n + m)`: the causal mask, with each memory block bidirectional inside itself."""
+    mask = causal(m + n + m)
+    mask[:m, :m] = True  # the read block sees all of itself (and still nothing after it)
+    mask[m + n :, m + n :] = True  # the write block sees all of itself
+    return mask
+
+
+def rmt_decoder_mask(m: int, n: int, kind: str) -> torch.Tensor | None:
+    """The decoder mask of `ModelConfig.memory_mask` ("causal" or "block"); None for causal, which the fused
+    kernel applies without a matrix."""
+    return None if kind == "causal" else rmt_decoder_block(m, n)
+
+
+def rmt_with_cache(m: int, n: int, c: int, kind: str = "causal", memory_reads_cache: bool = True) -> torch.Tensor:
+    """`(2m + n, c + 2m + n)`: an RMT segment `[read | tokens | write]` that also attends to c cached positions
+    of the previous segment (the paper's RMT with a Transformer-XL cache). Tokens always see the whole cache; the
+    memory slots see it only if `memory_reads_cache` (LM-RMT's `read_mem_from_cache`)."""
+    t = m + n + m
+    inside = rmt_decoder_block(m, n) if kind == "block" else causal(t)
+    mask = torch.cat([torch.ones(t, c, dtype=torch.bool), inside], dim=1)
+    if not memory_reads_cache:
+        mask[:m, :c] = False
+        mask[m + n :, :c] = False
+    return mask
 
 
 def rmt_encoder(m: int, n: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """How answers are scored: per-token accuracy on the answer positions, and exact match of whole sequences.
 
-A task's targets are -100 wherever nothing is asked (tasks.py), so both scores look only at the positions
-whose target is an id. Every evaluation, checker and notebook scores answers with these functions.
+A task's answers are next-token targets `(b, s)`, -100 wherever nothing is asked, or one class label per
+sequence `(b,)` (classify). Both scores look only at what is asked. Every evaluation, checker and notebook scores
+answers with these functions.
 """
 
 import torch
@@ -9,11 +10,18 @@ import torch
 from .validation import IGNORE_INDEX
 
 
+def supervise(answers: torch.Tensor) -> dict:
+    """How a batch's answers are given to a model: `targets=` for `(b, s)`, `labels=` for a classifier's `(b,)`."""
+    return {"labels" if answers.dim() == 1 else "targets": answers}
+
+
 def answer_counts(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """`(4,)`: right answers, answers, sequences with every answer right, sequences, from the greedy predictions
-    of `logits (b, s, v)` against `targets (b, s)`. Counts stay on the device (no wait), so they can be summed."""
-    predictions = logits.argmax(dim=-1)  # (b, s)
-    return prediction_counts(predictions, targets)
+    of `logits (b, s, v)` against `targets (b, s)` (or a classifier's `(b, y)` against labels `(b,)`). Counts stay
+    on the device (no wait), so they can be summed."""
+    if targets.dim() == 1:  # one label per sequence: a sequence of one answer
+        logits, targets = logits[:, None], targets[:, None]
+    return prediction_counts(logits.argmax(dim=-1), targets)
 
 
 def prediction_counts(predictions: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,14 @@ the command line, the trainers, the experiments, the checkers and the notebooks 
 import torch
 from torch import nn
 
-from .baselines import FullTransformer, MemTransformerXL, SegmentTransformer, TransformerXL
+from .baselines import (
+    FullTransformer,
+    MemoryTokenTransformer,
+    MemTransformerXL,
+    RecurrentMemoryTransformerXL,
+    SegmentTransformer,
+    TransformerXL,
+)
 from .config import ModelConfig
 from .rmt import RecurrentMemoryTransformer
 
@@ -17,6 +24,8 @@ MODELS = {
     "full": FullTransformer,
     "xl": TransformerXL,
     "memxl": MemTransformerXL,
+    "memtok": MemoryTokenTransformer,
+    "rmtxl": RecurrentMemoryTransformerXL,
 }
 
 

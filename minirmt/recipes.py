@@ -29,6 +29,8 @@ RECIPES = {
     "assoc": {"segment_len": 8, "segments": 4, "steps": 2000, "lr": 5e-3, "warmup": 200, "eval_every": 50,
               "curriculum": "pairs", "curriculum_threshold": 0.9, "stop_accuracy": 0.98},
     "mqar": {"segment_len": 4, "segments": 4, "steps": 1500, "lr": 1e-3},
+    # the encoder form (a classifier of y = the task's classes, read from the memory) over 8 segments of 8
+    "classify": {"segment_len": 8, "segments": 8, "steps": 1000, "lr": 3e-3},
 }
 MODEL_RECIPES = {
     # associative retrieval across segments: without the hint the RMT leaves the "bag of values" plateau for only
@@ -68,6 +70,8 @@ def recipe(task: str, model: str = "rmt", **overrides) -> Recipe:
         settings["warmup"] = min(settings.get("warmup", TrainConfig.warmup), settings["steps"] // 10)
     groups = split_settings(task, settings)
     made = make_task(task, settings["segment_len"], **groups["task"])
+    if hasattr(made, "num_classes"):  # a classification task: the encoder form, with the task's classes
+        groups["model"] = {"memory_form": "encoder", "num_classes": made.num_classes, **groups["model"]}
     model_config = preset(PRESET, vocab_size=made.vocab_size, **groups["model"])
     train_config = TrainConfig(**groups["train"])
     if "segments" not in overrides:  # the table's g, or more where the task's sizes need more

@@ -16,7 +16,7 @@ from . import segments
 from .config import ModelConfig
 from .head_loss import head_loss_with_gradient
 from .transformer import Backbone
-from .validation import IGNORE_INDEX, check_targets, check_tokens, require_int
+from .validation import IGNORE_INDEX, check_labels, check_targets, check_tokens, require_int
 
 
 @dataclass
@@ -68,37 +68,63 @@ class SegmentRecurrence(nn.Module):
         """Length of the segments a sequence of s tokens is cut into."""
         return self.cfg.segment_len
 
-    def forward(self, tokens, memory=None, targets=None, bptt_depth=None, return_attention=False,
+    def forward(self, tokens, memory=None, targets=None, labels=None, bptt_depth=None, return_attention=False,
                 return_logits=True, check_ids=True) -> ModelOutput:
         """Process `tokens (b, s)` segment by segment, carrying the state (memory) from one to the next.
 
         memory:      the state from an earlier call (e.g. the previous batch of a text stream), or None
         targets:     `(b, s)` ids to predict (-100 = ignore); the loss is one mean over all segments
-        bptt_depth:  gradients flow back through the state across at most this many segments, the last
-                     ones (the paper's code detaches the memory of earlier segments); default cfg.bptt_depth
+        labels:      `(b,)` classes, for a classifier (cfg.num_classes): its logits `(b, y)` and loss
+        bptt_depth:  truncated BPTT (default cfg.bptt_depth): with cfg.bptt_window "end", the last segment's
+                     loss reaches back through this many segments, itself included (`detached_before`); with
+                     "each", every segment's loss does (the paper's code, recomputing each window from a
+                     detached memory: its `mem_backprop_depth` is this depth minus one). 0 or 1: no gradient
+                     crosses a hand-over of memory.
         check_ids:   check that every id is in range (each check waits for the device); False where the ids
                      were checked once for a whole stream (train_lm)
         """
         check_tokens(tokens, self.cfg.vocab_size, values=check_ids)
+        b = tokens.shape[0]
+        classifier = self.cfg.num_classes is not None
+        if classifier and targets is not None:
+            raise ValueError("the encoder form is bidirectional: every token would read its own next-token "
+                             "target. It is a classifier: give labels (b,) instead of targets")
         if targets is not None:
             check_targets(targets, tokens, self.cfg.vocab_size, values=check_ids)
-        b = tokens.shape[0]
-        if memory is None:
-            memory = self.initial_state(b)
-        else:
+        if labels is not None:
+            check_labels(labels, b, self.cfg.num_classes)
+        memory = self.initial_state(b) if memory is None else memory
+        if memory is not None:
             self.check_state(memory, b)
         depth = self.cfg.bptt_depth if bptt_depth is None else bptt_depth
         require_int("forward", "bptt_depth", depth, minimum=0, optional=True)
         n = self.segment_len(tokens.shape[1])
-        seg_tokens = segments.split(tokens, n)
-        seg_targets = segments.split(targets, n) if targets is not None else [None] * len(seg_tokens)
-        g = len(seg_tokens)
+        xs = segments.split(tokens, n)
+        ys = segments.split(targets, n) if targets is not None else [None] * len(xs)
+        loop = self._each_window if depth is not None and self.cfg.bptt_window == "each" else self._end_window
+        logits, memories, attentions, loss = loop(xs, ys, memory, depth, return_attention,
+                                                  return_logits and not classifier)
+        memory = memories[-1]
+        if classifier:
+            logits = self.classify(memory)  # (b, y)
+            loss = F.cross_entropy(logits.float(), labels) if labels is not None else None
+        else:
+            logits = segments.merge(logits) if return_logits else None
+        return ModelOutput(logits=logits, loss=loss if targets is not None or labels is not None else None,
+                           memory=memory, memories=memories, attentions=attentions if return_attention else None)
 
+    def classify(self, memory):
+        """Class logits `(b, y)` from the state after the last segment (models with a memory to read)."""
+        raise ValueError(f"{type(self).__name__} has no memory to read a class from: use rmt or memtok")
+
+    def _end_window(self, xs, ys, memory, depth, return_attention, return_logits):
+        """Every segment left to right; the hand-overs before the last window are detached."""
+        g = len(xs)
         logits, memories, attentions = [], [], []
-        loss_sum = count = tokens.new_zeros((), dtype=torch.float32)
-        for i, (x, y) in enumerate(zip(seg_tokens, seg_targets, strict=True)):
+        loss_sum = count = xs[0].new_zeros((), dtype=torch.float32)
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
             if memory is not None and detached_before(i, g, depth):
-                memory = memory.detach()  # truncated BPTT: no gradient into segments before the window
+                memory = _detach(memory)  # truncated BPTT: no gradient into segments before the window
             seg_logits, seg_loss, seg_count, memory, seg_attn = self._run_segment(
                 x, y, memory, return_attention, return_logits, last=i == g - 1
             )
@@ -106,13 +132,28 @@ class SegmentRecurrence(nn.Module):
             memories.append(memory)
             attentions.append(seg_attn)
             loss_sum, count = loss_sum + seg_loss, count + seg_count
-        return ModelOutput(
-            logits=segments.merge(logits) if return_logits else None,
-            loss=loss_sum / count.clamp(min=1) if targets is not None else None,
-            memory=memory,
-            memories=memories,
-            attentions=attentions if return_attention else None,
-        )
+        return logits, memories, attentions, loss_sum / count.clamp(min=1)
+
+    def _each_window(self, xs, ys, memory, depth, return_attention, return_logits):
+        """Every segment's loss gets its own window of `depth` segments: segment i is recomputed from the
+        detached memory that entered segment i - depth + 1, through the segments in between (their outputs
+        are dropped), so its gradient reaches exactly those segments. Costs up to `depth` steps a segment."""
+        entering = [memory]  # the memory entering each segment (values only; gradients come from the windows)
+        logits, memories, attentions = [], [], []
+        loss_sum = count = xs[0].new_zeros((), dtype=torch.float32)
+        for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
+            start = max(0, i - max(depth, 1) + 1)
+            state = entering[start] if start == 0 else _detach(entering[start])
+            for j in range(start, i):  # the window before segment i, recomputed with its graph
+                _, state, _ = self.step(xs[j], state)
+            seg_logits, seg_loss, seg_count, state, seg_attn = self._segment_with_loss(
+                x, y, state, return_attention, return_logits)
+            entering.append(_detach(state))
+            logits.append(seg_logits)
+            memories.append(state)
+            attentions.append(seg_attn)
+            loss_sum, count = loss_sum + seg_loss, count + seg_count
+        return logits, memories, attentions, loss_sum / count.clamp(min=1)
 
     def compile_segments(self, **options) -> "SegmentRecurrence":
         """`torch.compile` the work of one segment in place (embedding, blocks, head and loss); returns self.
@@ -156,6 +197,19 @@ class SegmentRecurrence(nn.Module):
             )
             count = (y != IGNORE_INDEX).sum()
         return (logits if return_logits else None), loss_sum, count, memory, attn
+
+
+def map_state(fn, state):
+    """`fn` applied to every tensor of a carried state: a tensor, a tuple of them (an RMT with an XL cache
+    carries (memory, cache)), or None."""
+    if isinstance(state, tuple):
+        return tuple(map_state(fn, part) for part in state)
+    return fn(state) if isinstance(state, torch.Tensor) else state
+
+
+def _detach(state):
+    """A carried state without its graph."""
+    return map_state(torch.Tensor.detach, state)
 
 
 def allow_recompiles() -> None:

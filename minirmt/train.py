@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .hint import MemoryHint
-from .metrics import accuracy_and_exact_match, answer_counts
+from .metrics import accuracy_and_exact_match, answer_counts, supervise
 from .options import option
 from .training import (
     LoopConfig,
@@ -114,13 +114,14 @@ def eval_batches(task, num_segments: int, batch_size: int, count: int, seed: int
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, batches: list, dtype: torch.dtype | None = None) -> dict:
     """Loss, per-token accuracy on the answers and exact match (metrics.py) over `batches` of
-    `(tokens (b, s), targets (b, s))`, with teacher forcing: every answer is predicted from the true tokens."""
+    `(tokens (b, s), targets (b, s) or labels (b,))`, with teacher forcing: every answer is predicted from the
+    true tokens."""
     was_training = model.training
     model.eval()
     loss, counts = 0.0, 0
     for tokens, targets in batches:
         with autocast(tokens.device, dtype):
-            out = model(tokens, targets=targets)
+            out = model(tokens, **supervise(targets))
         batch_counts = answer_counts(out.logits, targets)
         loss, counts = loss + out.loss * batch_counts[1], counts + batch_counts
     model.train(was_training)
@@ -264,7 +265,7 @@ class _Session:
                            stage_task.sample(self.cfg.batch_size, g, self.generator))
         set_lr(self.optimizer, lr)
         with autocast(self.device, self.dtype):
-            out = self.model(tokens, targets=targets, return_logits=False)
+            out = self.model(tokens, **supervise(targets), return_logits=False)
             hint_loss = (torch.zeros_like(out.loss) if self.hint is None
                          else self.hint(self.model.backbone.head, out.memories[0], tokens))
         self.optimizer.zero_grad(set_to_none=True)

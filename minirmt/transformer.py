@@ -28,11 +28,12 @@ class Backbone(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.apply(_init_weights)
 
-    def forward(self, x, causal=True, cache=None, return_attention=False):
+    def forward(self, x, causal=True, cache=None, mask=None, return_attention=False):
         """Run the blocks over `x (b, t, d)`; positions restart at 0 for every call.
 
         cache: `(l, b, c, d)`, per layer the hidden states of the c positions before x (Transformer-XL),
                already detached; attention then spans `[cache | x]`.
+        mask:  boolean `(t, c + t)` (True = may attend), instead of the causal mask (masks.py)
         Returns the normed output `(b, t, d)`, a list over layers of each layer's input `(b, t, d)` (what a
         Transformer-XL caches for the next segment),
         and a list over layers of attention weights `(b, h, t, c + t)` (or Nones).
@@ -40,7 +41,9 @@ class Backbone(nn.Module):
         t = x.shape[1]
         c = 0 if cache is None else cache.shape[2]
         rope = self.rotary(c + t)
-        mask = None if c == 0 else with_cache(t, c).to(x.device)
+        if mask is None and c > 0:
+            mask = with_cache(t, c)
+        mask = None if mask is None else mask.to(x.device)
         x = self.drop(x)
         layer_inputs, attentions = [], []
         for layer, block in enumerate(self.blocks):

@@ -54,6 +54,19 @@ def check_targets(targets, tokens: torch.Tensor, vocab_size: int, values: bool =
         )
 
 
+def check_labels(labels, batch_size: int, num_classes: int) -> None:
+    """`labels` must be integer classes `(b,)` in [0, num_classes), one per sequence."""
+    if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.dtype == torch.bool:
+        got = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
+        raise TypeError(f"labels must be a tensor of integer classes (b,), got {got}")
+    if tuple(labels.shape) != (batch_size,):
+        raise ValueError(f"labels must have shape (b,) = ({batch_size},), one class per sequence, got "
+                         f"{tuple(labels.shape)}")
+    if bool(((labels < 0) | (labels >= num_classes)).any()):
+        raise ValueError(f"labels must be classes in [0, {num_classes}) (num_classes), got values in "
+                         f"[{int(labels.min())}, {int(labels.max())}]")
+
+
 def check_state(state, expected: tuple[int, ...], name: str) -> None:
     """A carried state (memory `(b, m, d)` or cache `(l, b, c, d)`) must be a float tensor of the expected shape."""
     if not isinstance(state, torch.Tensor) or not state.is_floating_point():

@@ -74,9 +74,9 @@ nb.setup()
 # %%
 import torch
 
-from minirmt import checks, preset, viz, widgets
+from minirmt import build_model, metrics, preset, viz, widgets
 from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, seeded_model, train
+from minirmt.train import TrainConfig, train
 
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = nb.pick(ci=4, lab=8)  # segment length
@@ -112,7 +112,7 @@ print("every source lies in an earlier segment than its answer:", bool((sources 
 
 # %%
 cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)  # d = 64, 2 layers, 4 heads
-rmt = seeded_model("rmt", cfg, seed=0)
+rmt = build_model("rmt", cfg, seed=0)
 out = rmt(tokens, targets=targets)
 print(cfg)
 print("logits  ", tuple(out.logits.shape), "  (b, s, v)")
@@ -138,7 +138,7 @@ print("one memory state per segment:", len(out.memories) == g)
 # %%
 config = TrainConfig(steps=steps, batch_size=nb.pick(ci=32, lab=64), segments=g, eval_every=steps // 5,
                      warmup=steps // 10, device=nb.device())
-runs = {name: train(seeded_model(name, cfg, seed=0), task, config, progress=False)
+runs = {name: train(build_model(name, cfg, seed=0), task, config, progress=False)
         for name in ("rmt", "segment")}
 print(f"chance: {task.chance_accuracy:.2f}")
 for name, run in runs.items():
@@ -174,7 +174,7 @@ other = targets.roll(1, dims=0)  # the answers of the neighbouring sequence in t
 
 def answer_accuracy(logits, answers):
     """Accuracy on the answer positions (answers != -100); notebook 03 builds this metric as an exercise."""
-    return checks.reference_answer_accuracy(logits, answers)[0]
+    return metrics.answer_accuracy(logits, answers)[0]
 
 
 with torch.no_grad():

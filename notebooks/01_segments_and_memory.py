@@ -47,8 +47,7 @@ import torch
 from einops import rearrange
 
 import minirmt
-from minirmt import checks, masks, nb, segments, tasks, viz, widgets
-from minirmt.train import seeded_model
+from minirmt import build_model, checks, masks, nb, segments, tasks, viz, widgets
 
 nb.setup()
 
@@ -173,7 +172,7 @@ viz.plot_segments(tokens[0], n=n, m=4)
 
 # %% tags=["nbval-check-output"]
 cfg = minirmt.preset("tiny", vocab_size=task.vocab_size)
-model = seeded_model("rmt", cfg, seed=0).eval()
+model = build_model("rmt", cfg, seed=0).eval()
 m, d = cfg.num_mem_tokens, cfg.d_model
 
 memory = model.initial_state(batch_size=4)  # (b, m, d)
@@ -274,7 +273,7 @@ with torch.no_grad():
 # %% [markdown]
 # With a causal mask the front slots come before every token, so they can never see the segment: a memory
 # read from there would carry nothing forward, however long you train. In the paper's setting a decoder
-# whose memory sits only at the start stays at chance on copy, reverse and retrieval (GUIDE.md, Sec. 3).
+# whose memory sits only at the start stays at chance on copy, reverse and retrieval.
 # The write slots are what make the recurrence work.
 #
 # ## 6. One memory step
@@ -368,4 +367,4 @@ viz.plot_attention_grid(attention[:, 0], m, n, row_label="segment", title="untra
 # - Z. Dai et al. *Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context.* ACL 2019 (the
 #   segment-level recurrence RMT builds on; notebook 06).
 # - A. Rogozhnikov. *Einops: Clear and Reliable Tensor Manipulations with Einstein-like Notation.* ICLR 2022.
-# - In this repository: `minirmt/segments.py`, `minirmt/masks.py`, `minirmt/rmt.py`; GUIDE.md, Sec. 2-3.
+# - In this repository: `minirmt/segments.py`, `minirmt/masks.py`, `minirmt/rmt.py`.

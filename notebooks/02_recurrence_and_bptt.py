@@ -43,13 +43,14 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
 
 # %%
+import dataclasses
 import time
 
 import torch
 
 import minirmt
-from minirmt import checks, nb, tasks, viz, widgets
-from minirmt.train import TrainConfig, seeded_model, train
+from minirmt import build_model, checks, nb, tasks, viz, widgets
+from minirmt.train import TrainConfig, train
 
 nb.setup()
 
@@ -98,7 +99,7 @@ viz.plot_unrolled(4)
 n = 8
 task = tasks.make_task("copy", segment_len=n)
 cfg = minirmt.preset("lab", vocab_size=task.vocab_size)
-model = seeded_model("rmt", cfg, seed=0)
+model = build_model("rmt", cfg, seed=0)
 tokens, targets = task.sample(batch_size=4, num_segments=3, generator=torch.Generator().manual_seed(0))
 print(task.render(tokens[0], targets[0]))
 print("tokens", tuple(tokens.shape))  # (b, s) = (4, 24): g = 3 segments of n = 8
@@ -271,8 +272,7 @@ run_truncated = checks.check_run_truncated(run_truncated)
 #
 # To backpropagate, autograd keeps tensors from the forward pass: the inputs of every matrix product, the
 # attention probabilities, the normalisation statistics... For `g` segments it keeps them for all `g`
-# calls of the Transformer, so the memory of training grows linearly with the number of segments (GUIDE.md,
-# Sec. 3, cites 8.6 GiB for one segment and 113 GiB for 16 in another implementation).
+# calls of the Transformer, so the memory of training grows linearly with the number of segments.
 #
 # How to measure it on a CPU? Process memory (RSS) is noisy: the allocator keeps freed blocks. Instead we
 # ask autograd itself. `torch.autograd.graph.saved_tensors_hooks(pack, unpack)` calls `pack` on every
@@ -311,7 +311,7 @@ def saved_mib(model, tokens, targets):
 # **Predict**: how do the two columns grow from `g = 1` to the largest `g` below?
 
 # %%
-flat_model = seeded_model("rmt", minirmt.preset("lab", vocab_size=task.vocab_size, memory_flat=True), seed=0)
+flat_model = build_model("rmt", minirmt.preset("lab", vocab_size=task.vocab_size, memory_flat=True), seed=0)
 memory_cost = {"full BPTT": [], "memory_flat=True (+ one segment re-run)": []}
 for count in SIZES["memory_segments"]:
     x, y = task.sample(SIZES["batch"], count, generator=torch.Generator().manual_seed(3))
@@ -367,8 +367,8 @@ print(f"time with checkpointing / without: {seconds['flat'] / seconds['full']:.2
 copy_results = {}
 for depth in (None, 2, 1):
     run = train(
-        seeded_model("rmt", cfg, seed=0), task,
-        TrainConfig(steps=SIZES["steps"], batch_size=SIZES["train_batch"], lr=3e-3, segments=3, bptt_depth=depth,
+        build_model("rmt", dataclasses.replace(cfg, bptt_depth=depth), seed=0), task,
+        TrainConfig(steps=SIZES["steps"], batch_size=SIZES["train_batch"], lr=3e-3, segments=3,
                     eval_every=max(SIZES["steps"] // 6, 1), eval_batches=SIZES["eval_batches"], device=nb.device()),
         progress=False,
     )

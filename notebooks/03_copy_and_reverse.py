@@ -45,8 +45,8 @@ if "google.colab" in sys.modules:
 import torch
 
 import minirmt
-from minirmt import checks, nb, tasks, viz
-from minirmt.train import TrainConfig, seeded_model, train
+from minirmt import build_model, checks, nb, tasks, viz
+from minirmt.train import TrainConfig, train
 
 nb.setup()
 
@@ -154,7 +154,7 @@ answer_accuracy = checks.check_answer_accuracy(answer_accuracy)
 
 # %% tags=["nbval-check-output"]
 cfg = minirmt.preset("lab", vocab_size=copy_task.vocab_size)  # d 64, 2 layers, 4 heads, n 8, m 8
-untrained = seeded_model("rmt", cfg, seed=0).eval()
+untrained = build_model("rmt", cfg, seed=0).eval()
 with torch.no_grad():
     accuracy, exact = answer_accuracy(untrained(tokens).logits, targets)
 print("chance:", copy_task.chance_accuracy, " untrained accuracy below 0.3:", accuracy < 0.3, " exact match:", exact)
@@ -170,7 +170,7 @@ print("chance:", copy_task.chance_accuracy, " untrained accuracy below 0.3:", ac
 # - `RecurrentMemoryTransformer` adds `m = 8` memory tokens, read and written in every segment.
 #
 # We train each on copy with `g = 1, 2, ...` segments (a new model for every `g`, the same recipe: AdamW,
-# learning rate 3e-3, warm-up then cosine; GUIDE.md, Sec. 3) and measure the answer accuracy on fresh
+# learning rate 3e-3, warm-up then cosine) and measure the answer accuracy on fresh
 # sequences with your `answer_accuracy`. With `g = 1` the whole task sits in one segment.
 #
 # **Predict** both curves before you run: accuracy against the number of segments, for each model. Could
@@ -191,7 +191,7 @@ runs, table = {}, {"RMT": {}, "segment-only": {}}
 for g in SIZES["counts"]:
     for name, kind in (("RMT", "rmt"), ("segment-only", "segment")):
         steps = SIZES["rmt_steps"] if kind == "rmt" else SIZES["segment_steps"]
-        run = train(seeded_model(kind, cfg, seed=0), copy_task, TrainConfig(steps=steps, segments=g, **recipe),
+        run = train(build_model(kind, cfg, seed=0), copy_task, TrainConfig(steps=steps, segments=g, **recipe),
                     progress=False)
         runs[name, g] = run
         table[name][g] = accuracy_on(run.model, copy_task, g)[0]
@@ -231,7 +231,7 @@ viz.plot_curves({name: runs[name, G].history for name in table}, metrics=("loss"
 # reverse, the last read is the first asked (a stack).
 
 # %%
-reverse_run = train(seeded_model("rmt", cfg, seed=0), reverse_task,
+reverse_run = train(build_model("rmt", cfg, seed=0), reverse_task,
                     TrainConfig(steps=SIZES["rmt_steps"], segments=G, **recipe), progress=False)
 reverse_accuracy, reverse_exact = accuracy_on(reverse_run.model, reverse_task, G)
 print(f"reverse over {G} segments: accuracy {reverse_accuracy:.3f}, exact match {reverse_exact:.3f}")
@@ -281,4 +281,4 @@ viz.plot_curves({"copy": runs["RMT", G].history, "reverse": reverse_run.history}
 #   arXiv:2304.11062, 2023 (the curriculum over segments).
 # - A. Graves, G. Wayne, I. Danihelka. *Neural Turing Machines.* arXiv:1410.5401, 2014 (copy as a memory test).
 # - In this repository: `minirmt/tasks.py` (the layouts), `minirmt/train.py` (`train`, `evaluate`),
-#   `minirmt/baselines.py` (`SegmentTransformer`); GUIDE.md, Sec. 3.
+#   `minirmt/baselines.py` (`SegmentTransformer`).

@@ -54,8 +54,8 @@ import torch
 from IPython.display import display
 
 import minirmt
-from minirmt import checks, nb, tasks, viz
-from minirmt.train import TrainConfig, pair_stages, seeded_model, train
+from minirmt import build_model, checks, nb, tasks, viz
+from minirmt.train import TrainConfig, pair_stages, train
 
 nb.setup()
 
@@ -160,7 +160,7 @@ recipe = dict(batch_size=SIZES["batch"], lr=3e-3, segments=g, eval_every=100, ev
               device=nb.device())
 runs = {}
 for name, steps in (("full", SIZES["control_steps"]), ("segment", SIZES["control_steps"] // 6)):
-    runs[name] = train(seeded_model(name, cfg, seed=0), task, TrainConfig(steps=steps, **recipe), progress=False)
+    runs[name] = train(build_model(name, cfg, seed=0), task, TrainConfig(steps=steps, **recipe), progress=False)
     print(f"{name:>8}: accuracy {runs[name].metrics['eval_accuracy']:.3f} after {runs[name].step} steps")
 
 # %%
@@ -174,7 +174,7 @@ assert runs["segment"].metrics["eval_accuracy"] < task.chance_accuracy + 0.1
 # with which?
 
 # %%
-runs["rmt"] = train(seeded_model("rmt", cfg, seed=0), task, TrainConfig(steps=SIZES["rmt_steps"], **recipe),
+runs["rmt"] = train(build_model("rmt", cfg, seed=0), task, TrainConfig(steps=SIZES["rmt_steps"], **recipe),
                     progress=False)
 print(f"RMT: accuracy {runs['rmt'].metrics['eval_accuracy']:.3f} after {runs['rmt'].step} steps")
 viz.plot_curves({name: run.history for name, run in runs.items()}, metrics=("loss", "eval_accuracy"))
@@ -383,7 +383,7 @@ hint_cfg = minirmt.preset("lab", vocab_size=target.vocab_size, segment_len=8)  #
 hint_config = TrainConfig(steps=SIZES["hint_steps"], batch_size=SIZES["batch"], lr=5e-3, warmup=200, segments=4,
                           curriculum_threshold=0.9, stop_accuracy=0.98, memory_hint=True, eval_every=50,
                           eval_batches=SIZES["eval_batches"], device=nb.device())
-hinted = train(seeded_model("rmt", hint_cfg, seed=0), target, hint_config, stages=stages, progress=False)
+hinted = train(build_model("rmt", hint_cfg, seed=0), target, hint_config, stages=stages, progress=False)
 print(f"RMT + memory hint: accuracy {hinted.metrics['eval_accuracy']:.3f} on 4 pairs over 4 segments after "
       f"{hinted.step} steps ({hinted.seconds:.0f} s of training)")
 viz.plot_curves(hinted.history, metrics=("loss", "hint_loss", "eval_accuracy", "stage"))

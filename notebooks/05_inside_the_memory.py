@@ -45,8 +45,8 @@ if "google.colab" in sys.modules:
 import torch
 
 import minirmt
-from minirmt import checks, nb, probe, tasks, viz, widgets
-from minirmt.train import TrainConfig, seeded_model, train
+from minirmt import build_model, checks, nb, probe, tasks, viz, widgets
+from minirmt.train import TrainConfig, train
 
 nb.setup()
 
@@ -67,7 +67,7 @@ PROBE_TEST = nb.pick(ci=256, lab=512)
 # "go" symbol `>`, then the twelve digits again. The first eight digits fill segment 0, so by the time the
 # copy starts (in segment 1) and goes on (segment 2) they are only in the memory. The model is the `lab`
 # preset: `d = 64`, two layers of four heads, `m = 8` memory tokens. With full backpropagation through the
-# three segments it learns to copy perfectly in about a thousand steps (GUIDE.md, Sec. 3).
+# three segments it learns to copy perfectly in about a thousand steps.
 
 # %% tags=["nbval-check-output"]
 G = 3
@@ -79,7 +79,7 @@ print(task.render(example[0], example_targets[0]))
 print(f"m = {m}, n = {n}, d = {d}, vocabulary v = {task.vocab_size}")
 
 # %%
-model = seeded_model("rmt", cfg, seed=0)
+model = build_model("rmt", cfg, seed=0)
 config = TrainConfig(steps=STEPS, batch_size=64, lr=3e-3, warmup=WARMUP, segments=G, eval_every=max(STEPS // 10, 1),
                      device=nb.device())
 result = train(model, task, config, progress=False)
@@ -294,7 +294,7 @@ viz.plot_heatmap(trained, "source position p", "memory after segment k",
 # training** (the same seed, the same initial weights).
 
 # %%
-untrained = probe_table(seeded_model("rmt", cfg, seed=0).eval())
+untrained = probe_table(build_model("rmt", cfg, seed=0).eval())
 viz.plot_heatmap(untrained, "source position p", "memory after segment k",
                  title="control: the same network before training")
 

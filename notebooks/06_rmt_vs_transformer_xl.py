@@ -75,9 +75,9 @@ import time
 
 import torch
 
-from minirmt import checks, preset, viz
+from minirmt import build_model, checks, preset, viz
 from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, seeded_model, train
+from minirmt.train import TrainConfig, train
 
 MODELS = ("segment", "xl", "memxl", "rmt", "full")
 
@@ -106,7 +106,7 @@ print(f"n = {n}, m = {m}, cache c = {cfg.cache_len}, layers l = {cfg.n_layers}, 
 
 # %%
 def attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int:
-    """Query-key scores per layer and head for s tokens: model in "segment", "full", "xl", "memxl", "rmt"."""
+    """Query-key scores per layer and head for s tokens, for each model of `minirmt.MODELS`."""
     ### BEGIN SOLUTION
     if model == "full":
         return s * s
@@ -118,6 +118,8 @@ def attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int:
             "xl": (t, cached + t),
             "memxl": (m + t, cached + m + t),
             "rmt": (2 * m + t, 2 * m + t),
+            "memtok": (2 * m + t, 2 * m + t),
+            "rmtxl": (2 * m + t, cached + 2 * m + t),
         }[model]
         total += queries * keys
     return total
@@ -174,7 +176,7 @@ xl_cache = checks.check_xl_cache(xl_cache)
 # layer_inputs)` after each segment, so we swap in yours and compare with the library's.
 
 # %% tags=["nbval-check-output"]
-xl = seeded_model("xl", cfg, seed=0).eval()
+xl = build_model("xl", cfg, seed=0).eval()
 tokens, targets = task.sample(8, 4, torch.Generator().manual_seed(0))
 with torch.no_grad():
     library = xl(tokens)
@@ -203,7 +205,7 @@ accuracy = {name: {} for name in MODELS}  # model -> {g: accuracy}
 trained = {}
 for g in segment_counts:
     for name in MODELS:
-        run = train(seeded_model(name, cfg, seed=0), task, TrainConfig(segments=g, **config), progress=False)
+        run = train(build_model(name, cfg, seed=0), task, TrainConfig(segments=g, **config), progress=False)
         accuracy[name][g] = run.metrics["eval_accuracy"]
         trained[name, g] = run.model.cpu().eval()
     print(f"g = {g}: " + "  ".join(f"{name} {accuracy[name][g]:.2f}" for name in MODELS))
@@ -289,7 +291,7 @@ cost = {label: [] for label in variants}
 for s in lengths:
     tokens = torch.randint(0, task.vocab_size, (8, s), generator=torch.Generator().manual_seed(s))
     for label, (name, model_cfg) in variants.items():
-        seconds, memory = step_cost(seeded_model(name, model_cfg, seed=0), tokens, tokens, 1)
+        seconds, memory = step_cost(build_model(name, model_cfg, seed=0), tokens, tokens, 1)
         cost[label].append({"s": s, "ms per training step": 1000 * seconds, "MiB kept for backward": memory / 2**20})
     print(f"s = {s:5d}: " + "  ".join(f"{label} {cost[label][-1]['ms per training step']:.0f} ms" for label in variants))
 

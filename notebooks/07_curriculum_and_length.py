@@ -62,9 +62,9 @@ nb.setup()
 # %%
 import torch
 
-from minirmt import checks, preset, probe, viz
+from minirmt import build_model, checks, preset, probe, viz
 from minirmt.tasks import FIRST_SYMBOL, make_task
-from minirmt.train import TrainConfig, seeded_model, segment_stages, train
+from minirmt.train import TrainConfig, segment_stages, train
 
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = 4  # segment length
@@ -132,7 +132,7 @@ curricula = {
     "+1 curriculum": segment_stages(task, train_segments),
     "doubling curriculum": [(task, g) for g in doubling_stages(task.min_segments, train_segments)],
 }
-runs = {name: train(seeded_model("rmt", cfg, seed=0), task, config, stages=stages, progress=False)
+runs = {name: train(build_model("rmt", cfg, seed=0), task, config, stages=stages, progress=False)
         for name, stages in curricula.items()}
 for name, run in runs.items():
     start = next(r["step"] for r in run.history if "loss" in r and r["segments"] == train_segments)

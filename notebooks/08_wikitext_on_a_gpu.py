@@ -56,9 +56,8 @@ import torch
 from einops import rearrange
 
 import minirmt
-from minirmt import checks, lm, nb, text
+from minirmt import accel, build_model, checks, lm, nb, text, training, viz
 from minirmt.lm import LMConfig, evaluate_lm, train_lm
-from minirmt.train import seeded_model
 
 nb.setup()
 
@@ -211,20 +210,20 @@ batchify = checks.check_batchify(batchify)
 # %%
 def lm_config(name, **overrides):
     """The LMConfig of this notebook's runs for model `name`, with any field overridden."""
-    keys = ("corpus", "train_split", "train_tokens", "eval_tokens", "steps", "d_model", "n_layers", "n_heads",
-            "segment_len", "num_mem_tokens", "batch_size", "segments", "lr", "warmup", "time_budget", "compile",
-            "cuda_graphs")
+    keys = ("corpus", "train_split", "train_tokens", "eval_tokens", "steps", "batch_size", "segments", "lr",
+            "warmup", "time_budget", "compile", "cuda_graphs")
+    sizes = {k: SIZES[k] for k in ("d_model", "n_layers", "n_heads", "segment_len", "num_mem_tokens")}
     # a word-level output layer (267,735 words for WikiText-103) needs its batch in 4 micro-batches on a GPU
     accumulation = 4 if corpus.vocab_size > 2**16 else 1
     settings = dict(model=name, preset="tiny", data_root=str(ROOT), valid_split=None, eval_every=0,
                     accumulation=accumulation,
                     log_every=max(1, (SIZES["steps"] or 1000) // 10), device=nb.device())
-    return LMConfig(**{**settings, **{k: SIZES[k] for k in keys}, **overrides})
+    return LMConfig(**{**settings, **{k: SIZES[k] for k in keys}, "model_args": sizes, **overrides})
 
 
 cfg = lm_config("rmt")
-model = seeded_model("rmt", lm.model_config(cfg, corpus.vocab_size), seed=0)
-batches = text.stream_batches(train_ids, cfg.batch_size, cfg.segments * cfg.segment_len)
+model = build_model("rmt", lm.model_config(cfg, corpus.vocab_size), seed=0)
+batches = text.stream_batches(train_ids, cfg.batch_size, cfg.segments * model.cfg.segment_len)
 tokens, targets = next(batches)
 out = model(tokens.long(), targets=targets.long(), return_logits=False)
 print("batch", tuple(tokens.shape), "= (b, g·n) | memory out", tuple(out.memory.shape), "= (b, m, d)")
@@ -262,7 +261,7 @@ stream_loss = checks.check_stream_loss(stream_loss)
 # vocabulary size and, over bytes, it needs 8 bits per byte.
 
 # %% tags=["nbval-check-output"]
-uniform = seeded_model("segment", lm.model_config(cfg, corpus.vocab_size), seed=0)
+uniform = build_model("segment", lm.model_config(cfg, corpus.vocab_size), seed=0)
 with torch.no_grad():
     uniform.backbone.embed.weight.zero_()  # tied with the output head: every logit is 0
 score = evaluate_lm(uniform, test_ids[:5_000], batch_size=4, unit=corpus.unit)
@@ -275,7 +274,7 @@ print(corpus.unit, round(score[corpus.unit], 3), "| tokens scored", score["token
 # predicts it from nothing (Transformer-XL calls this *context fragmentation*). Position `n - 1` has the
 # whole segment before it. A memory (RMT) or a cache (Transformer-XL) gives the first positions back some
 # context; so the paper's gain is largest for short segments (WikiText-103, segment of 50 tokens:
-# 39.1 → 26.3 perplexity with 10 memory tokens; GUIDE.md, Sec. 3).
+# 39.1 → 26.3 perplexity with 10 memory tokens).
 #
 # ### Exercise 3: loss by position
 #
@@ -320,7 +319,7 @@ segment_first = runs["segment"].final["test"]["loss_by_position"][0]
 memory_first = runs["rmt"].final["test"]["loss_by_position"][0]
 assert all(r.final["test"][corpus.unit] < 8.0 for r in runs.values())  # better than the uniform guess
 print("position 0, RMT below segment-only:", memory_first < segment_first)
-lm.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r in runs.items()}, corpus.unit)
+viz.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r in runs.items()}, corpus.unit)
 
 # %% [markdown]
 # What the lab run shows (tiny models, a few hundred steps, minutes on a CPU). Transformer-XL's first
@@ -336,7 +335,7 @@ lm.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r 
 # models on a GPU.
 
 # %%
-lm.plot_lm_curves({name: r.history for name, r in runs.items()}, x="step", title="training loss")
+viz.plot_lm_curves({name: r.history for name, r in runs.items()}, x="step", title="training loss")
 
 # %% [markdown]
 # ## 4. What a token costs
@@ -350,9 +349,9 @@ lm.plot_lm_curves({name: r.history for name, r in runs.items()}, x="step", title
 
 # %% tags=["nbval-check-output"]
 gpu = dict(vocab_size=256, d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16)
-big = {name: seeded_model(name, minirmt.preset("wikitext", **gpu), seed=0) for name in ("rmt", "segment", "full")}
+big = {name: build_model(name, minirmt.preset("wikitext", **gpu), seed=0) for name in ("rmt", "segment", "full")}
 contexts = [128, 512, 2048, 8192, 32768]
-cost = {name: [lm.flops_per_token(model, s) / 1e6 for s in contexts] for name, model in big.items()}
+cost = {name: [accel.flops_per_token(model, s) / 1e6 for s in contexts] for name, model in big.items()}
 for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
     print(f"context {s:>6}: RMT {r:7.1f} MFLOP/token, full attention {f:7.1f} ({f / r:.1f}x)")
 
@@ -388,8 +387,8 @@ for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
 # %% tags=["nbval-check-output"]
 big_value = torch.tensor(70_000.0)
 print("float16:", big_value.half().item(), "| bfloat16:", big_value.bfloat16().item())
-print("autocast dtype on a GPU:", lm.autocast_dtype("auto", torch.device("cuda")),
-      "| on the CPU:", lm.autocast_dtype("auto", torch.device("cpu")))
+print("autocast dtype on a GPU:", training.autocast_dtype("auto", torch.device("cuda")),
+      "| on the CPU:", training.autocast_dtype("auto", torch.device("cpu")))
 
 # %% [markdown]
 # ### Several GPUs: DistributedDataParallel
@@ -410,7 +409,7 @@ for rank in (0, 1):
 # %% [markdown]
 # ## 6. On a GPU: RMT, segment-only, Transformer-XL and MemTr-XL at the same wall clock
 #
-# `bench/lm_gpu.sh all` (on a machine with two GPUs) trains four byte-level models with GUIDE.md's GPU
+# `bench/lm_gpu.sh all` (on a machine with two GPUs) trains four byte-level models with the GPU
 # sizes (`d = 512`, 6 layers, 8 heads, segments of `n = 128` bytes, `g = 4` per batch with full BPTT,
 # batch 64, `m = 16`, bfloat16, compiled, fused AdamW) on the pg-books corpus (Project Gutenberg books,
 # 79 MB), each for the same number of seconds, and scores all four on the same 2 MB of the test books. It
@@ -438,10 +437,10 @@ for r in rows:
 
 # %%
 if rows:
-    display(lm.plot_lm_curves({r["label"]: r["history"] for r in rows}, x="budget_seconds",  # noqa: F821
+    display(viz.plot_lm_curves({r["label"]: r["history"] for r in rows}, x="budget_seconds",  # noqa: F821
                               title="pg-books bytes, the same wall clock"))
     by_position = {r["label"]: r["loss_by_position"] for r in rows if r.get("loss_by_position")}
-    display(lm.plot_loss_by_position(by_position, "bpb", title="test bits per byte by position"))  # noqa: F821
+    display(viz.plot_loss_by_position(by_position, "bpb", title="test bits per byte by position"))  # noqa: F821
 for scaling in sorted(RESULTS.glob("**/scaling.json")):  # DDP: tokens/s on 2 GPUs against 1
     for name, s in json.loads(scaling.read_text()).items():
         print(f"{scaling.parent.name}/{name}: {s['speedup']:.2f}x the tokens/s of {s['baseline']} "

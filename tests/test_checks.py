@@ -756,8 +756,14 @@ def test_every_dimension_letter_of_a_checker_has_one_meaning():
     import ast
     import inspect
 
-    from minirmt.checks import (lesson01_segments, lesson02_recurrence, lesson04_recall, lesson05_memory,
-                                lesson06_baselines, lesson08_language)
+    from minirmt.checks import (
+        lesson01_segments,
+        lesson02_recurrence,
+        lesson04_recall,
+        lesson05_memory,
+        lesson06_baselines,
+        lesson08_language,
+    )
 
     modules = (lesson01_segments, lesson02_recurrence, lesson03_copy, lesson04_recall, lesson05_memory,
                lesson06_baselines, lesson07_curriculum, lesson08_language)

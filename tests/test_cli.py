@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import minirmt
 from minirmt import cli, data, experiments
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
@@ -172,9 +173,9 @@ def test_train_help_shows_every_default_and_what_each_model_is(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500)" in text  # --steps, from the recipes
+    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500, classify 1000)" in text  # --steps: recipes
     assert "--num-mem-tokens INT m, memory tokens" in text and "(default: 8)" in text
-    assert "xl: Transformer-XL" in text and "memxl: MemTr-XL" in text
+    assert "xl: Transformer-XL" in text and "memtok: Memory tokens that are not carried" in text
     assert text.count("(default:") >= text.count("  --") - 2  # every option but --help and --quiet
 
 
@@ -202,7 +203,7 @@ def test_experiment_writes_table_and_figure(tmp_path, capsys):
 
 def test_sweep_plan_covers_every_model_task_and_segment_count():
     plan = experiments.sweep_plan()
-    assert len(plan) == 5 * 3 * 4
+    assert len(plan) == len(minirmt.MODELS) * 3 * 4
     assert all(spec["recipe"].task.segment_len * spec["segments"] == experiments.TOTAL_LEN for spec in plan)
 
 

@@ -5,10 +5,10 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import REPO, data_root
 
 from minirmt import MODELS, accel, build_model, cli, lm
 from minirmt.accel import flops_per_token
@@ -16,9 +16,6 @@ from minirmt.config import ModelConfig
 from minirmt.lm import LMConfig, train_lm, train_step
 from minirmt.perplexity import eval_seq_len, evaluate_lm, position_sums
 from minirmt.text import load_bytes
-
-from conftest import REPO, data_root
-
 
 SIZES = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}  # LMConfig has its own vocab_size
 

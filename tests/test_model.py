@@ -9,7 +9,7 @@ from minirmt.layers import Attention, Rotary, rotate
 from minirmt.masks import with_cache
 
 ALL = sorted(minirmt.MODELS)
-RECURRENT = ["rmt", "segment", "xl", "memxl"]
+RECURRENT = ["rmt", "segment", "xl", "memxl", "memtok", "rmtxl"]
 
 
 def make(name, seed=0, **overrides):
@@ -29,10 +29,12 @@ def test_shapes_for_ragged_lengths(name, s):
     assert out.logits.shape == (3, s, 16)
     g = 1 if name == "full" else -(-s // 8)
     assert len(out.memories) == g
-    if name == "rmt":
+    if name in ("rmt", "memtok"):
         assert out.memory.shape == (3, 4, 32)
     if name in ("xl", "memxl"):
         assert out.memory.shape == (2, 3, min(s, 8), 32)
+    if name == "rmtxl":
+        assert out.memory[0].shape == (3, 4, 32) and out.memory[1].shape == (2, 3, min(s, 8), 32)
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -50,7 +52,7 @@ def test_memory_carries_segment_0_to_segment_2_in_rmt_not_in_segment():
     x = ids(2, 24)
     y = x.clone()
     y[:, :8] = (y[:, :8] + 3) % 16  # change segment 0 only
-    for name, should_change in [("rmt", True), ("segment", False)]:
+    for name, should_change in [("rmt", True), ("rmtxl", True), ("segment", False), ("memtok", False)]:
         model = make(name)
         a, b = model(x).logits[:, 16:], model(y).logits[:, 16:]
         assert (not torch.allclose(a, b)) == should_change, name
@@ -248,14 +250,13 @@ def test_loss_is_one_mean_over_supervised_positions():
 
 
 def test_encoder_form_memory_reads_the_whole_segment():
-    model = make("rmt", memory_form="encoder")
+    model = make("rmt", memory_form="encoder", num_classes=3)
     x = ids(2, 16)
     y = x.clone()
     y[:, 7] = (y[:, 7] + 1) % 16
     out_x, out_y = model(x), model(y)
-    assert out_x.logits.shape == (2, 16, 16)
-    assert not torch.allclose(out_x.logits[:, 0], out_y.logits[:, 0])  # bidirectional within a segment
-    assert not torch.allclose(out_x.memories[0], out_y.memories[0])
+    assert out_x.logits.shape == (2, 3)  # class logits (b, y), read from the memory after the last segment
+    assert not torch.allclose(out_x.memories[0][:, 0], out_y.memories[0][:, 0])  # slot 0 sees token 7
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -321,6 +322,11 @@ def test_bad_memory_and_targets_give_a_clear_error():
         (dict(dropout=1.0), ValueError, "dropout"),
         (dict(bptt_depth=-1), ValueError, "bptt_depth=-1 must be >= 0"),
         (dict(memory_form="sideways"), ValueError, "memory_form"),
+        (dict(memory_form="encoder"), ValueError, "give memory_form='encoder' together with num_classes"),
+        (dict(num_classes=3), ValueError, "give memory_form='encoder' together with num_classes"),
+        (dict(memory_form="encoder", num_classes=1), ValueError, "num_classes=1 must be >= 2"),
+        (dict(memory_mask="full"), ValueError, "memory_mask"),
+        (dict(bptt_window="each", bptt_depth=2, memory_flat=True), ValueError, "recomputes its windows already"),
         (dict(d_model=36, n_heads=4), ValueError, "head width"),
     ],
 )

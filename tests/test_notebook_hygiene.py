@@ -1,6 +1,6 @@
 """The committed notebooks are clean: executed top to bottom without errors or warnings, small, no saved
 widget state, known tags only, paired with their jupytext .py twin, exercise copies cleared
-(GUIDE.md, Sec. 4; notebooks/README.md)."""
+(notebooks/README.md)."""
 
 import re
 from pathlib import Path

@@ -10,7 +10,6 @@ import gzip
 import hashlib
 import http.server
 import io
-import os
 import shutil
 import socket
 import threading
@@ -20,7 +19,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import data_root
 
 from minirmt import data, text

@@ -105,7 +105,8 @@ def test_segment_curriculum_grows_the_number_of_segments():
 
 def test_curriculum_waits_for_the_threshold():
     task, model = tiny()
-    run = train(model, task, quick(steps=6, segments=3, curriculum="segments", curriculum_threshold=1.0), progress=False)
+    config = quick(steps=6, segments=3, curriculum="segments", curriculum_threshold=1.0)
+    run = train(model, task, config, progress=False)
     assert {r["segments"] for r in run.history if "loss" in r} == {1}
     assert run.metrics["segments"] == 3  # the target is still evaluated at the end
 

@@ -22,6 +22,8 @@ def reference_attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int
         xl        n_i x (c_i + n_i), with c_i = min(c, tokens before segment i): the first segment has no cache
         memxl     (m + n_i) x (c_i + m + n_i): m memory tokens in every segment; the cache holds tokens only
         rmt       (2m + n_i) x (2m + n_i): [read m | tokens n_i | write m] (RMT paper, Sec. 3)
+        memtok    as rmt: the same input, the memory only not carried
+        rmtxl     (2m + n_i) x (c_i + 2m + n_i): the RMT's input, plus the cache of the tokens before
     """
     if model not in tuple(MODELS):
         raise ValueError(f"model must be one of {tuple(MODELS)}, got {model!r}")
@@ -32,6 +34,7 @@ def reference_attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int
         t, cached = min(n, s - before), min(c, before)
         queries, keys = {
             "segment": (t, t), "xl": (t, cached + t), "memxl": (m + t, cached + m + t), "rmt": (2 * m + t, 2 * m + t),
+            "memtok": (2 * m + t, 2 * m + t), "rmtxl": (2 * m + t, cached + 2 * m + t),
         }[model]
         total += queries * keys
     return total

@@ -20,15 +20,16 @@ Plans:
            of training or, with `--give-up`, still on the first stage after that many seconds; rows are merged
            into bench/results/assoc_variants/recipe_cpu.json (or `--out`). Best without an auxiliary loss
            (2 of 3 seeds escape, 1 in time; add --variant segment for the no-memory control):
-           OMP_NUM_THREADS=2 python bench/assoc_variants.py --plan recipe --recipes n8seg5e-3t90 --seeds 0,1,2 \
+           OMP_NUM_THREADS=2 python bench/studies/assoc_variants.py --plan recipe --recipes n8seg5e-3t90 --seeds 0,1,2 \
                --threads 2 --budget 180
            Best (20 of 20 seeds, 40-60 s on one thread): `copyprev`, the same with CopyMemoryRMT's auxiliary losses
            (the memory after segment 1 reproduces it, slot j gives tokens j and j - 1):
-           OMP_NUM_THREADS=1 python bench/assoc_variants.py --plan recipe --recipes copyprev --seeds 0,1,2 \
+           OMP_NUM_THREADS=1 python bench/studies/assoc_variants.py --plan recipe --recipes copyprev --seeds 0,1,2 \
                --threads 1 --budget 180 --out bench/results/assoc_variants/ideas_cpu.json
     smoke  one short run: checks the script.
 
-    python bench/assoc_variants.py --plan main --device cuda --jobs 14 --out bench/results/assoc_variants/h200.json
+    python bench/studies/assoc_variants.py --plan main --device cuda --jobs 14 \
+        --out bench/results/assoc_variants/h200.json
 """
 
 import argparse
@@ -41,7 +42,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import ClassVar
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402
@@ -49,9 +51,10 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from minirmt.config import preset  # noqa: E402
+from minirmt.models import build_model  # noqa: E402
 from minirmt.rmt import RecurrentMemoryTransformer  # noqa: E402
 from minirmt.tasks import PAD, AssociativeRecall, MultiQueryRecall, make_task  # noqa: E402
-from minirmt.train import TrainConfig, eval_batches, evaluate, seeded_model, size_stages, train  # noqa: E402
+from minirmt.train import TrainConfig, eval_batches, evaluate, size_stages, train  # noqa: E402
 from minirmt.validation import IGNORE_INDEX  # noqa: E402
 
 
@@ -192,7 +195,7 @@ def run(job: dict) -> dict:
             torch.manual_seed(job["seed"])
             model = VARIANTS[job["variant"]](cfg)
     else:
-        model = seeded_model(job["variant"], cfg, job["seed"])
+        model = build_model(job["variant"], cfg, job["seed"])
     stages = size_stages(task, g, "num_pairs", range(pairs_from, task.num_pairs)) if pairs_from else None
     config = TrainConfig(**{"batch_size": 64, "warmup": 100, "eval_every": 100, "eval_batches": 4, **job["train"]},
                          steps=job["steps"], lr=job["lr"], segments=g, device=job["device"], seed=job["seed"])
@@ -316,14 +319,14 @@ def recipe_run(job: dict) -> dict:
             torch.manual_seed(job["seed"])
             model = CopyMemoryRMT(cfg, job["copy"], job.get("previous", 0.0))  # the RMT's weights, plus the loss
     else:
-        model = seeded_model(job["variant"], cfg, job["seed"])
+        model = build_model(job["variant"], cfg, job["seed"])
     if hasattr(model, "memory"):
         model.memory.data.mul_(job["mem_std"] / 0.02)  # the initial memory's std (0.02 by default)
     init_linear(model, job["lin_std"], job["seed"])
     stages = [(STAGE_TASKS[kind](n, num_pairs=p, **job["sizes"]), k)
               for p, k, kind in (tuple(stage) + ("assoc",) * (3 - len(stage)) for stage in job["stages"][:-1])]
     config = TrainConfig(**{"batch_size": 64, "warmup": 100, "eval_every": 50, "eval_batches": 4, **job["train"]},
-                         steps=job["steps"], lr=job["lr"], segments=g, device="cpu", seed=job["seed"], autocast=False)
+                         steps=job["steps"], lr=job["lr"], segments=g, device="cpu", seed=job["seed"], dtype="float32")
 
     def stop(step: int, history: list) -> bool:
         last = history[-1] if history else {}
@@ -338,7 +341,7 @@ def recipe_run(job: dict) -> dict:
     result = train(model, task, config, stages=stages, callback=stop, progress=False)
     evals = [r for r in result.history if "eval_accuracy" in r]
     hit = next((r for r in evals if r["stage"] == len(stages) and r["eval_accuracy"] >= GOAL), None)
-    held_out = evaluate(model, eval_batches(task, g, 64, 32, seed=2027), autocast=False)["eval_accuracy"]
+    held_out = evaluate(model, eval_batches(task, g, 64, 32, seed=2027))["eval_accuracy"]
     return {"name": job["name"], "job": {k: v for k, v in job.items() if k != "name"},
             "solved": hit is not None, "step_to_goal": hit and hit["step"],
             "seconds_to_goal": hit and round(hit["seconds"], 1),
@@ -373,7 +376,7 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once, one thread each")
     parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--out", help="JSON path (default bench/results/assoc_variants.json)")
+    parser.add_argument("--out", help="JSON path (default bench/results/assoc_variants/latest.json)")
     parser.add_argument("--recipes", default="base", help="recipe: comma-separated names of RECIPES")
     parser.add_argument("--seeds", default="0", help="recipe: comma-separated seeds")
     parser.add_argument("--threads", type=int, default=1, help="recipe: torch threads of the one run at a time")

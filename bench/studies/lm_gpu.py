@@ -8,11 +8,11 @@ device, parameters, history, loss by position), `<model>[-<tag>]/` (metrics.json
 and, merged over every row in the folder, results.json, curves.png, by_position.json/png (and scaling.json
 when one-GPU and two-GPU rows of a model are there). A short table ends the output.
 
-    python bench/lm_gpu.py --data .carry/data/pg-books --out $OUT                 # four models, one GPU
-    python bench/lm_gpu.py --models rmt,segment --out $OUT                         # a subset (10-minute limits)
+    python bench/studies/lm_gpu.py --data .carry/data/pg-books --out $OUT                 # four models, one GPU
+    python bench/studies/lm_gpu.py --models rmt,segment --out $OUT                         # a subset (10-minute limits)
     torchrun --standalone --nproc_per_node=2 bench/lm_gpu.py --models rmt --tag gpu2 ...   # data parallel
-    python bench/lm_gpu.py --report bench/results/lm_gpu                           # merge rows, no training
-    python bench/lm_gpu.py --smoke --out /tmp/smoke                                # the whole pipeline on a CPU
+    python bench/studies/lm_gpu.py --report bench/results/lm_gpu                           # merge rows, no training
+    python bench/studies/lm_gpu.py --smoke --out /tmp/smoke                                # the whole pipeline on a CPU
 """
 
 import argparse
@@ -23,18 +23,20 @@ import time
 import traceback
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from minirmt.lm import LMConfig, plot_lm_curves, plot_loss_by_position, train_lm, write_metrics  # noqa: E402
+from minirmt.config import ModelConfig  # noqa: E402
+from minirmt.lm import LMConfig, train_lm, write_metrics  # noqa: E402
 from minirmt.text import load_bytes  # noqa: E402
+from minirmt.viz import plot_lm_curves, plot_loss_by_position  # noqa: E402
 
 MODELS = ("rmt", "segment", "xl", "memxl")
 LABELS = {"rmt": "RMT", "segment": "segment only", "xl": "Transformer-XL", "memxl": "MemTr-XL"}
 
-# GUIDE.md Sec. 3, "Language modelling on a GPU": d 512, 6 layers, 8 heads, m 16, 4 segments, batch 64, bf16.
+# d 512, 6 layers, 8 heads, m 16, segments of 128 bytes, 4 segments a row, batch 64, bf16.
 GPU = dict(preset="wikitext", d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, dropout=0.0,
            segments=4, batch_size=64, lr=1e-3, warmup=200, log_every=50, compile=True, cuda_graphs=True,
            device="auto")
@@ -44,11 +46,9 @@ SMOKE = dict(preset="tiny", d_model=32, n_layers=2, n_heads=2, segment_len=16, n
 
 
 def default_data() -> Path:
-    """pg-books: the carried copy on the GPU machine, else $MINIRMT_SHARED_DATA, else ../shared/data."""
+    """pg-books: the carried copy on the GPU machine, else the one in $MINIRMT_DATA."""
     carried = REPO / ".carry" / "data" / "pg-books"
-    if carried.is_dir():
-        return carried
-    return Path(os.environ.get("MINIRMT_SHARED_DATA", REPO.parent / "shared" / "data")) / "pg-books"
+    return carried if carried.is_dir() else Path(os.environ.get("MINIRMT_DATA", "data")) / "pg-books"
 
 
 def parse(argv=None) -> argparse.Namespace:
@@ -86,8 +86,10 @@ def settings(args) -> dict:
 def run_one(name: str, args, base: dict, train_ids, test_ids) -> dict | None:
     """Train one model for the budget, score it on the test prefix; rank 0 returns its row."""
     row_name = f"{name}-{args.tag}" if args.tag else name
+    sizes = {k: v for k, v in base.items() if k in ModelConfig.__dataclass_fields__}
+    loop = {k: v for k, v in base.items() if k not in sizes}
     cfg = LMConfig(corpus=None, vocab_size=256, unit="bpb", model=name, steps=None, time_budget=args.budget,
-                   valid_split=None, test_split=None, **base)  # out=None: no 230 MB checkpoint in $OUT
+                   valid_split=None, test_split=None, model_args=sizes, **loop)  # out=None: no checkpoint in $OUT
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     started = time.perf_counter()
@@ -98,8 +100,8 @@ def run_one(name: str, args, base: dict, train_ids, test_ids) -> dict | None:
     test = run.final.get("test", {})
     return {
         "name": row_name, "model": name, "label": LABELS[name], "world_size": run.info["world_size"],
-        "device": run.info["device"], "params": run.info["params"], "num_mem_tokens": cfg.num_mem_tokens,
-        "segment_len": cfg.segment_len, "segments": cfg.segments, "batch_size": cfg.batch_size,
+        "device": run.info["device"], "params": run.info["params"], "num_mem_tokens": sizes["num_mem_tokens"],
+        "segment_len": sizes["segment_len"], "segments": cfg.segments, "batch_size": cfg.batch_size,
         "compile": cfg.compile, "cuda_graphs": cfg.cuda_graphs, "budget_s": args.budget, "steps": run.step,
         "tokens": run.tokens,
         "train_seconds": run.seconds, "wall_seconds": time.perf_counter() - started,

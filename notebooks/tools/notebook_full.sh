@@ -7,11 +7,11 @@
 # for the GPU machine's Python) into a temporary folder, so the machine's own torch runs the notebook.
 #
 #   OUT=/some/folder MINIRMT_CORPUS=pg-books MINIRMT_DATA=.carry/data MINIRMT_TIME_BUDGET=60 \
-#       bash bench/notebook_full.sh notebooks/08_wikitext_on_a_gpu.ipynb
+#       bash notebooks/tools/notebook_full.sh notebooks/08_wikitext_on_a_gpu.ipynb
 # writes $OUT/<name>-full.ipynb (executed, with its outputs) and prints each cell's seconds.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-NOTEBOOK=${1:?usage: bench/notebook_full.sh NOTEBOOK.ipynb}
+cd "$(dirname "$0")/../.."
+NOTEBOOK=${1:?usage: notebooks/tools/notebook_full.sh NOTEBOOK.ipynb}
 OUT=${OUT:-runs/notebook_full}
 WHEELS=${WHEELS:-.carry/nbwheels}
 PYTHON=${PYTHON:-python3}

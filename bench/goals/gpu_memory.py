@@ -10,14 +10,14 @@ activations wait for the backward pass.
 peak = torch.cuda.max_memory_allocated over a setting's first two steps, measured for each setting alone
 (weights, gradients and AdamW states included); "activations" = peak minus what is allocated between steps. A
 setting that runs out of memory is recorded as "oom" and the larger g of that mode are skipped. At each g, the
-settings of a mode (eager; with `--compiled`, segments compiled without and, on CUDA, with CUDA graphs) are then
-timed in interleaved rounds (5 steps of each per round, back to back as in training; `--steps-per-round 1` times
-steps alone), so that full BPTT and memory_flat see the same spells of a busy machine. A third eager setting adds
-the chunked loss (chunked_loss.py) to memory_flat (its last segment's loss). `--peer` adds lucidrains' RMT (full
-BPTT and its memory-replay backprop) for g in {1, 4, 16}.
+settings of a mode (eager; with `--compiled`, compiled as `lm --compile` trains, without and, on CUDA, with CUDA
+graphs: accel.compile_model compiles the whole forward pass, or each segment under memory_flat) are then timed in
+interleaved rounds (5 steps of each per round, back to back as in training; `--steps-per-round 1` times steps
+alone), so that full BPTT and memory_flat see the same spells of a busy machine. `--peer` adds lucidrains' RMT
+(full BPTT and its memory-replay backprop) for g in {1, 4, 16}.
 
-    python bench/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory.json
-    python bench/gpu_memory.py --smoke    # tiny sizes on the CPU (memory is then not measured)
+    python bench/goals/gpu_memory.py            # on a GPU: writes bench/results/gpu_memory/latest.json
+    python bench/goals/gpu_memory.py --smoke    # tiny sizes on the CPU (memory is then not measured)
 """
 
 import argparse
@@ -25,30 +25,28 @@ import gc
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402
-from chunked_loss import ChunkedLossRMT  # noqa: E402
 from gpu_throughput import BATCH, CONFIG, SMOKE  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.lm import compile_segments  # noqa: E402
+from minirmt.accel import compile_model  # noqa: E402
 
 SEGMENTS = [1, 4, 16, 64]
 PEER_SEGMENTS = [1, 4, 16]
 GOALS = {"flat peak at g=16 / flat peak at g=1": "<= 2", "throughput cost of memory_flat": "<= 30%"}
 
 
-def minirmt_step(cfg, option: tuple[bool, bool, str | None], batch, device):
-    """One training step of minirmt; option = (memory_flat, chunked loss, compile): compile is None (eager),
-    "segments" (`compile_segments`, what `lm --compile` runs) or "CUDA graphs" (`compile_segments(cuda_graphs=True)`,
-    what `lm --compile --cuda-graphs --memory-flat` runs)."""
-    flat, chunked, compiled = option
-    model_class = ChunkedLossRMT if chunked else minirmt.RecurrentMemoryTransformer
-    model = model_class(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat})).to(device)
+def minirmt_step(cfg, option: tuple[bool, str | None], batch, device):
+    """One training step of minirmt; option = (memory_flat, compile): compile is None (eager), "compiled" (what
+    `lm --compile` runs) or "CUDA graphs" (what `lm --compile --cuda-graphs` runs)."""
+    flat, compiled = option
+    model = minirmt.RecurrentMemoryTransformer(minirmt.ModelConfig(**{**cfg.to_dict(), "memory_flat": flat})).to(device)
     if compiled:
-        compile_segments(model, cuda_graphs=compiled == "CUDA graphs")
+        compile_model(model, cuda_graphs=compiled == "CUDA graphs")
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=True)
     return harness.train_step(harness.loss_fn(model, "minirmt"), optimizer, batch, autocast=True)
 
@@ -136,7 +134,7 @@ def main(argv=None) -> dict:
                         help="steps timed back to back per setting and round, as in training (see gpu_throughput.py)")
     parser.add_argument("--peer", action="store_true", help="also the peer, full BPTT and memory replay")
     parser.add_argument("--compiled", action="store_true",
-                        help="also flat off and on with segments compiled, without and with CUDA graphs")
+                        help="also flat off and on compiled as lm compiles them, without and with CUDA graphs")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round (a check of the script)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default bench/results/...)")
@@ -149,14 +147,13 @@ def main(argv=None) -> dict:
     rounds = 1 if args.smoke else args.rounds
     k = 1 if args.smoke else args.steps_per_round
     notes = []
-    groups = {"eager": [("minirmt flat=False", (False, False, None)), ("minirmt flat=True", (True, False, None)),
-                        ("minirmt flat=True, chunked loss", (True, True, None))]}
+    groups = {"eager": [("minirmt flat=False", (False, None)), ("minirmt flat=True", (True, None))]}
     if args.compiled and not args.smoke:
-        groups["compiled"] = [("minirmt compiled, flat=False", (False, False, "segments")),
-                              ("minirmt compiled, flat=True", (True, False, "segments"))]
+        groups["compiled"] = [("minirmt compiled, flat=False", (False, "compiled")),
+                              ("minirmt compiled, flat=True", (True, "compiled"))]
         if device.type == "cuda":
-            groups["CUDA graphs"] = [("minirmt CUDA graphs, flat=False", (False, False, "CUDA graphs")),
-                                     ("minirmt CUDA graphs, flat=True", (True, False, "CUDA graphs"))]
+            groups["CUDA graphs"] = [("minirmt CUDA graphs, flat=False", (False, "CUDA graphs")),
+                                     ("minirmt CUDA graphs, flat=True", (True, "CUDA graphs"))]
     if args.peer and harness.peer_version() is None:
         notes.append(f"{harness.PEER_PACKAGE} is not installed here: peer rows skipped (see bench/README.md)")
     elif args.peer:

@@ -8,11 +8,11 @@
 # dependencies are installed from the wheels in $WHEELS (default .carry/wheels, see bench/README.md) into a
 # temporary folder with --no-index --no-deps, so the machine's own torch is the one that runs.
 #
-#   OUT=/some/folder bash bench/gpu_suite.sh
-#   SMOKE=1 bash bench/gpu_suite.sh      # tiny sizes, runs on a CPU too: a check of the suite itself
-#   PARTS=throughput bash bench/gpu_suite.sh    # one part only (throughput, memory)
+#   OUT=/some/folder bash bench/goals/gpu_suite.sh
+#   SMOKE=1 bash bench/goals/gpu_suite.sh      # tiny sizes, runs on a CPU too: a check of the suite itself
+#   PARTS=throughput bash bench/goals/gpu_suite.sh    # one part only (throughput, memory)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 OUT=${OUT:-$(mktemp -d)}
 WHEELS=${WHEELS:-.carry/wheels}
@@ -46,12 +46,12 @@ wants() { case " ${PARTS:-throughput memory} " in *" $1 "*) return 0 ;; esac; re
 
 if wants throughput; then
     start=$SECONDS
-    timeout 420 "$PYTHON" bench/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
+    timeout 420 "$PYTHON" bench/goals/gpu_throughput.py $SMOKE_FLAG --out "$OUT/gpu_throughput.json" 2>&1 | tee "$OUT/gpu_throughput.log"
     echo "gpu_throughput.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
 fi
 if wants memory; then
     start=$SECONDS
-    timeout 220 "$PYTHON" bench/gpu_memory.py --peer $SMOKE_FLAG --out "$OUT/gpu_memory.json" 2>&1 | tee "$OUT/gpu_memory.log"
+    timeout 220 "$PYTHON" bench/goals/gpu_memory.py --peer $SMOKE_FLAG --out "$OUT/gpu_memory.json" 2>&1 | tee "$OUT/gpu_memory.log"
     echo "gpu_memory.py: exit ${PIPESTATUS[0]}, $((SECONDS - start)) s" | tee -a "$OUT/suite.log"
 fi
 

@@ -4,8 +4,8 @@ Task: `minirmt.tasks.make_task("copy", 8)` sampled with g = 4 segments of n = 8 
 16 digits again (RMT paper, Sec. 4.1); every answer lies in an earlier segment, so only memory solves it.
 `--source-len 8` copies 8 digits: the source fills the first segment, the copy the last, two segments of
 padding lie between.
-Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12. Training (GUIDE.md,
-"What is known to work"): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
+Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12. Training (the copy
+recipe, minirmt/recipes.py): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
 then cosine over the step budget, batch 64, gradient clipping 1.0, full BPTT.
 
 Clocks: each model's clock counts only its own training steps (evaluation excluded), in wall-clock and in
@@ -15,10 +15,10 @@ the same held-out sequences; a model is solved at the first evaluation with exac
 digit of a sequence right), and then stops. Models given together train in lockstep on the same batches (one
 generator, one step of each in turn); run one model per process to use several cores, then `--merge`.
 
-    python bench/cpu_time_to_solve.py            # writes bench/results/cpu_time_to_solve.json
-    python bench/cpu_time_to_solve.py --smoke    # a few steps: checks that the script works
-    python bench/cpu_time_to_solve.py --models peer --out /tmp/peer.json      # one model ...
-    python bench/cpu_time_to_solve.py --merge /tmp/minirmt.json /tmp/peer.json  # ... then one record
+    python bench/goals/cpu_time_to_solve.py            # writes bench/results/cpu_time_to_solve/latest.json
+    python bench/goals/cpu_time_to_solve.py --smoke    # a few steps: checks that the script works
+    python bench/goals/cpu_time_to_solve.py --models peer --out /tmp/peer.json      # one model ...
+    python bench/goals/cpu_time_to_solve.py --merge /tmp/minirmt.json /tmp/peer.json  # ... then one record
 """
 
 import argparse
@@ -27,14 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402
 
 import minirmt  # noqa: E402
 from minirmt.tasks import make_task  # noqa: E402
-from minirmt.train import lr_at, make_optimizer  # noqa: E402
+from minirmt.training import LoopConfig, lr_at, make_optimizer  # noqa: E402
 from minirmt.validation import IGNORE_INDEX  # noqa: E402
 
 SIZES = dict(d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8)
@@ -51,7 +52,8 @@ class Contender:
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.model = minirmt.RecurrentMemoryTransformer(cfg) if name == "minirmt" else harness.peer_model(cfg, name)
-        self.optimizer = make_optimizer(self.model, TRAIN["lr"], TRAIN["weight_decay"], TRAIN["betas"])
+        loop = LoopConfig(lr=TRAIN["lr"], weight_decay=TRAIN["weight_decay"], betas=TRAIN["betas"])
+        self.optimizer = make_optimizer(self.model, loop)
         self.loss = harness.loss_fn(self.model, name)
         self.wall = self.cpu = 0.0
         self.steps, self.solved, self.history = 0, False, []

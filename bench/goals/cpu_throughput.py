@@ -4,9 +4,9 @@ Config (the issue's): vocab 256, d 128, 2 layers, 4 heads, segments of 64 tokens
 4 segments, batch 32, AdamW, 2 threads. Each step is a full training step (forward over the 4 segments
 with full BPTT, backward, AdamW) on random next-token data; tokens/s counts the b * g * n input tokens.
 
-    python bench/cpu_throughput.py                 # writes bench/results/cpu_throughput.json
-    python bench/cpu_throughput.py --profile 25    # also the top 25 operators of each model (torch.profiler)
-    python bench/cpu_throughput.py --smoke         # tiny sizes, one round: checks that the script works
+    python bench/goals/cpu_throughput.py                 # writes bench/results/cpu_throughput/latest.json
+    python bench/goals/cpu_throughput.py --profile 25    # also the top 25 operators of each model (torch.profiler)
+    python bench/goals/cpu_throughput.py --smoke         # tiny sizes, one round: checks that the script works
 
 The peer rows need the peer installed (bench/README.md); they are skipped with a note where it is not.
 """
@@ -15,7 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402

@@ -5,8 +5,8 @@ wall time, the time the GPU was busy with kernels, the number of kernel launches
 that take the most GPU time. A step whose GPU-busy time is far below its wall time is bound by the CPU
 (launches, Python, synchronisations), not by the GPU's arithmetic.
 
-    python bench/profile_gpu.py --out bench/results/gpu/profile.json     # on a GPU, about a minute
-    python bench/profile_gpu.py --smoke                                  # tiny sizes on the CPU
+    python bench/studies/profile_gpu.py --out runs/profile.json   # on a GPU, about a minute
+    python bench/studies/profile_gpu.py --smoke                  # tiny sizes on the CPU
 """
 
 import argparse
@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402

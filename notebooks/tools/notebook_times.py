@@ -1,14 +1,14 @@
 """How long each notebook takes to run top to bottom in a fresh kernel, in `ci` or `lab` mode.
 
 The budgets (notebooks/README.md): every notebook in `ci` mode together <= 15 minutes on a 2-core machine,
-each notebook in `lab` mode <= 5 minutes. The notebooks are executed with nbconvert, one after another, into a
+each notebook in `lab` mode <= 2 minutes. The notebooks are executed with nbconvert, one after another, into a
 temporary folder (the committed outputs are left alone) or, with `--inplace`, in place (re-making the committed
 outputs, as `make notebooks` does), and the wall-clock seconds of each are written
 with the machine's load average before and after, since another job on the machine slows them down.
 
-    python bench/notebook_times.py --mode ci            # writes bench/results/notebook_times_ci.json
-    python bench/notebook_times.py --mode lab 04 05     # some lessons only
-    python bench/notebook_times.py --mode lab --inplace 04 --out bench/results/notebook_times_lab_04.json
+    python notebooks/tools/notebook_times.py --mode ci             # writes notebooks/tools/times/ci.json
+    python notebooks/tools/notebook_times.py --mode lab 04 05      # some lessons only
+    python notebooks/tools/notebook_times.py --mode lab --inplace  # re-make the committed outputs, timed
 """
 
 import argparse
@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent)]  # bench/
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT / "bench")]
 
 import harness  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-BUDGET_S = {"ci": 15 * 60, "lab": 5 * 60}  # ci: all notebooks together; lab: each notebook
+BUDGET_S = {"ci": 15 * 60, "lab": 2 * 60}  # ci: all notebooks together; lab: each notebook
 
 
 def run_notebook(path: Path, mode: str, out_dir: Path | None) -> dict:
@@ -51,7 +51,7 @@ def main(argv=None) -> None:
     parser.add_argument("--mode", choices=tuple(BUDGET_S), default="ci")
     parser.add_argument("lessons", nargs="*", help="two-digit prefixes, e.g. 04 05 (default: every notebook)")
     parser.add_argument("--inplace", action="store_true", help="execute in place: re-make the committed outputs")
-    parser.add_argument("--out", help="JSON path (default bench/results/notebook_times_MODE.json)")
+    parser.add_argument("--out", help="JSON path (default notebooks/tools/times/MODE.json)")
     args = parser.parse_args(argv)
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.lessons:
@@ -74,8 +74,8 @@ def main(argv=None) -> None:
                "environment": harness.environment("cpu"), "cpu_count": os.cpu_count(), "budget_s": budget,
                "budget_applies_to": what,
                "total_s": round(total, 1), "within_budget": within, "notebooks": rows}
-    name = f"notebook_times_{args.mode}"
-    print("wrote", harness.write_json(harness.result_path(name, False, args.out), payload))
+    out = Path(args.out) if args.out else ROOT / "notebooks" / "tools" / "times" / f"{args.mode}.json"
+    print("wrote", harness.write_json(out, payload))
     if not all(r["ok"] for r in rows):
         sys.exit(1)
 

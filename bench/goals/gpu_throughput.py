@@ -1,4 +1,4 @@
-"""Training throughput on one GPU: minirmt (eager, compiled, chunked loss) vs the peer and a dense decoder.
+"""Training throughput on one GPU: minirmt (eager, compiled) vs the peer and a dense decoder.
 
 Config (the issue's): vocab 32,768, d 512, 8 layers, 8 heads, segments of 512 tokens, 16 memory tokens,
 4 segments, batch 16, bfloat16 autocast, fused AdamW, full BPTT, random next-token data.
@@ -8,33 +8,19 @@ around them, as in training (`--steps-per-round 1` times each step alone, from a
 batch does not fit in memory is timed at the largest halved batch that does (tokens/s stays comparable;
 the record says so):
     minirmt                         eager
-    minirmt compiled                each Transformer block `torch.compile`d (what minirmt.lm did before
-                                    compile_segments; harness.compile_blocks)
-    minirmt compiled segments       the whole segment (embedding, blocks, head, loss) compiled as one graph,
-                                    run g times a step (minirmt.lm.compile_segments, used by `lm --compile`)
-    minirmt compiled segments, CUDA graphs   the same with mode="reduce-overhead": each segment's kernels
-                                    are replayed from a CUDA graph instead of launched one by one from Python
-                                    (compile_segments(cuda_graphs=True))
-    minirmt compiled whole, CUDA graphs   the whole forward pass, the loop over the g segments included,
-                                    compiled with CUDA graphs: one graph forward, one backward per step
-                                    (minirmt.lm.compile_forward(cuda_graphs=True))
-    minirmt compiled whole, CUDA graphs, ids checked once   the same called with check_ids=False, as
-                                    `lm --compile --cuda-graphs` trains (it checks the token stream once)
-    ..., tuned, ids checked once    + each compiled kernel's launch settings tuned by timing
-                                    (compile_forward(tune_kernels=True), `lm ... --tune-kernels`)
-    ..., max-autotune, ...          torch.compile's mode "max-autotune" (matmul kernels chosen by timing too)
-    minirmt compiled, chunked loss  + the head and cross-entropy in checkpointed chunks (chunked_loss.py)
-    dense, dense compiled           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
+    minirmt compiled                what `lm --compile --cuda-graphs` trains: the whole forward pass, the loop
+                                    over the g segments included, compiled and replayed from CUDA graphs
+                                    (accel.compile_model), the token ids checked once for the whole stream
+    dense                           a GPT of the same size on b * g contexts of n tokens (dense.py): the same
                                     tokens per step, with no memory and no recurrence
-    dense compiled whole            the whole dense model compiled (head and loss included)
-    dense compiled whole, CUDA graphs   the same with mode="reduce-overhead"
+    dense compiled                  the whole dense model compiled (head and loss included), with CUDA graphs
     peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
 
-MFU = tokens/s * training FLOPs per token / peak (minirmt.lm.flops_per_token; the peer rows are credited
+MFU = tokens/s * training FLOPs per token / peak (minirmt.accel.flops_per_token; the peer rows are credited
 with minirmt's FLOPs for the same sizes; H100/H200 dense bf16 peak 989 TFLOP/s).
 
-    python bench/gpu_throughput.py            # on a GPU: writes bench/results/gpu_throughput.json
-    python bench/gpu_throughput.py --smoke    # tiny sizes on the CPU, compiled rows traced with aot_eager
+    python bench/goals/gpu_throughput.py            # on a GPU: writes bench/results/gpu_throughput/latest.json
+    python bench/goals/gpu_throughput.py --smoke    # tiny sizes on the CPU, compiled rows traced with aot_eager
 """
 
 import argparse
@@ -43,29 +29,25 @@ import sys
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]  # repo, bench/
+BENCH = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH / "studies")]  # the repo, bench/
 
 import harness  # noqa: E402
 import torch  # noqa: E402
-from chunked_loss import ChunkedLossRMT  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.lm import compile_forward, compile_segments, flops_per_token, peak_flops  # noqa: E402
+from minirmt.accel import compile_model, flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16
 SMOKE = dict(vocab_size=64, d_model=32, n_layers=2, n_heads=2, segment_len=16, num_mem_tokens=2)
-ROWS = ["minirmt", "minirmt compiled", "minirmt compiled segments", "minirmt compiled segments, CUDA graphs",
-        "minirmt compiled whole, CUDA graphs", "minirmt compiled whole, CUDA graphs, ids checked once",
-        "minirmt compiled whole, CUDA graphs, tuned, ids checked once",
-        "minirmt compiled whole, max-autotune, ids checked once",
-        "minirmt compiled, chunked loss", "dense", "dense compiled", "dense compiled whole",
-        "dense compiled whole, CUDA graphs", "peer", "peer-lean"]
+ROWS = ["minirmt", "minirmt compiled", "dense", "dense compiled", "peer", "peer-lean"]
 
 
 def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 0):
-    """The model of a row, on `device`, initialised from `seed`, compiled if the row says so."""
+    """The model of a row, on `device`, initialised from `seed`, compiled if the row says so (with `backend`;
+    "inductor" adds CUDA graphs on a GPU)."""
     with torch.random.fork_rng(devices=[]):  # weights are drawn on the CPU, then moved
         torch.manual_seed(seed)
         if row.startswith("peer"):
@@ -73,22 +55,15 @@ def build(row: str, cfg: minirmt.ModelConfig, device, backend: str, seed: int = 
         elif row.startswith("dense"):
             model = DenseDecoder(cfg.vocab_size, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.segment_len)
         else:
-            model = (ChunkedLossRMT if "chunked" in row else minirmt.RecurrentMemoryTransformer)(cfg)
+            model = minirmt.RecurrentMemoryTransformer(cfg)
     model.to(device)
-    if row.startswith("dense compiled whole"):
-        model = torch.compile(model, backend=backend, mode="reduce-overhead" if "CUDA graphs" in row else None)
-    elif "max-autotune" in row and backend == "inductor":  # CUDA graphs, and kernels chosen by timing candidates
-        model.forward = torch.compile(model.forward, mode="max-autotune")
-    elif "compiled whole" in row and backend == "inductor":
-        compile_forward(model, cuda_graphs=True, tune_kernels="tuned" in row)
-    elif "compiled whole" in row:  # --smoke on a CPU: trace only
-        model.forward = torch.compile(model.forward, backend=backend)
-    elif "compiled segments" in row and backend == "inductor":
-        compile_segments(model, cuda_graphs="CUDA graphs" in row)
-    elif "compiled segments" in row:  # --smoke on a CPU: trace only
-        model._segment_with_loss = torch.compile(model._segment_with_loss, backend=backend)
-    elif "compiled" in row:
-        harness.compile_blocks(model.blocks if row.startswith("dense") else model.backbone.blocks, backend)
+    graphs = backend == "inductor" and torch.device(device).type == "cuda"
+    if row == "minirmt compiled" and backend == "inductor":
+        compile_model(model, cuda_graphs=graphs)
+    elif row == "minirmt compiled":  # --smoke on a CPU: trace only
+        model.compile(backend=backend)
+    elif row == "dense compiled":
+        model = torch.compile(model, backend=backend, mode="reduce-overhead" if graphs else None)
     return model
 
 
@@ -98,7 +73,7 @@ def row_loss(row: str, model, n: int):
         def dense_loss(tokens, targets):
             return model(tokens.reshape(-1, n), targets.reshape(-1, n))
         return dense_loss
-    if "ids checked once" in row:  # as lm.train_step calls the model
+    if row == "minirmt compiled":  # as lm.train_step calls the model
         return lambda tokens, targets: model(tokens, targets=targets, return_logits=False, check_ids=False).loss
     return harness.loss_fn(model, row)
 
@@ -195,14 +170,9 @@ def main(argv=None) -> dict:
 
     ratios = {}
     for mine in (r for r in timed if r.startswith("minirmt")):
-        compiled_whole = "segments" in mine or "whole" in mine  # head and loss compiled too
-        denses = (["dense compiled whole", "dense compiled whole, CUDA graphs"] if compiled_whole
-                  else ["dense compiled"] if "compiled" in mine else ["dense"])
-        for other in [r for r in timed if r.startswith("peer")] + [d for d in denses if d in timed]:
+        dense = "dense compiled" if "compiled" in mine else "dense"  # the same mode
+        for other in [r for r in timed if r.startswith("peer")] + [dense] * (dense in timed):
             ratios[f"{mine} / {other}"] = harness.ratio(results[mine]["tokens_per_s"], results[other]["tokens_per_s"])
-    if "minirmt compiled, chunked loss" in timed and "minirmt compiled" in timed:  # a proposal against today
-        ratios["minirmt compiled, chunked loss / minirmt compiled"] = harness.ratio(
-            results["minirmt compiled, chunked loss"]["tokens_per_s"], results["minirmt compiled"]["tokens_per_s"])
     record = {
         "benchmark": "gpu_throughput",
         "smoke": args.smoke,
