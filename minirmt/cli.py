@@ -5,7 +5,8 @@
     python -m minirmt train --resume runs/copy/checkpoint.pt --steps 2000   # go on, for longer
     python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
     python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
-    python -m minirmt experiment algorithmic --out runs/algorithmic [--quick]
+    python -m minirmt train --task copy --layout paper --segments 9 --out runs/copy9   # the paper's layout
+    python -m minirmt experiment paper --out runs/paper --jobs 2   # the paper's Fig. 3, 3 seeds
     python -m minirmt download wikitext-2                          # into the data folder (sha256 checked)
     python -m minirmt lm --corpus wikitext-2 --model rmt --out runs/wt2   # language modelling (GPU ready)
     python -m minirmt models                                       # the models and what each carries
@@ -29,8 +30,8 @@ from .config import ModelConfig, preset
 from .lm import LMConfig, train_lm
 from .models import MODELS, build_model, describe
 from .options import add_options, given
-from .recipes import RECIPES, load_run, recipe, run_meta, shown_default
-from .tasks import TASK_CLASSES
+from .recipes import PAPER_RECIPE, RECIPES, load_run, recipe, run_meta, shown_default
+from .tasks import LAYOUTS, PAPER_SEGMENTS, TASK_CLASSES
 from .text import corpus_info
 from .train import TrainConfig, eval_batches, evaluate, train
 from .training import load_checkpoint, resolve_device
@@ -94,6 +95,9 @@ def _add_train(commands) -> None:
     p.add_argument("--model", default="rmt", choices=list(MODELS), help=_model_help() + " (default: rmt)")
     p.add_argument("--out", type=Path, help="folder for config.json, metrics.json, checkpoint.pt "
                                             "(default with --resume: the checkpoint's folder)")
+    p.add_argument("--layout", choices=LAYOUTS, default="minirmt", help="minirmt: the task's layout, grown with "
+                   "the number of segments; paper: the paper's copy, reverse or assoc, of fixed length, cut into "
+                   "--segments segments (memory = cache = one segment) (default: minirmt)")
     p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     shown = {name: text for name in ("segment_len", "segments", "steps", "lr", "warmup", "eval_every",
@@ -117,7 +121,7 @@ def train_setup(args):
     """The recipe of `train` arguments: every option left out takes the recipe's value."""
     if args.task is None:
         raise ValueError("--task is required (or --resume a checkpoint)")
-    return recipe(args.task, args.model, **_train_settings(args))
+    return recipe(args.task, args.model, layout=args.layout, **_train_settings(args))
 
 
 def resume_setup(args):
@@ -233,28 +237,29 @@ def cmd_demo(args, parser) -> int:
 
 
 def _add_experiment(commands) -> None:
-    p = commands.add_parser("experiment", help="the paper's experiments on a CPU budget")
-    p.add_argument("name", choices=["algorithmic"])
-    p.add_argument("--out", required=True, type=Path, help="folder for results.json, results.md and the figure")
-    p.add_argument("--quick", action="store_true", help="a few steps per run: checks the pipeline, not the paper")
-    p.add_argument("--jobs", type=positive, default=1, help="runs at once, each on cores/jobs threads (default: 1)")
-    p.add_argument("--tasks", nargs="+", choices=list(experiments.SWEEP_TASKS), help="only these tasks")
-    p.add_argument("--models", nargs="+", choices=list(MODELS), help="only these models")
-    p.add_argument("--segments", nargs="+", type=positive, help="only these numbers of segments (divide 32)")
-    p.add_argument("--steps", type=positive, help="steps per run (default: per task)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p = commands.add_parser("experiment", help="the paper's algorithmic experiment on the paper's layouts (Fig. 3)")
+    p.add_argument("name", choices=["paper"])
+    p.add_argument("--out", required=True, type=Path, help="folder for rows.jsonl, results.json, results.md and "
+                                                         "the figure (a sweep stopped half way goes on from there)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of every setting (default: 0 1 2)")
+    p.add_argument("--tasks", nargs="+", choices=list(PAPER_SEGMENTS), help="only these tasks (default: all)")
+    p.add_argument("--models", nargs="+", choices=list(experiments.MODELS), help="only these models (default: all)")
+    p.add_argument("--segments", nargs="+", type=positive, help="only these numbers of segments (default: the "
+                                                                "paper's)")
+    p.add_argument("--steps", type=positive, help=f"steps per run (default: {PAPER_RECIPE['steps']})")
+    p.add_argument("--batch-size", type=positive, help="sequences per step (default: 64)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
+    p.add_argument("--jobs", type=positive, default=1, help="runs at once, each in its own process (default: 1)")
     p.set_defaults(run=cmd_experiment, parser=p)
 
 
 def cmd_experiment(args, parser) -> int:
-    select = {k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
-                                       ("segments", args.segments)) if v}
-    bad = [g for g in select.get("segments", ()) if experiments.TOTAL_LEN % g]
-    if bad:
-        parser.error(f"--segments {bad[0]}: must divide the sequence length {experiments.TOTAL_LEN}")
-    _checked(parser, lambda: _writable(args.out))
-    experiments.run_algorithmic(args.out, quick=args.quick, progress=not args.quiet and args.jobs == 1,
-                                jobs=args.jobs, steps=args.steps, **select)
+    settings = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
+                                                                   ("segments", args.segments)) if v}}
+    _checked(parser, lambda: (resolve_device(args.device), _writable(args.out)))
+    experiments.run_paper(args.out, jobs=args.jobs, device=args.device, **plan, **settings)
+    print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
     return 0
 
 

@@ -2,13 +2,12 @@
 
 With `memory_flat` (recurrence.py) a segment's activations are dropped after its forward pass and recomputed in
 the backward pass. The head `(d -> v)` and the cross-entropy over the vocabulary are the largest part of that
-recomputation: at v = 32,768 and d = 512 the head's matmul is a third of a segment's arithmetic, and its fp32
-logits `(b * n, v)` are the largest tensor of the step. But the loss is a sum that nothing downstream
-transforms, so its gradient is known in the forward pass up to one scalar factor (what the caller does with the
-sum: divide by the number of targets). This function computes the loss and both gradients at once, keeps
-the two gradients `(b * n, d)` and `(v, d)` (in the activations' dtype) instead of the logits, and scales
-them in the backward pass: the head is never recomputed. The price: those two gradients are kept per segment
-(40 MiB at the GPU benchmark's sizes), where the recomputation keeps nothing. The same trick is behind the
+recomputation when the vocabulary is large, and the fp32 logits `(b * n, v)` are the largest tensor of the step.
+But the loss is a sum that nothing downstream transforms, so its gradient is known in the forward pass up to
+one scalar factor (what the caller does with the sum: divide by the number of targets). This function computes
+the loss and both gradients at once, keeps the two gradients `(b * n, d)` and `(v, d)` (in the activations'
+dtype) instead of the logits, and scales them in the backward pass: the head is never recomputed. The price:
+those two gradients are kept per segment, where the recomputation keeps nothing. The same trick is behind the
 "fused linear cross-entropy" of LLM training kernels.
 """
 

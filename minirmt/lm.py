@@ -127,19 +127,14 @@ class LMConfig(LoopConfig):
 
 @dataclass
 class LMResult:
-    """What `train_lm` returns.
+    """What `train_lm` returns: the model (without the DDP wrapper), the records, the final evaluations.
 
-    model        the trained model (without the DDP wrapper)
     history      training records {"step", "tokens", "seconds", "budget_seconds", "lr", "loss", "tokens_per_s",
-                 "mfu"} and evaluation records {"step", "tokens", "seconds", "budget_seconds", "valid_loss",
-                 "valid_<unit>"}; "seconds" is training time, evaluation excluded, "budget_seconds" the same
-                 without the first two (compiling) steps; "tokens" counts all processes
+                 "mfu"} and evaluation records {..., "valid_loss", "valid_<unit>"}; "seconds" is training time,
+                 "budget_seconds" the same without the first two (compiling) steps; "tokens" counts all processes
     final        {"valid": ..., "test": ...}: `evaluate_lm` of the last model on each split given
-    step, tokens, seconds   optimizer steps, training tokens (all processes), training time
-    tokens_per_s training throughput after the first two (compiling) steps, all processes together
-    mfu          model FLOPs utilisation over the same span (None if the peak is unknown)
-    interrupted  True if Ctrl-C stopped the run (the checkpoint and metrics are still written)
-    info         everything else written to metrics.json (sizes, device, peak memory, ...)
+    tokens_per_s training throughput after the first two steps, all processes together; mfu the same as model
+                 FLOPs utilisation (None if the peak is unknown); info: the rest of metrics.json
     """
 
     model: torch.nn.Module
@@ -217,13 +212,6 @@ def _batches(ids, batch_size, seq_len, rank, world_size, epoch, start):
 
 
 # ---------------------------------------------------------------- the loop
-
-
-def load_split(cfg: LMConfig, split: str, limit: int | None = None) -> torch.Tensor:
-    """Ids `(N,)` of one split of `cfg.corpus` (at most `limit` tokens)."""
-    if cfg.corpus is None:
-        raise ValueError(f"LMConfig.corpus is None: pass the {split} ids to train_lm")
-    return corpus_info(cfg.corpus).load(split, cfg.data_root, limit)
 
 
 def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids: torch.Tensor | None = None,
@@ -428,15 +416,17 @@ class _LogWindow:
 
 def _data(cfg: LMConfig, device, train_ids, valid_ids, test_ids):
     """The training stream, the evaluation streams {"valid": ids, "test": ids} on `device`, v and the unit."""
-    info = corpus_info(cfg.corpus) if cfg.corpus is not None else None
-    vocab_size, unit = cfg.vocab_size or info.vocab_size, cfg.unit or info.unit
+    corpus = corpus_info(cfg.corpus) if cfg.corpus is not None else None
+    vocab_size, unit = cfg.vocab_size or corpus.vocab_size, cfg.unit or corpus.unit
     if train_ids is None:
-        train_ids = load_split(cfg, cfg.train_split, cfg.train_tokens)
+        if corpus is None:
+            raise ValueError("LMConfig.corpus is None: pass the training ids to train_lm")
+        train_ids = corpus.load(cfg.train_split, cfg.data_root, cfg.train_tokens)
     evals = {}
     for split, ids in (("valid", valid_ids), ("test", test_ids)):
         name = getattr(cfg, f"{split}_split")
-        if ids is None and name is not None and cfg.corpus is not None:
-            ids = load_split(cfg, name, cfg.eval_tokens)
+        if ids is None and name is not None and corpus is not None:
+            ids = corpus.load(name, cfg.data_root, cfg.eval_tokens)
         if ids is not None:
             evals[split] = ids[: cfg.eval_tokens].to(device)
     return train_ids, evals, vocab_size, unit

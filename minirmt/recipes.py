@@ -17,7 +17,7 @@ from torch import nn
 from .config import ModelConfig, preset
 from .hint import check_hint_model
 from .models import MODELS, build_model
-from .tasks import TASK_CLASSES, Task, make_task
+from .tasks import TASK_CLASSES, PaperTask, Task, make_task
 from .train import TrainConfig, curriculum_stages
 from .training import load_checkpoint
 
@@ -32,6 +32,8 @@ RECIPES = {
     # the encoder form (a classifier of y = the task's classes, read from the memory) over 8 segments of 8
     "classify": {"segment_len": 8, "segments": 8, "steps": 1000, "lr": 3e-3},
 }
+# the paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 3; no curriculum
+PAPER_RECIPE = {"steps": 1000, "lr": 3e-3, "warmup": 100, "eval_every": 250}
 MODEL_RECIPES = {
     # associative retrieval across segments: without the hint the RMT leaves the "bag of values" plateau for only
     # some seeds within the schedule (hint.py)
@@ -53,14 +55,15 @@ class Recipe:
         """The model, its initial weights drawn from the training seed."""
         return build_model(self.model_name, self.model_config, self.train_config.seed)
 
-    def meta(self) -> dict:
-        """What a checkpoint needs to rebuild this run's task and model (see `load_run`)."""
-        return run_meta(self.task, self.model_name)
 
-
-def recipe(task: str, model: str = "rmt", **overrides) -> Recipe:
+def recipe(task: str, model: str = "rmt", layout: str = "minirmt", **overrides) -> Recipe:
     """The settings that solve `task` with `model`, with `overrides` (fields of the task, ModelConfig or
-    TrainConfig) laid over them. Raises ValueError for an unknown task or model, TypeError for an unknown field."""
+    TrainConfig) laid over them. Raises ValueError for an unknown task or model, TypeError for an unknown field.
+
+    layout="paper": the paper's layout of copy, reverse or assoc, cut into `segments=g` (tasks/paper.py).
+    """
+    if layout == "paper":
+        return paper_recipe(task, model, **overrides)
     if task not in RECIPES:
         raise ValueError(f"unknown task {task!r}, expected one of {tuple(RECIPES)}")
     if model not in MODELS:
@@ -84,6 +87,18 @@ def recipe(task: str, model: str = "rmt", **overrides) -> Recipe:
         check_hint_model(run.build_model())
     curriculum_stages(made, train_config.segments, train_config.curriculum)  # a curriculum the task cannot have
     return run
+
+
+def paper_recipe(task: str, model: str, segments: int | None = None, **overrides) -> Recipe:
+    """A run on the paper's layout of `task` in `segments` segments: memory and cache of one segment length."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}, expected one of {sorted(MODELS)}")
+    made = make_task(task, layout="paper", segments=segments)
+    n = made.segment_len
+    settings = {"num_mem_tokens": n, "xl_cache_len": n, **PAPER_RECIPE, **overrides}
+    groups = split_settings("copy", {**settings, "segment_len": n})  # the paper's tasks have no sizes to set
+    model_config = preset(PRESET, vocab_size=made.vocab_size, **groups["model"])
+    return Recipe(made, model, model_config, TrainConfig(**{**groups["train"], "segments": made.min_segments}))
 
 
 def split_settings(task: str, settings: dict) -> dict[str, dict]:
@@ -120,9 +135,11 @@ def _fields(cls) -> set[str]:
 
 
 def run_meta(task: Task, model_name: str) -> dict:
-    """What a checkpoint needs to rebuild its task and model: names and sizes."""
+    """What a checkpoint needs to rebuild its task and model: names, layout and sizes."""
     sizes = {k: v for k, v in dataclasses.asdict(task).items() if k != "segment_len"}
-    return {"task": task.name, "task_sizes": sizes, "segment_len": task.segment_len, "model": model_name}
+    layout = "paper" if isinstance(task, PaperTask) else "minirmt"
+    return {"task": task.name, "layout": layout, "task_sizes": sizes, "segment_len": task.segment_len,
+            "segments": task.min_segments, "model": model_name}
 
 
 def load_run(path, device="cpu"):
@@ -131,7 +148,10 @@ def load_run(path, device="cpu"):
     meta = state.get("meta", {})
     if "model" not in meta or state.get("model_config") is None:
         raise ValueError(f"{path}: not a task checkpoint (no model name or config in it)")
-    task = make_task(meta["task"], meta["segment_len"], **meta["task_sizes"])
+    if meta.get("layout") == "paper":
+        task = make_task(meta["task"], layout="paper", segments=meta["segments"])
+    else:
+        task = make_task(meta["task"], meta["segment_len"], **meta["task_sizes"])
     model = build_model(meta["model"], ModelConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), task, state

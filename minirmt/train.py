@@ -16,7 +16,13 @@ import torch
 from torch import nn
 
 from .hint import MemoryHint
-from .metrics import accuracy_and_exact_match, answer_counts, supervise
+from .metrics import (
+    accuracy_and_exact_match,
+    answer_counts,
+    free_running_predictions,
+    prediction_counts,
+    supervise,
+)
 from .options import option
 from .training import (
     LoopConfig,
@@ -112,10 +118,12 @@ def eval_batches(task, num_segments: int, batch_size: int, count: int, seed: int
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: list, dtype: torch.dtype | None = None) -> dict:
+def evaluate(model: torch.nn.Module, batches: list, dtype: torch.dtype | None = None,
+             free_running: bool = False) -> dict:
     """Loss, per-token accuracy on the answers and exact match (metrics.py) over `batches` of
     `(tokens (b, s), targets (b, s) or labels (b,))`, with teacher forcing: every answer is predicted from the
-    true tokens."""
+    true tokens. With `free_running`, also "eval_free_accuracy" and "eval_free_exact_match": the answers as the
+    model writes them out, each fed back (`metrics.free_running_predictions`; next-token tasks)."""
     was_training = model.training
     model.eval()
     loss, counts = 0.0, 0
@@ -124,10 +132,14 @@ def evaluate(model: torch.nn.Module, batches: list, dtype: torch.dtype | None = 
             out = model(tokens, **supervise(targets))
         batch_counts = answer_counts(out.logits, targets)
         loss, counts = loss + out.loss * batch_counts[1], counts + batch_counts
-    model.train(was_training)
     accuracy, exact = accuracy_and_exact_match(counts)
-    return {"eval_loss": float(loss) / max(float(counts[1]), 1.0), "eval_accuracy": accuracy,
-            "eval_exact_match": exact}
+    metrics = {"eval_loss": float(loss) / max(float(counts[1]), 1.0), "eval_accuracy": accuracy,
+               "eval_exact_match": exact}
+    if free_running and batches[0][1].dim() == 2:
+        free = sum(prediction_counts(free_running_predictions(model, x, y), y) for x, y in batches)
+        metrics["eval_free_accuracy"], metrics["eval_free_exact_match"] = accuracy_and_exact_match(free)
+    model.train(was_training)
+    return metrics
 
 
 # ---------------------------------------------------------------- curricula
@@ -244,14 +256,15 @@ class _Session:
             model_config=self.model.cfg.to_dict() if hasattr(self.model, "cfg") else None,
         )
 
-    def evaluate(self, stage: int) -> dict:
+    def evaluate(self, stage: int, free_running: bool = False) -> dict:
         """Evaluate on the stage's held-out batches (drawn once) and record it."""
         run, cfg = self.result, self.cfg
         stage_task, g = self.stages[stage]
         if stage not in self.eval_sets:
             self.eval_sets[stage] = eval_batches(stage_task, g, cfg.batch_size, cfg.eval_batches, cfg.eval_seed,
                                                  self.device)
-        record = {"step": run.step, **evaluate(self.model, self.eval_sets[stage], self.dtype), "segments": g,
+        record = {"step": run.step, **evaluate(self.model, self.eval_sets[stage], self.dtype, free_running),
+                  "segments": g,
                   "stage": stage, "seconds": run.seconds, "cpu_seconds": run.cpu_seconds}
         run.history.append(record)
         if stage == len(self.stages) - 1:
@@ -310,8 +323,10 @@ class _Session:
                         break
             run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
             run.interrupted = stop.interrupted
-            if not run.interrupted and run.metrics.get("step") != run.step:
-                self.evaluate(last_stage)  # stopped early, or the curriculum has not reached the target yet
+            if not run.interrupted:  # the final evaluation on the target, with the answers written out too
+                if run.history and run.history[-1] is run.metrics:  # evaluated at this step already: again, in full
+                    run.history.pop()
+                self.evaluate(last_stage, free_running=True)
             self.save()
         bar.close()
         return run

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import minirmt
 from minirmt import cli, data, experiments
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
@@ -79,7 +78,9 @@ def test_other_models_and_tasks_train(tmp_path):
     (["train", "--task", "copy", "--out", "x", "--dtype", "float16"], "invalid choice: 'float16'"),
     (["train", "--resume", "no/such/file.pt"], "no checkpoint"),
     (["eval", "--checkpoint", "no/such/file.pt"], "no checkpoint"),
-    (["experiment", "algorithmic", "--out", "x", "--segments", "3"], "must divide"),
+    (["experiment", "paper", "--out", "x", "--device", "tpu"], "not a device"),
+    (["train", "--task", "mqar", "--layout", "paper", "--out", "x", "--segments", "2"], "not 'mqar'"),
+    (["train", "--task", "copy", "--layout", "paper", "--out", "x"], "needs segments=g"),
     (["lm", "--corpus", "no/such/corpus", "--out", "x"], "corpus must be one of"),
     (["lm", "--model-args", "{}"], "unrecognized arguments"),
     (["lm", "--accumulation", "3", "--out", "x"], "accumulation=3 must divide batch_size=64"),
@@ -191,20 +192,24 @@ def test_demo_writes_figures(tmp_path, capsys):
     assert (tmp_path / "attention.png").stat().st_size > 0 and (tmp_path / "curves.png").stat().st_size > 0
 
 
-def test_experiment_writes_table_and_figure(tmp_path, capsys):
-    assert cli.main(["experiment", "algorithmic", "--out", str(tmp_path), "--tasks", "copy", "--models", "rmt",
-                     "segment", "--segments", "1", "2", "--steps", "2", "--quiet"]) == 0
-    rows = json.loads((tmp_path / "results.json").read_text())["rows"]
-    assert {(r["model"], r["segments"]) for r in rows} == {(m, g) for m in ("rmt", "segment") for g in (1, 2)}
+def test_the_paper_experiment_writes_its_table_and_figure_and_resumes(tmp_path, capsys):
+    argv = ["experiment", "paper", "--out", str(tmp_path), "--tasks", "assoc", "--models", "rmt", "segment",
+            "--segments", "1", "2", "--steps", "2", "--seeds", "0", "1"]
+    assert cli.main(argv) == 0
+    rows = experiments.read_rows(tmp_path)
+    assert {(r["model"], r["g"], r["seed"]) for r in rows} == {(m, g, s) for m in ("rmt", "segment") for g in (1, 2)
+                                                                for s in (0, 1)}
+    assert all(0 <= r["free_accuracy"] <= 1 and r["memory"] == r["segment_len"] for r in rows)
     table = (tmp_path / "results.md").read_text()
-    assert "| rmt |" in table and "g=2 (n=16)" in table
+    assert "| RMT |" in table and "paper 0.96-1.00" in table  # the authors' range beside ours
     assert (tmp_path / "accuracy.png").stat().st_size > 0
+    assert cli.main(argv) == 0 and len(experiments.read_rows(tmp_path)) == len(rows)  # nothing run twice
 
 
-def test_sweep_plan_covers_every_model_task_and_segment_count():
-    plan = experiments.sweep_plan()
-    assert len(plan) == len(minirmt.MODELS) * 3 * 4
-    assert all(spec["recipe"].task.segment_len * spec["segments"] == experiments.TOTAL_LEN for spec in plan)
+def test_the_paper_plan_covers_the_papers_segment_counts():
+    plan = experiments.paper_plan()
+    assert len(plan) == (4 + 4 + 5) * 3 * 3  # copy, reverse, retrieval; 3 models; 3 seeds
+    assert {(p["task"], p["g"]) for p in plan if p["task"] == "copy"} == {("copy", g) for g in (1, 3, 6, 9)}
 
 
 def test_download_offline_is_one_line_naming_the_urls_and_exit_2(tmp_path, capsys, monkeypatch):

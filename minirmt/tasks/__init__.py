@@ -27,21 +27,35 @@ from dataclasses import fields
 from .base import FIRST_SYMBOL, GO, PAD, Task
 from .classify import Classify
 from .copying import Copy, Reverse
+from .paper import PAPER_SEGMENTS, PaperTask, paper_task
 from .recall import AssociativeRecall, MultiQueryRecall
 
 TASK_CLASSES = {cls.name: cls for cls in (Copy, Reverse, AssociativeRecall, MultiQueryRecall, Classify)}
 TASKS = tuple(TASK_CLASSES)  # the task names: ("copy", "reverse", "assoc", "mqar", "classify")
+LAYOUTS = ("minirmt", "paper")  # minirmt's layouts, or the paper's (paper.py) of copy, reverse and assoc
 
 
-def make_task(name: str, segment_len: int, **sizes) -> Task:
+def make_task(name: str, segment_len: int | None = None, *, layout: str = "minirmt", segments: int | None = None,
+              **sizes) -> Task:
     """The task called `name` on segments of `segment_len` tokens; `sizes` override its defaults.
 
     copy, reverse: num_digits=10, source_len=None (the longest that fits).
     assoc, mqar:   num_keys=16, num_values=16, num_pairs=4, num_queries=None (every stored key once).
     classify:      num_classes=4, num_noise=8.
+    layout="paper": the paper's copy, reverse or assoc (paper.py), of fixed length, cut into `segments` segments.
     """
+    if layout == "paper":
+        if segment_len is not None or sizes:
+            raise ValueError("the paper's layout fixes the task's sizes: give only segments=g")
+        if segments is None:
+            raise ValueError(f"the paper's layout needs segments=g, e.g. one of {PAPER_SEGMENTS.get(name, (1,))}")
+        return paper_task(name, segments)
+    if layout != "minirmt":
+        raise ValueError(f"layout must be 'minirmt' or 'paper', got {layout!r}")
     if name not in TASK_CLASSES:
         raise ValueError(f"unknown task {name!r}, expected one of {TASKS}")
+    if segment_len is None:
+        raise TypeError(f"make_task({name!r}) needs segment_len, the tokens per segment")
     cls = TASK_CLASSES[name]
     allowed = [f.name for f in fields(cls) if f.name != "segment_len"]
     unknown = sorted(set(sizes) - set(allowed))
@@ -51,4 +65,4 @@ def make_task(name: str, segment_len: int, **sizes) -> Task:
 
 
 __all__ = ["FIRST_SYMBOL", "GO", "PAD", "TASKS", "TASK_CLASSES", "AssociativeRecall", "Copy", "MultiQueryRecall",
-           "Reverse", "Task", "make_task", "Classify"]
+           "Reverse", "Task", "make_task", "Classify", "LAYOUTS", "PAPER_SEGMENTS", "PaperTask"]
