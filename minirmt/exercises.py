@@ -1,4 +1,4 @@
-"""Learner copies of the notebooks: `python -m minirmt.exercises [--check]`.
+"""Learner copies of the notebooks, their Colab links, and an nbgrader course: `python -m minirmt.exercises`.
 
 For every notebook `notebooks/NN_name.ipynb` with exercises, writes `notebooks/exercises/NN_name.ipynb` in which
 
@@ -11,9 +11,15 @@ For every notebook `notebooks/NN_name.ipynb` with exercises, writes `notebooks/e
 
 `--check` writes nothing and exits with status 1 if a copy is missing, stale or has no source notebook.
 Name lessons (`python -m minirmt.exercises 05`, or a path) to handle only those.
+
+Every lesson and learner copy opens with a Colab badge and an install cell made from the package's one
+repository address (pyproject.toml, `[project.urls]`) and version: `--links` rewrites them in the lessons'
+`.py` sources after a change of either. `--nbgrader DIR` writes an nbgrader course (`DIR/source/<lesson>/`):
+solution cells, and each checker call as an autograded test cell of one point that runs the checker strictly.
 """
 
 import argparse
+import importlib.metadata
 import re
 import sys
 from pathlib import Path
@@ -24,6 +30,44 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECKED_TAG = "nbval-check-output"
 NOTEBOOKS = Path("notebooks")  # the notebooks folder of the checkout this runs in
 _DEF = re.compile(r"^\s*def\s+(\w+)\s*\(")
+_CHECK = re.compile(r"^(\w+) = checks\.(check_\w+)\(\1\)$")  # a checker cell: `fn = checks.check_fn(fn)`
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+COLAB = 'if "google.colab" in sys.modules:'
+
+
+def repository() -> tuple[str, str]:
+    """The repository's address and the release version, from the installed package's metadata."""
+    metadata = importlib.metadata.metadata("minirmt")
+    urls = dict(entry.split(", ", 1) for entry in metadata.get_all("Project-URL") or [])
+    return urls["Repository"].rstrip("/"), metadata["Version"]
+
+
+def colab_badge(path: str) -> str:
+    """The markdown of a badge that opens the notebook at `path` (in the repository) in Colab, at this release."""
+    url, version = repository()
+    github = url.removeprefix("https://github.com/")
+    return f"{BADGE}(https://colab.research.google.com/github/{github}/blob/v{version}/{path})"
+
+
+def install_source() -> str:
+    """The install cell: on Colab, pip installs this release of minirmt with the notebooks' extra."""
+    url, version = repository()
+    return ("# On Colab, install this release of minirmt (elsewhere this cell does nothing).\n"
+            "import sys\n\n"
+            f"{COLAB}\n"
+            "    import subprocess\n\n"
+            f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", '
+            f'"minirmt[notebooks] @ git+{url}@v{version}"], check=True)')
+
+
+def with_links(notebook, path: str):
+    """`notebook` with its badge and install cells made afresh for the notebook at `path` (in place)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith(BADGE):
+            cell.source = colab_badge(path)
+        elif cell.cell_type == "code" and COLAB in cell.source:
+            cell.source = install_source()
+    return notebook
 
 
 def strip_solutions(source: str) -> str:
@@ -60,8 +104,9 @@ def has_solutions(notebook) -> bool:
     return any(cell.cell_type == "code" and BEGIN in cell.source for cell in notebook.cells)
 
 
-def exercise_copy(notebook):
-    """The learner copy of a notebook (a new object; the input is not changed)."""
+def exercise_copy(notebook, path: str | None = None):
+    """The learner copy of a notebook (a new object; the input is not changed); `path`: its place in the
+    repository, for its Colab badge."""
     copy = nbformat.from_dict(nbformat.v4.new_notebook())
     copy.metadata = {k: v for k, v in notebook.metadata.items() if k not in ("jupytext", "widgets")}
     copy.nbformat, copy.nbformat_minor = notebook.nbformat, notebook.nbformat_minor
@@ -76,7 +121,7 @@ def exercise_copy(notebook):
             new.source = strip_solutions(cell.source)
             new.outputs, new.execution_count = [], None
         copy.cells.append(new)
-    return copy
+    return with_links(copy, path) if path is not None else copy
 
 
 def render(notebook) -> str:
@@ -98,7 +143,7 @@ def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Pa
         notebook = nbformat.read(path, as_version=4)
         if has_solutions(notebook):
             try:
-                wanted[out_dir / path.name] = render(exercise_copy(notebook))
+                wanted[out_dir / path.name] = render(exercise_copy(notebook, f"notebooks/exercises/{path.name}"))
             except ValueError as error:
                 raise ValueError(f"{path}: {error}") from error
     for existing in sorted(out_dir.glob("*.ipynb")):
@@ -107,12 +152,86 @@ def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Pa
     return wanted
 
 
+def update_links(notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
+    """Rewrite the badge and install cells of every lesson's `.py` source (jupytext); the sources changed."""
+    import jupytext
+
+    changed = []
+    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.py")):
+        notebook = jupytext.read(path)
+        text = jupytext.writes(with_links(notebook, f"notebooks/{path.stem}.ipynb"), fmt="py:percent")
+        if text != path.read_text(encoding="utf-8"):
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    return changed
+
+
+# ---------------------------------------------------------------- an nbgrader course
+
+
+def nbgrader_lesson(notebook, lesson: str):
+    """The nbgrader source of a lesson: solution cells, and each checker cell as a test cell of one point that
+    runs the checker strictly (a wrong or missing answer raises, so the autograder gives no point)."""
+    course = nbformat.from_dict(nbformat.v4.new_notebook())
+    course.metadata = {k: v for k, v in notebook.metadata.items() if k not in ("jupytext", "widgets")}
+    for index, cell in enumerate(notebook.cells):
+        new = nbformat.from_dict(dict(cell))
+        new.metadata = {"tags": cell.metadata["tags"]} if cell.metadata.get("tags") else {}
+        if cell.cell_type == "code":
+            new.outputs, new.execution_count = [], None
+            check = _CHECK.match(cell.source.strip())
+            if BEGIN in cell.source:
+                new.metadata["nbgrader"] = _nbgrader(f"{lesson}-solution-{index}", solution=True)
+            elif check:
+                new.source = f"from minirmt import checks\n\nwith checks.strict():\n    {cell.source.strip()}"
+                new.metadata["nbgrader"] = _nbgrader(f"{lesson}-{check.group(2)}", grade=True, points=1)
+        course.cells.append(new)
+    return course
+
+
+def _nbgrader(grade_id: str, solution: bool = False, grade: bool = False, points: int = 0) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": grade, "schema_version": 3, "solution": solution,
+            "task": False}
+    return {**meta, "points": points} if grade else meta
+
+
+def write_nbgrader_course(out: Path, notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> list[Path]:
+    """`out/source/<lesson>/<lesson>.ipynb` for every lesson with exercises, and `out/nbgrader_config.py`."""
+    out = Path(out)
+    prefixes = tuple(Path(name).stem for name in only)
+    written = []
+    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        if not has_solutions(notebook) or (prefixes and not path.stem.startswith(prefixes)):
+            continue
+        target = out / "source" / path.stem / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render(nbgrader_lesson(notebook, path.stem)), encoding="utf-8")
+        written.append(target)
+    (out / "nbgrader_config.py").write_text(
+        "# The minirmt course: `nbgrader generate_assignment <lesson>` then `nbgrader autograde <lesson>`, from here.\n"
+        "c = get_config()  # noqa: F821\n"
+        "c.CourseDirectory.root = '.'\n"
+        "c.ExecutePreprocessor.timeout = 900\n", encoding="utf-8")
+    return written
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minirmt.exercises", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/exercises/ is not current")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the notebooks folder")
+    parser.add_argument("--links", action="store_true", help="rewrite the lessons' Colab badges and install cells")
+    parser.add_argument("--nbgrader", type=Path, metavar="DIR", help="write an nbgrader course into DIR")
     parser.add_argument("only", nargs="*", help="lessons to handle, e.g. 05 or notebooks/05_inside_the_memory.py")
     args = parser.parse_args(argv)
+    if not args.notebooks.is_dir():
+        parser.error(f"no notebooks folder at {args.notebooks}: run this from the repository's root (or --notebooks)")
+    if args.nbgrader is not None:
+        written = write_nbgrader_course(args.nbgrader, args.notebooks, tuple(args.only))
+        print(f"nbgrader course in {args.nbgrader}: {len(written)} lessons under source/")
+        return 0
+    if args.links:
+        print("links rewritten:", *update_links(args.notebooks) or ["none needed"], sep="\n  ")
     problems = []
     for path, text in plan(args.notebooks, tuple(args.only)).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None

@@ -18,6 +18,7 @@ from .config import ModelConfig, preset
 from .hint import check_hint_model
 from .models import MODELS, build_model
 from .tasks import TASK_CLASSES, PaperTask, Task, make_task
+from .tasks.base import sizes as task_sizes
 from .train import TrainConfig, curriculum_stages
 from .training import load_checkpoint
 
@@ -136,7 +137,7 @@ def _fields(cls) -> set[str]:
 
 def run_meta(task: Task, model_name: str) -> dict:
     """What a checkpoint needs to rebuild its task and model: names, layout and sizes."""
-    sizes = {k: v for k, v in dataclasses.asdict(task).items() if k != "segment_len"}
+    sizes = {f.name: getattr(task, f.name) for f in task_sizes(task) if f.name != "segment_len"}
     layout = "paper" if isinstance(task, PaperTask) else "minirmt"
     return {"task": task.name, "layout": layout, "task_sizes": sizes, "segment_len": task.segment_len,
             "segments": task.min_segments, "model": model_name}

@@ -46,6 +46,8 @@ from .validation import require, require_int
 CURRICULA = {  # TrainConfig.curriculum: the stages before the target
     "none": "no curriculum: train on the target from the first step",
     "segments": "from the task's fewest segments, one more segment per stage",
+    "mixed": "the same stages, but each batch's number of segments drawn uniformly from the fewest to the stage's "
+             "(the follow-up papers' schedule)",
     "pairs": "assoc/mqar: from 2 pairs at the fewest segments, one more pair per stage, then one more segment",
 }
 
@@ -173,7 +175,7 @@ def pair_stages(task, target: int, start: int = 2) -> list[tuple]:
 
 def curriculum_stages(task, target: int, curriculum: str) -> list[tuple]:
     """The stages before the target that `TrainConfig.curriculum` names."""
-    if curriculum == "segments":
+    if curriculum in ("segments", "mixed"):
         return segment_stages(task, target)
     if curriculum == "pairs":
         return pair_stages(task, target)
@@ -274,6 +276,9 @@ class _Session:
     def step(self, lr: float) -> torch.Tensor:
         """One optimizer step on a fresh batch of the current stage; the (task, hint) losses, detached `(2,)`."""
         stage_task, g = self.stages[self.result.stage]
+        if self.cfg.curriculum == "mixed":  # any number of segments up to the stage's
+            low = stage_task.min_segments
+            g = low + int(torch.randint(g - low + 1, (1,), generator=self.generator))
         tokens, targets = (x.to(self.device, non_blocking=True) for x in
                            stage_task.sample(self.cfg.batch_size, g, self.generator))
         set_lr(self.optimizer, lr)

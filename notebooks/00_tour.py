@@ -30,15 +30,17 @@
 # Python and a little PyTorch (tensors, `model(x)`, a loss). Nothing about RMT: this tour shows the whole
 # idea once; notebooks 01 to 07 take each piece apart.
 
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/00_tour.ipynb)
+
 # %% tags=["nbval-skip"]
-# Colab only: install minirmt (does nothing anywhere else).
+# On Colab, install this release of minirmt (elsewhere this cell does nothing).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 from minirmt import nb

@@ -32,14 +32,17 @@
 # letters: `b` batch, `s` sequence, `g` segments, `n` segment length, `m` memory tokens, `d` model width,
 # `v` vocabulary.
 
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/03_copy_and_reverse.ipynb)
+
 # %% tags=["nbval-skip"]
-# On Colab, install minirmt first (elsewhere this cell does nothing).
+# On Colab, install this release of minirmt (elsewhere this cell does nothing).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 import torch

@@ -29,15 +29,17 @@
 # ### Prerequisites
 # 00 tour; 02 (recurrence and backpropagation through time); 03 (the copy task).
 
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/07_curriculum_and_length.ipynb)
+
 # %% tags=["nbval-skip"]
-# Colab only: install minirmt (does nothing anywhere else).
+# On Colab, install this release of minirmt (elsewhere this cell does nothing).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 from minirmt import nb

@@ -37,14 +37,17 @@
 # experiment of Section 3 trains the four models at GPU size on WikiText-103 (or the corpus named by
 # `MINIRMT_CORPUS`, for `MINIRMT_TIME_BUDGET` seconds each).
 
+# %% [markdown]
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/08_wikitext_on_a_gpu.ipynb)
+
 # %% tags=["nbval-skip"]
-# On Colab, install minirmt first (elsewhere this cell does nothing).
+# On Colab, install this release of minirmt (elsewhere this cell does nothing).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+https://github.com/minirmt/minirmt"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 import json

@@ -77,13 +77,38 @@ def conda_and_pip_entries(environment: dict) -> tuple[list[str], list[str]]:
     return conda, pip
 
 
+def expanded(pyproject, extra: str) -> list[str]:
+    """An extra's requirements, with `minirmt[other]` replaced by the other extra's."""
+    out = []
+    for spec in pyproject["project"]["optional-dependencies"][extra]:
+        req = Requirement(spec)
+        out += [x for e in req.extras for x in expanded(pyproject, e)] if req.name == "minirmt" else [spec]
+    return out
+
+
 def test_environment_yml_lists_the_same_packages_as_pyproject(pyproject, environment):
     project = pyproject["project"]
-    wanted = requirement_map(project["dependencies"] + project["optional-dependencies"]["dev"])
+    wanted = requirement_map(project["dependencies"] + expanded(pyproject, "dev"))
     conda, pip = conda_and_pip_entries(environment)
     packages = [spec for spec in conda if Requirement(spec).name not in NOT_PACKAGES]
     packages += [line for line in pip if not line.startswith("-")]
     assert requirement_map(packages, rename=CONDA_TO_PIP) == wanted
+
+
+def test_binder_installs_the_core_and_the_notebooks_and_then_the_package(pyproject):
+    lines = [line.strip() for line in (ROOT / ".binder" / "requirements.txt").read_text().splitlines()]
+    packages = [line for line in lines if line and not line.startswith(("#", "-"))]
+    wanted = pyproject["project"]["dependencies"] + expanded(pyproject, "notebooks")
+    assert requirement_map(packages) == requirement_map(wanted)
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # a CPU torch, not a CUDA build
+    post = (ROOT / ".binder" / "postBuild").read_text()
+    assert "pip install --no-deps ." in post and (ROOT / ".binder" / "postBuild").stat().st_mode & 0o100
+
+
+def test_the_core_needs_no_notebook_front_end(pyproject):
+    core = requirement_map(pyproject["project"]["dependencies"])
+    assert set(core) == {"torch", "einops", "tqdm", "matplotlib"}
+    assert {"jupyterlab", "ipywidgets"} <= set(requirement_map(expanded(pyproject, "notebooks")))
 
 
 def test_environment_yml_installs_the_package_itself(environment):

@@ -27,11 +27,12 @@ from dataclasses import fields
 from .base import FIRST_SYMBOL, GO, PAD, Task
 from .classify import Classify
 from .copying import Copy, Reverse
+from .needle import Needle
 from .paper import PAPER_SEGMENTS, PaperTask, paper_task
 from .recall import AssociativeRecall, MultiQueryRecall
 
-TASK_CLASSES = {cls.name: cls for cls in (Copy, Reverse, AssociativeRecall, MultiQueryRecall, Classify)}
-TASKS = tuple(TASK_CLASSES)  # the task names: ("copy", "reverse", "assoc", "mqar", "classify")
+TASK_CLASSES = {cls.name: cls for cls in (Copy, Reverse, AssociativeRecall, MultiQueryRecall, Classify, Needle)}
+TASKS = tuple(TASK_CLASSES)  # ("copy", "reverse", "assoc", "mqar", "classify", "needle")
 LAYOUTS = ("minirmt", "paper")  # minirmt's layouts, or the paper's (paper.py) of copy, reverse and assoc
 
 
@@ -42,6 +43,7 @@ def make_task(name: str, segment_len: int | None = None, *, layout: str = "minir
     copy, reverse: num_digits=10, source_len=None (the longest that fits).
     assoc, mqar:   num_keys=16, num_values=16, num_pairs=4, num_queries=None (every stored key once).
     classify:      num_classes=4, num_noise=8.
+    needle:        num_facts=1, num_keys=8, num_values=8, num_filler=16, filler=None (random symbols).
     layout="paper": the paper's copy, reverse or assoc (paper.py), of fixed length, cut into `segments` segments.
     """
     if layout == "paper":
@@ -57,7 +59,7 @@ def make_task(name: str, segment_len: int | None = None, *, layout: str = "minir
     if segment_len is None:
         raise TypeError(f"make_task({name!r}) needs segment_len, the tokens per segment")
     cls = TASK_CLASSES[name]
-    allowed = [f.name for f in fields(cls) if f.name != "segment_len"]
+    allowed = [f.name for f in fields(cls) if f.name != "segment_len"]  # sizes, and a needle's filler text
     unknown = sorted(set(sizes) - set(allowed))
     if unknown:
         raise TypeError(f"{name} takes the sizes {allowed}, got unknown {unknown}")
@@ -65,4 +67,4 @@ def make_task(name: str, segment_len: int | None = None, *, layout: str = "minir
 
 
 __all__ = ["FIRST_SYMBOL", "GO", "PAD", "TASKS", "TASK_CLASSES", "AssociativeRecall", "Copy", "MultiQueryRecall",
-           "Reverse", "Task", "make_task", "Classify", "LAYOUTS", "PAPER_SEGMENTS", "PaperTask"]
+           "Reverse", "Task", "make_task", "Classify", "Needle", "LAYOUTS", "PAPER_SEGMENTS", "PaperTask"]

@@ -16,6 +16,11 @@ DIGITS = string.digits + string.ascii_uppercase  # glyphs of digits and values
 KEYS = string.ascii_lowercase  # glyphs of keys
 
 
+def sizes(task) -> list:
+    """The fields of a task (class or instance) that are its sizes, ints with a help text (a filler text is not)."""
+    return [f for f in fields(task) if "help" in f.metadata]
+
+
 @dataclass(frozen=True)
 class Task:
     """A synthetic task on segments of `segment_len` (n) tokens; subclasses add their sizes and layout.
@@ -28,7 +33,7 @@ class Task:
     name: ClassVar[str]
 
     def __post_init__(self):
-        for f in fields(self):
+        for f in sizes(self):
             require_int(self.name, f.name, getattr(self, f.name), minimum=1, optional=f.default is None)
 
     @property
