@@ -9,6 +9,8 @@
     python -m minirmt experiment paper --out runs/paper --jobs 2   # the paper's Fig. 3, 3 seeds
     python -m minirmt download wikitext-2                          # into the data folder (sha256 checked)
     python -m minirmt lm --corpus wikitext-2 --model rmt --out runs/wt2   # language modelling (GPU ready)
+    python -m minirmt lm-eval --checkpoint runs/wt2/checkpoint.pt --split test   # score a language model
+    python -m minirmt sample --checkpoint runs/wt2/checkpoint.pt --prompt "The"  # write text with it
     python -m minirmt models                                       # the models and what each carries
 
 The options of `train` and `lm` are the fields of ModelConfig, TrainConfig, LMConfig and the tasks, named as
@@ -25,11 +27,13 @@ from pathlib import Path
 
 import torch
 
-from . import data, experiments, viz
+from . import data, experiments, text, viz
 from .config import ModelConfig, preset
-from .lm import LMConfig, train_lm
+from .generation import generate
+from .lm import LMConfig, load_lm, train_lm
 from .models import MODELS, build_model, describe
 from .options import add_options, given
+from .perplexity import eval_seq_len, evaluate_lm
 from .recipes import PAPER_RECIPE, RECIPES, load_run, recipe, run_meta, shown_default
 from .tasks import LAYOUTS, PAPER_SEGMENTS, TASK_CLASSES
 from .text import corpus_info
@@ -61,6 +65,8 @@ def make_parser() -> Parser:
     _add_experiment(commands)
     _add_download(commands)
     _add_lm(commands)
+    _add_lm_eval(commands)
+    _add_sample(commands)
     p = commands.add_parser("models", help="list the models and what each carries across segments")
     p.set_defaults(run=cmd_models, parser=p)
     return parser
@@ -308,6 +314,59 @@ def cmd_lm(args, parser) -> int:
         print(json.dumps({"step": result.step, "tokens": result.tokens, "tokens_per_s": result.tokens_per_s,
                           "mfu": result.mfu, **summary}))
     return 130 if result.interrupted else 0
+
+
+def _add_lm_eval(commands) -> None:
+    p = commands.add_parser("lm-eval", help="score a language-model checkpoint on a split of its corpus")
+    p.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt written by `lm --out`")
+    p.add_argument("--split", default="test", help="the split to score (default: test)")
+    p.add_argument("--corpus", help="another corpus of the same vocabulary (default: the checkpoint's)")
+    p.add_argument("--data-root", help="folder that holds the corpus (default: the data folder)")
+    p.add_argument("--tokens", type=positive, help="score this prefix of the split (default: all of it)")
+    p.add_argument("--batch-size", type=positive, default=16, help="rows read at once (default: 16)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.set_defaults(run=cmd_lm_eval, parser=p)
+
+
+def cmd_lm_eval(args, parser) -> int:
+    device = _checked(parser, lambda: resolve_device(args.device))
+    model, cfg, _ = _checked(parser, lambda: load_lm(args.checkpoint, device))
+    corpus = _checked(parser, lambda: corpus_info(args.corpus or cfg.corpus))
+    ids = _checked(parser, lambda: corpus.load(args.split, args.data_root or cfg.data_root, args.tokens))
+    result = evaluate_lm(model, ids, batch_size=args.batch_size, seq_len=eval_seq_len(model, cfg.segments),
+                         unit=corpus.unit, progress=True)
+    print(json.dumps({"corpus": corpus.name, "split": args.split, **{k: v for k, v in result.items()
+                                                                    if k != "loss_by_position"}}))
+    return 0
+
+
+def _add_sample(commands) -> None:
+    p = commands.add_parser("sample", help="write text with a language-model checkpoint")
+    p.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint.pt written by `lm --out`")
+    p.add_argument("--prompt", default="", help="the text to go on from (default: none)")
+    p.add_argument("--tokens", type=positive, default=200, help="tokens to write (default: 200)")
+    p.add_argument("--temperature", type=float, default=0.8, help="> 0; lower is greedier (default: 0.8)")
+    p.add_argument("--top-k", type=positive, help="sample among the k likeliest tokens only (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampling (default: 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    p.set_defaults(run=cmd_sample, parser=p)
+
+
+def cmd_sample(args, parser) -> int:
+    device = _checked(parser, lambda: resolve_device(args.device))
+    model, _, state = _checked(parser, lambda: load_lm(args.checkpoint, device))
+    words = state.get("vocab")
+    vocab = text.Vocab(words) if words else None
+    if vocab is not None:
+        prompt = vocab.encode([args.prompt]) if args.prompt else torch.tensor([vocab.stoi[vocab.eos]])
+        prompt = prompt[:-1] if args.prompt else prompt  # not the end of line that encode adds
+    else:
+        prompt = torch.tensor(list(args.prompt.encode("utf-8")) or [ord("\n")])
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    out = _checked(parser, lambda: generate(model, prompt[None].to(device), args.tokens, args.temperature,
+                                            args.top_k, generator))[0].cpu()
+    print(vocab.decode(out) if vocab is not None else text.decode_bytes(out))
+    return 0
 
 
 def cmd_models(args, parser) -> int:

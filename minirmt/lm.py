@@ -279,6 +279,7 @@ class _LMSession:
         self.info = {"model": cfg.model, "model_config": model.cfg.to_dict(), "params": count_params(model),
                      "unit": self.unit, "world_size": world_size, "device": device_name(device),
                      "flops_per_token": self.flops, "peak_flops": self.peak, "lm_config": cfg.to_dict()}
+        self.vocab = corpus_vocab(cfg)  # a word corpus's tokens, saved with the model so that it can be sampled
         self.out = Path(cfg.out) if cfg.out is not None and rank == 0 else None
 
     def restore(self, ckpt: dict) -> None:
@@ -299,7 +300,7 @@ class _LMSession:
         save_checkpoint(self.out / "checkpoint.pt", model=run.model.state_dict(), optimizer=self.optimizer.state_dict(),
                         step=run.step, tokens=run.tokens, seconds=run.seconds, history=run.history,
                         position=dict(vars(self.pos)), states=states, random=random_state(self.device),
-                        meta=self.info)
+                        meta=self.info, vocab=self.vocab)
 
     def evaluate(self, split: str) -> dict:
         cfg = self.cfg
@@ -412,6 +413,23 @@ class _LogWindow:
     def add(self, loss: torch.Tensor, tokens: int) -> None:
         self.loss_sum = loss if self.loss_sum is None else self.loss_sum + loss
         self.steps, self.tokens = self.steps + 1, self.tokens + tokens
+
+
+def corpus_vocab(cfg: LMConfig) -> list[str] | None:
+    """The tokens of a word corpus's vocabulary, id by id (None for bytes, or ids passed in)."""
+    vocab = corpus_info(cfg.corpus).vocab(cfg.data_root) if cfg.corpus is not None else None
+    return None if vocab is None else vocab.itos
+
+
+def load_lm(path, device="cpu") -> tuple:
+    """Rebuild `(model, LMConfig, checkpoint)` from a checkpoint written by `train_lm` (its `out`)."""
+    state = load_checkpoint(path)
+    meta = state.get("meta", {})
+    if "lm_config" not in meta:
+        raise ValueError(f"{path}: not a language-model checkpoint (no LMConfig in it; `eval` reads task checkpoints)")
+    model = build_model(meta["model"], ModelConfig(**meta["model_config"]))
+    model.load_state_dict(state["model"])
+    return model.to(device).eval(), LMConfig.from_dict(meta["lm_config"]), state
 
 
 def _data(cfg: LMConfig, device, train_ids, valid_ids, test_ids):

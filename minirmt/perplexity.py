@@ -40,7 +40,7 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     was_training, state = model.training, None
     model.eval()
     bar = progress_bar(num_batches(ids.numel(), batch_size, seq_len, world_size), desc="evaluating",
-                       enabled=progress)
+                       enabled=progress, unit="batches")
     for tokens, targets in stream_batches(ids.to(device), batch_size, seq_len, rank, world_size):
         with autocast(device, dtype), _eager():
             out = model(tokens, memory=state)

@@ -284,10 +284,15 @@ class Corpus:
     vocab_size: int
     unit: str  # "ppl" (word perplexity, exp of the mean loss) or "bpb" (bits per byte, mean loss / ln 2)
     loader: Callable[[str, Path | None, int | None], torch.Tensor]
+    words: Callable[[Path | None], "Vocab"] | None = None  # a word corpus's vocabulary (None: bytes)
 
     def load(self, split: str, root: str | Path | None = None, limit: int | None = None) -> torch.Tensor:
         """Ids `(N,)` of one split (`limit`: at most that many tokens)."""
         return self.loader(split, None if root is None else Path(root), limit)
+
+    def vocab(self, root: str | Path | None = None) -> "Vocab | None":
+        """The vocabulary of a word corpus (the train split's), None for bytes."""
+        return None if self.words is None else self.words(None if root is None else Path(root))
 
 
 def _word_loader(name: str) -> Callable:
@@ -314,16 +319,25 @@ def _folder_byte_loader(name: str) -> Callable:
 
 
 CORPORA = {
-    "wikitext-2": Corpus("wikitext-2", TRAIN_VOCAB["wikitext-2"], "ppl", _word_loader("wikitext-2")),
-    "wikitext-103": Corpus("wikitext-103", TRAIN_VOCAB["wikitext-103"], "ppl", _word_loader("wikitext-103")),
+    "wikitext-2": Corpus("wikitext-2", TRAIN_VOCAB["wikitext-2"], "ppl", _word_loader("wikitext-2"),
+                         lambda root: wikitext_vocab("wikitext-2", root)),
+    "wikitext-103": Corpus("wikitext-103", TRAIN_VOCAB["wikitext-103"], "ppl", _word_loader("wikitext-103"),
+                           lambda root: wikitext_vocab("wikitext-103", root)),
     "wikitext-2-raw": Corpus("wikitext-2-raw", 256, "bpb", _raw_byte_loader("wikitext-2-raw")),
     "wikitext-103-raw": Corpus("wikitext-103-raw", 256, "bpb", _raw_byte_loader("wikitext-103-raw")),
     "pg-books": Corpus("pg-books", 256, "bpb", _folder_byte_loader("pg-books")),
 }
 
 
+SINGLE_FILE_SPLITS = {"train": (0.0, 0.9), "valid": (0.9, 0.95), "test": (0.95, 1.0)}  # fractions of the file
+
+
 def corpus_info(name: str | Path) -> Corpus:
     """A corpus by name (one of `CORPORA`) or by the path of a text file or folder (read as bytes).
+
+    A folder holds its splits (`train.txt`, `valid.txt`, ... or `train/`, ...). A single file has none, so it is
+    cut into its first 90% (train), the next 5% (valid) and the last 5% (test): a model is never tested on the
+    text it trained on.
 
     >>> corpus_info("wikitext-103").vocab_size, corpus_info("pg-books").unit
     (267735, 'bpb')
@@ -336,7 +350,14 @@ def corpus_info(name: str | Path) -> Corpus:
                          f"got {name!r}")
 
     def load(split, root, limit):
-        return load_bytes(path, split, limit)
+        if not path.is_file():
+            return load_bytes(path, split, limit)
+        if split not in SINGLE_FILE_SPLITS:
+            raise ValueError(f"{path} is one file: its splits are {tuple(SINGLE_FILE_SPLITS)} (its first 90%, the "
+                             f"next 5% and the last 5%), not {split!r}")
+        ids = load_bytes(path)
+        low, high = (round(f * ids.numel()) for f in SINGLE_FILE_SPLITS[split])
+        return ids[low:high][:limit]
     return Corpus(str(path), 256, "bpb", load)
 
 

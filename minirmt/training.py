@@ -298,14 +298,14 @@ class BudgetClock:
         return (tokens - self.warm[1]) / (self.budget_seconds - self.warm[2])
 
 
-def progress_bar(total: int | None, initial: int = 0, desc: str = "", enabled: bool = True):
+def progress_bar(total: int | None, initial: int = 0, desc: str = "", enabled: bool = True, unit: str = "steps"):
     """A tqdm bar in a terminal or a notebook; where output goes to a file (a job log), a line every 10%."""
     if not enabled:
         return NoBar()
     in_notebook = "ipykernel" in sys.modules
     if in_notebook or sys.stderr.isatty():
-        return tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True)
-    return LineBar(total, initial, desc)
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit.rstrip("s"), dynamic_ncols=True)
+    return LineBar(total, initial, desc, unit)
 
 
 class NoBar:
@@ -324,8 +324,8 @@ class NoBar:
 class LineBar(NoBar):
     """Progress as whole lines on stderr (`desc: 300/1000 steps | loss 0.12`), one every tenth of the run."""
 
-    def __init__(self, total: int | None, initial: int = 0, desc: str = ""):
-        self.total, self.n, self.desc, self.postfix = total, initial, desc, {}
+    def __init__(self, total: int | None, initial: int = 0, desc: str = "", unit: str = "steps"):
+        self.total, self.n, self.desc, self.unit, self.postfix = total, initial, desc, unit, {}
         self.every = max(1, (total or 1000) // 10)
 
     def update(self, n: int = 1) -> None:
@@ -333,7 +333,7 @@ class LineBar(NoBar):
         if self.n % self.every == 0 or self.n == self.total:
             values = " | ".join(f"{k} {v}" for k, v in self.postfix.items())
             total = f"/{self.total}" if self.total else ""
-            print(f"{self.desc}: {self.n}{total} steps" + (f" | {values}" if values else ""), file=sys.stderr)
+            print(f"{self.desc}: {self.n}{total} {self.unit}" + (f" | {values}" if values else ""), file=sys.stderr)
 
     def set_postfix(self, values: dict | None = None, refresh: bool = False) -> None:
         self.postfix = dict(values or {})

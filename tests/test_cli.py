@@ -229,3 +229,66 @@ def test_lm_subcommand_reports_a_missing_corpus_in_one_line(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "wiki.train.tokens" in err[0], err
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory):
+    """A tiny byte-level language model trained on one file, its checkpoint and the file."""
+    folder = tmp_path_factory.mktemp("lm")
+    corpus = folder / "book.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 400)
+    out = folder / "run"
+    assert cli.main(["lm", "--corpus", str(corpus), "--preset", "tiny", "--steps", "6", "--batch-size", "4",
+                     "--warmup", "1", "--device", "cpu", "--out", str(out)]) == 0
+    return out, corpus
+
+
+def test_one_file_is_cut_into_train_valid_and_test(lm_run, capsys):
+    from minirmt import text
+
+    _, corpus = lm_run
+    info = text.corpus_info(corpus)
+    parts = {split: info.load(split) for split in ("train", "valid", "test")}
+    assert sum(p.numel() for p in parts.values()) == corpus.stat().st_size
+    assert parts["train"].numel() == round(0.9 * corpus.stat().st_size)
+    with pytest.raises(ValueError, match="one file: its splits are"):
+        info.load("dev")
+
+
+def test_a_language_model_checkpoint_is_scored_and_sampled(lm_run, capsys):
+    out, _ = lm_run
+    capsys.readouterr()
+    assert cli.main(["lm-eval", "--checkpoint", str(out / "checkpoint.pt"), "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["split"] == "test" and result["unit"] == "bpb" and 0 < result["bpb"] < 9
+    assert cli.main(["sample", "--checkpoint", str(out / "checkpoint.pt"), "--prompt", "the ", "--tokens", "12",
+                     "--device", "cpu"]) == 0
+    written = capsys.readouterr().out
+    assert written.startswith("the ") and len(written.encode()) >= 12
+
+
+def test_a_task_checkpoint_is_not_a_language_model(run_dir, capsys):
+    assert "not a language-model checkpoint" in _error(["sample", "--checkpoint", str(run_dir / "checkpoint.pt")],
+                                                        capsys)
+
+
+def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path, monkeypatch, capsys):
+    from minirmt import lm, text
+
+    lines = ["the cat sat on the mat", "a dog ate the cat food"] * 200
+    vocab = text.Vocab.build(lines)
+    words = text.Corpus("tiny-words", len(vocab), "ppl", lambda split, root, limit: vocab.encode(lines)[:limit],
+                        lambda root: vocab)
+    monkeypatch.setattr(lm, "corpus_info", lambda name: words)
+    monkeypatch.setattr(cli, "corpus_info", lambda name: words)
+    out = tmp_path / "run"
+    assert cli.main(["lm", "--corpus", "tiny-words", "--preset", "tiny", "--steps", "4", "--batch-size", "4",
+                     "--warmup", "1", "--device", "cpu", "--out", str(out)]) == 0
+    from minirmt.training import load_checkpoint
+
+    assert load_checkpoint(out / "checkpoint.pt")["vocab"] == vocab.itos
+    capsys.readouterr()
+    assert cli.main(["sample", "--checkpoint", str(out / "checkpoint.pt"), "--prompt", "the cat", "--tokens", "5",
+                     "--device", "cpu"]) == 0
+    written = capsys.readouterr().out.split()
+    assert written[:2] == ["the", "cat"] and set(written) <= set(vocab.itos) | {"<eos>"}
