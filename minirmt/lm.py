@@ -16,7 +16,6 @@ process takes its own rows of the stream, gradients and metrics are averaged, ra
     evaluate_lm(model, test_ids, unit="ppl")                                     # -> {"loss", "ppl", ...}
 """
 
-import json
 import math
 import sys
 from contextlib import nullcontext
@@ -27,7 +26,6 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from . import viz
 from .accel import (
     all_min,
     all_reduce,
@@ -39,12 +37,13 @@ from .accel import (
     peak_flops,
 )
 from .config import PRESETS, ModelConfig, preset
+from .lm_io import corpus_vocab, run_streams, write_metrics
 from .models import MODELS, build_model
 from .options import option
 from .perplexity import eval_seq_len, evaluate_lm
 from .recurrence import map_state
 from .rmt import RecurrentMemoryTransformer
-from .text import UNITS, corpus_info, num_batches, stream_batches
+from .text import UNITS, num_batches, stream_batches
 from .training import (
     BudgetClock,
     LoopConfig,
@@ -254,7 +253,7 @@ class _LMSession:
 
     def __init__(self, cfg: LMConfig, rank, world_size, device, ids, model, log):
         self.cfg, self.rank, self.world_size, self.device, self.log = cfg, rank, world_size, device, log
-        self.train_ids, self.evals, vocab_size, self.unit = _data(cfg, device, *ids)
+        self.train_ids, self.evals, vocab_size, self.unit = run_streams(cfg, device, *ids)
         model = model if model is not None else build_model(cfg.model, model_config(cfg, vocab_size), cfg.seed)
         if model.cfg.vocab_size != vocab_size:
             raise ValueError(f"model vocab_size={model.cfg.vocab_size}, but the corpus has {vocab_size} token ids")
@@ -415,12 +414,6 @@ class _LogWindow:
         self.steps, self.tokens = self.steps + 1, self.tokens + tokens
 
 
-def corpus_vocab(cfg: LMConfig) -> list[str] | None:
-    """The tokens of a word corpus's vocabulary, id by id (None for bytes, or ids passed in)."""
-    vocab = corpus_info(cfg.corpus).vocab(cfg.data_root) if cfg.corpus is not None else None
-    return None if vocab is None else vocab.itos
-
-
 def load_lm(path, device="cpu") -> tuple:
     """Rebuild `(model, LMConfig, checkpoint)` from a checkpoint written by `train_lm` (its `out`)."""
     state = load_checkpoint(path)
@@ -430,46 +423,6 @@ def load_lm(path, device="cpu") -> tuple:
     model = build_model(meta["model"], ModelConfig(**meta["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), LMConfig.from_dict(meta["lm_config"]), state
-
-
-def _data(cfg: LMConfig, device, train_ids, valid_ids, test_ids):
-    """The training stream, the evaluation streams {"valid": ids, "test": ids} on `device`, v and the unit."""
-    corpus = corpus_info(cfg.corpus) if cfg.corpus is not None else None
-    vocab_size, unit = cfg.vocab_size or corpus.vocab_size, cfg.unit or corpus.unit
-    if train_ids is None:
-        if corpus is None:
-            raise ValueError("LMConfig.corpus is None: pass the training ids to train_lm")
-        train_ids = corpus.load(cfg.train_split, cfg.data_root, cfg.train_tokens)
-    evals = {}
-    for split, ids in (("valid", valid_ids), ("test", test_ids)):
-        name = getattr(cfg, f"{split}_split")
-        if ids is None and name is not None and corpus is not None:
-            ids = corpus.load(name, cfg.data_root, cfg.eval_tokens)
-        if ids is not None:
-            evals[split] = ids[: cfg.eval_tokens].to(device)
-    return train_ids, evals, vocab_size, unit
-
-
-# ---------------------------------------------------------------- outputs
-
-
-def write_metrics(run: LMResult, out: str | Path) -> Path:
-    """Write `out/metrics.json` (sizes, device, history, final evaluations), `curves.png`, `by_position.png`."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = {**run.info, "step": run.step, "tokens": run.tokens, "seconds": run.seconds,
-               "tokens_per_s": run.tokens_per_s, "mfu": run.mfu, "interrupted": run.interrupted,
-               "history": run.history, "final": run.final}
-    path = out / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=1))
-    name, unit = run.info.get("model", "model"), run.info.get("unit", "ppl")
-    viz.plot_lm_curves({name: run.history}).savefig(out / "curves.png", dpi=120)
-    split = "test" if "test" in run.final else "valid" if "valid" in run.final else None
-    if split is not None:
-        curve = {name: run.final[split]["loss_by_position"]}
-        viz.plot_loss_by_position(curve, unit, title=f"{split} loss by position").savefig(out / "by_position.png",
-                                                                                         dpi=120)
-    return path
 
 
 if __name__ == "__main__":  # `torchrun -m minirmt.lm ...` runs this on every process

@@ -74,7 +74,7 @@ def _setup_matplotlib() -> None:
         shell.run_line_magic("matplotlib", "inline")
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
-        set_matplotlib_formats("png")
+        set_matplotlib_formats("retina")  # twice the pixels, shown at the same size: sharp on any screen
     matplotlib.rcParams.update({
         "figure.figsize": (6.0, 3.5),
         "figure.dpi": 80,

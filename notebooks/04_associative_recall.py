@@ -57,7 +57,7 @@ import torch
 from IPython.display import display
 
 import minirmt
-from minirmt import build_model, checks, nb, tasks, viz
+from minirmt import build_model, checks, nb, recipes, tasks, viz
 from minirmt.train import TrainConfig, pair_stages, train
 
 nb.setup()
@@ -379,14 +379,14 @@ else:
 # lab mode it takes about a minute.)
 
 # %%
-target = tasks.make_task("assoc", segment_len=8, num_pairs=4)  # 4 pairs fill the first segment of 8
-stages = pair_stages(target, 4)  # (2 pairs, g 2) -> (3, 2) -> (4, 2) -> (4, 3), then the target (4, 4)
+# the command line's recipe (minirmt.recipes): 4 pairs over 4 segments of 8, lab size (d 64, 2 layers, 4 heads,
+# m 8), the pairs-then-segments curriculum, lr 5e-3, stop at 0.98, the memory hint on
+run = recipes.recipe("assoc", "rmt", steps=SIZES["hint_steps"], batch_size=SIZES["batch"],
+                     eval_batches=SIZES["eval_batches"], device=nb.device())
+target, hint_config = run.task, run.train_config
+stages = pair_stages(target, hint_config.segments)  # (2 pairs, g 2) -> (3, 2) -> (4, 2) -> (4, 3) -> (4, 4)
 print("curriculum (pairs, g):", [(t.num_pairs, k) for t, k in stages], "-> target", (target.num_pairs, 4))
-hint_cfg = minirmt.preset("lab", vocab_size=target.vocab_size, segment_len=8)  # d 64, 2 layers, 4 heads, m 8
-hint_config = TrainConfig(steps=SIZES["hint_steps"], batch_size=SIZES["batch"], lr=5e-3, warmup=200, segments=4,
-                          curriculum_threshold=0.9, stop_accuracy=0.98, memory_hint=True, eval_every=50,
-                          eval_batches=SIZES["eval_batches"], device=nb.device())
-hinted = train(build_model("rmt", hint_cfg, seed=0), target, hint_config, stages=stages, progress=False)
+hinted = train(run.build_model(), target, hint_config, progress=False)
 print(f"RMT + memory hint: accuracy {hinted.metrics['eval_accuracy']:.3f} on 4 pairs over 4 segments after "
       f"{hinted.step} steps ({hinted.seconds:.0f} s of training)")
 viz.plot_curves(hinted.history, metrics=("loss", "hint_loss", "eval_accuracy", "stage"))
