@@ -342,17 +342,17 @@ def test_position_sums_fold_segments_onto_positions():
 
 
 @pytest.mark.slow
-def test_gpu_bench_smoke_run_writes_a_row_and_the_merged_table(tmp_path):
-    """bench/lm_gpu.py end to end on the CPU (--smoke): one model, a few steps, its row, results.json, figures."""
-    shared = data_root("pg-books")
-    cmd = [sys.executable, str(REPO / "bench" / "lm_gpu.py"), "--smoke", "--models", "rmt", "--budget", "1",
-           "--train-bytes", "50000", "--eval-bytes", "2000", "--out", str(tmp_path)]
-    env = {**os.environ, "MINIRMT_SHARED_DATA": str(shared)}
-    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=500)
+def test_gpu_study_smoke_run_writes_a_row_per_seed_and_the_merged_table(tmp_path):
+    """bench/studies/lm_gpu.py end to end on the CPU (--smoke): two rows, one seed, a few steps, the merged table."""
+    script = REPO / "bench" / "studies" / "lm_gpu.py"
+    cmd = [sys.executable, str(script), "--smoke", "--data", str(data_root("pg-books") / "pg-books"),
+           "--rows", "rmt,segment", "--seeds", "0", "--steps", "3", "--train-bytes", "50000", "--eval-bytes", "2000",
+           "--out", str(tmp_path)]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=500)
     assert done.returncode == 0, done.stderr[-3000:]
-    row = json.loads((tmp_path / "rmt.json").read_text())
-    assert row["model"] == "rmt" and row["world_size"] == 1 and row["steps"] >= lm.WARM_STEPS
-    assert 0 < row["test_bpb"] < 9 and len(row["loss_by_position"]) == 16
-    assert json.loads((tmp_path / "results.json").read_text())[0]["name"] == "rmt"
-    assert {"curves.png", "by_position.png", "by_position.json"} <= {p.name for p in tmp_path.iterdir()}
-    assert "test bpb" in done.stdout
+    row = json.loads((tmp_path / "rmt-s0.json").read_text())
+    assert (row["row"], row["seed"], row["steps"]) == ("rmt", 0, 3)
+    assert 0 < row["test_bpb"] < 9 and len(row["loss_by_position"]) == row["sizes"]["segment_len"]
+    assert set(json.loads((tmp_path / "results.json").read_text())) == {"rmt", "segment"}
+    assert {"curves.png", "by_position.png"} <= {p.name for p in tmp_path.iterdir()}
+    assert "segment only" in done.stdout and "test bpb" in done.stdout

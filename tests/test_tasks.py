@@ -8,8 +8,8 @@ import torch
 
 from minirmt.tasks import GO, PAD, TASKS, Task, make_task
 
-SMALL = {"copy": {}, "reverse": {}, "assoc": {"num_pairs": 2}, "mqar": {"num_pairs": 2}, "classify": {}}
-NEXT_TOKEN = ("copy", "reverse", "assoc", "mqar")  # next-token targets (classify's labels: tests/test_fidelity.py)
+SMALL = {"copy": {}, "reverse": {}, "assoc": {"num_pairs": 2}, "mqar": {"num_pairs": 2}, "classify": {}, "needle": {}}
+NEXT_TOKEN = ("copy", "reverse", "assoc", "mqar")  # next-token targets (classify, needle: own files)
 
 
 def gen(seed):
@@ -100,7 +100,7 @@ def memoryless_accuracies(task, g, answers=8000):
 
 
 def test_names_and_defaults():
-    assert TASKS == ("copy", "reverse", "assoc", "mqar", "classify")
+    assert TASKS == ("copy", "reverse", "assoc", "mqar", "classify", "needle")
     for name in TASKS:
         task = make_task(name, 8)
         assert isinstance(task, Task) and task.name == name and task.segment_len == 8
