@@ -1,9 +1,11 @@
 """The needle task: facts hidden in filler, one question at the end, and the 'mixed' curriculum that trains on it."""
 
+import json
+
 import pytest
 import torch
 
-from minirmt import RecurrentMemoryTransformer, preset
+from minirmt import RecurrentMemoryTransformer, cli, preset
 from minirmt.tasks import make_task
 from minirmt.tasks.needle import QUERY, Needle
 from minirmt.train import TrainConfig, train
@@ -70,3 +72,16 @@ def test_mixed_curriculum_draws_every_length_up_to_the_stage(monkeypatch):
     result = train(model, task, cfg, progress=False)
     assert result.segments == 4  # a threshold near 0 moves on at every evaluation
     assert set(seen) == {1, 2, 3, 4}  # the last stage (g = 4) trains on 1, 2, 3 and 4 segments
+
+
+def test_the_command_line_trains_a_needle_run_and_reads_it_on_a_longer_haystack(tmp_path, capsys):
+    tiny = ["--steps", "6", "--batch-size", "8", "--d-model", "32", "--n-heads", "2", "--num-mem-tokens", "4",
+            "--eval-every", "3", "--device", "cpu", "--quiet"]
+    assert cli.main(["train", "--task", "needle", "--segments", "4", "--out", str(tmp_path), *tiny]) == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["task"] == "needle" and config["train_config"]["curriculum"] == "mixed"
+    capsys.readouterr()
+    assert cli.main(["eval", "--checkpoint", str(tmp_path / "checkpoint.pt"), "--segments", "16",
+                     "--batches", "1", "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["segments"] == 16 and result["trained_segments"] == 4 and 0 <= result["eval_accuracy"] <= 1
