@@ -82,7 +82,8 @@ def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
                 f"written out {row['free_accuracy']:.3f} ({row['train_seconds']:.0f} s)")
     rows = read_rows(out)
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
-            "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan}
+            "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
+            "gpu": torch.cuda.get_device_name() if any(r["device"] == "cuda" for r in rows) else None}
     write_results(rows, info, out)
     return rows
 
@@ -136,7 +137,7 @@ def markdown_table(rows: list[dict], info: dict) -> str:
              "", f"Answers written out (free-running: each answer the model gives is fed back), mean over seeds and, "
              f"in brackets, the lowest and highest; beside it the authors' range. {seeds} seeds, "
              f"{'/'.join(map(str, steps))} steps per run (the authors trained 250k-1M), memory = cache = one "
-             f"segment, lab-size models (d 64, 2 layers). Measured on {info.get('cpu', '?')} "
+             f"segment, lab-size models (d 64, 2 layers). Measured on {info.get('gpu') or info.get('cpu', '?')} "
              f"({info.get('jobs', 1)} runs at once), torch {info.get('torch', '?')}.", ""]
     for task, models in ours.items():
         gs = sorted({g for by_g in models.values() for g in by_g})
