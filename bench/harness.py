@@ -299,3 +299,10 @@ def write_json(path: str | Path, payload: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     return path
+
+
+def print_notes(notes: list[str], path: Path) -> None:
+    """The end of every benchmark's printout: its notes, then where its record went."""
+    for note in notes:
+        print("note:", note)
+    print("wrote", path)

@@ -120,9 +120,7 @@ def main(argv=None) -> dict:
               f"{r['tokens_per_cpu_s']:>13,.0f}")
     for key, r in ratios.items():
         print(f"{key}: {harness.fmt(r['wall'])}x (wall clock), {harness.fmt(r['cpu_time'])}x (CPU time)")
-    for note in notes:
-        print("note:", note)
-    print("wrote", path)
+    harness.print_notes(notes, path)
     return record
 
 

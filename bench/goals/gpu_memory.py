@@ -213,9 +213,7 @@ def main(argv=None) -> dict:
     for key in [name for name in summary if name.startswith("throughput cost")]:
         for g, cost in summary.get(key, {}).items():
             print(f"{key.replace(' by g', '')} at g={g}: {100 * cost:.0f}% (goal <= 30%)")
-    for note in notes:
-        print("note:", note)
-    print("wrote", path)
+    harness.print_notes(notes, path)
     return record
 
 

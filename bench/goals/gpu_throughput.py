@@ -203,9 +203,7 @@ def main(argv=None) -> dict:
               f"{r['first_step_s']:>10.1f}")
     for key, value in ratios.items():
         print(f"{key}: {harness.fmt(value)}x")
-    for note in notes:
-        print("note:", note)
-    print("wrote", path)
+    harness.print_notes(notes, path)
     return record
 
 
