@@ -174,7 +174,7 @@ def test_train_help_shows_every_default_and_what_each_model_is(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500, classify 1000)" in text  # --steps: recipes
+    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500, classify 1000, needle 2000)" in text  # recipes
     assert "--num-mem-tokens INT m, memory tokens" in text and "(default: 8)" in text
     assert "xl: Transformer-XL" in text and "memtok: Memory tokens that are not carried" in text
     assert text.count("(default:") >= text.count("  --") - 2  # every option but --help and --quiet
@@ -273,13 +273,13 @@ def test_a_task_checkpoint_is_not_a_language_model(run_dir, capsys):
 
 
 def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path, monkeypatch, capsys):
-    from minirmt import lm, text
+    from minirmt import lm_io, text
 
     lines = ["the cat sat on the mat", "a dog ate the cat food"] * 200
     vocab = text.Vocab.build(lines)
     words = text.Corpus("tiny-words", len(vocab), "ppl", lambda split, root, limit: vocab.encode(lines)[:limit],
                         lambda root: vocab)
-    monkeypatch.setattr(lm, "corpus_info", lambda name: words)
+    monkeypatch.setattr(lm_io, "corpus_info", lambda name: words)
     monkeypatch.setattr(cli, "corpus_info", lambda name: words)
     out = tmp_path / "run"
     assert cli.main(["lm", "--corpus", "tiny-words", "--preset", "tiny", "--steps", "4", "--batch-size", "4",
