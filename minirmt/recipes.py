@@ -75,7 +75,7 @@ def recipe(task: str, model: str = "rmt", layout: str = "minirmt", **overrides) 
     settings = {**RECIPES[task], **MODEL_RECIPES.get((task, model), {}), **overrides}
     if "steps" in overrides and "warmup" not in overrides:  # a short run keeps most of its steps after warm-up
         settings["warmup"] = min(settings.get("warmup", TrainConfig.warmup), settings["steps"] // 10)
-    groups = split_settings(task, settings)
+    groups = split_settings(TASK_CLASSES[task], settings)
     made = make_task(task, settings["segment_len"], **groups["task"])
     if hasattr(made, "num_classes"):  # a classification task: the encoder form, with the task's classes
         groups["model"] = {"memory_form": "encoder", "num_classes": made.num_classes, **groups["model"]}
@@ -99,22 +99,25 @@ def paper_recipe(task: str, model: str, segments: int | None = None, **overrides
         raise ValueError(f"unknown model {model!r}, expected one of {sorted(MODELS)}")
     made = make_task(task, layout="paper", segments=segments)
     n = made.segment_len
-    settings = {"num_mem_tokens": n, "xl_cache_len": n, **PAPER_RECIPE, **overrides}
-    groups = split_settings("copy", {**settings, "segment_len": n})  # the paper's tasks have no sizes to set
+    if "segment_len" in overrides:
+        raise ValueError(f"segment_len: the paper's {task} in {made.min_segments} segments has segments of {n} "
+                         f"tokens; choose the number of segments instead")
+    settings = {"num_mem_tokens": n, "xl_cache_len": n, **PAPER_RECIPE, **overrides, "segment_len": n}
+    groups = split_settings(type(made), settings)  # a paper layout has no sizes to set: none is taken
     model_config = preset(PRESET, vocab_size=made.vocab_size, **groups["model"])
     return Recipe(made, model, model_config, TrainConfig(**{**groups["train"], "segments": made.min_segments}))
 
 
-def split_settings(task: str, settings: dict) -> dict[str, dict]:
+def split_settings(task_class: type, settings: dict) -> dict[str, dict]:
     """Sort `settings` into {"task": ..., "model": ..., "train": ...} by the class each name is a field of."""
     names = {
-        "task": _fields(TASK_CLASSES[task]) - {"segment_len"},
+        "task": _fields(task_class) - {"segment_len"},
         "model": _fields(ModelConfig) - {"vocab_size"},
         "train": _fields(TrainConfig),
     }
     unknown = sorted(set(settings) - set().union(*names.values()))
     if unknown:
-        raise TypeError(f"{task}: unknown settings {unknown}; a setting is a field of the task "
+        raise TypeError(f"{task_class.name}: unknown settings {unknown}; a setting is a field of the task "
                         f"{sorted(names['task'])}, of ModelConfig or of TrainConfig")
     return {group: {k: v for k, v in settings.items() if k in fields} for group, fields in names.items()}
 

@@ -7,6 +7,7 @@ import torch
 
 from minirmt import build_model, preset
 from minirmt.metrics import answer_accuracy, free_running_accuracy, free_running_predictions
+from minirmt.recipes import recipe
 from minirmt.recurrence import ModelOutput
 from minirmt.tasks import PAPER_SEGMENTS, make_task
 from minirmt.tasks.paper import copy_layout, retrieval_layout
@@ -142,3 +143,12 @@ def test_free_running_runs_every_model_on_a_paper_layout(name):
     tokens, targets = task.sample(2, 4, torch.Generator().manual_seed(0))
     accuracy, exact = free_running_accuracy(model, tokens, targets)
     assert 0.0 <= accuracy <= 1.0 and 0.0 <= exact <= 1.0 and model.training
+
+
+def test_a_paper_recipe_refuses_sizes_that_its_fixed_layout_would_ignore():
+    run = recipe("copy", "rmt", layout="paper", segments=3)
+    assert run.task.segment_len == run.model_config.num_mem_tokens == run.model_config.xl_cache_len == 24
+    with pytest.raises(TypeError, match=r"copy: unknown settings \['num_digits'\]"):
+        recipe("copy", "rmt", layout="paper", segments=3, num_digits=5)
+    with pytest.raises(ValueError, match="segment_len: the paper's reverse in 2 segments has segments of"):
+        recipe("reverse", "rmt", layout="paper", segments=2, segment_len=8)
