@@ -3,6 +3,7 @@
 #
 #   make test       unit tests, every notebook and learner copy (nbval, CPU "ci" mode), the browser e2e test
 #   make notebooks  re-run every notebook in lab mode (the committed outputs), regenerate the learner copies
+#   make notebooks-current  list the notebooks whose outputs came from another version of the library
 #   make e2e        the notebooks in JupyterLab in headless Chromium, as a learner clicks (tests/e2e)
 #   make lint       ruff check
 #   make lab        JupyterLab on notebooks/
@@ -26,7 +27,7 @@ STAMP := $(VENV)/.minirmt-installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 EXERCISES := $(wildcard notebooks/exercises/*.ipynb)
 
-.PHONY: help venv test test-unit test-notebooks notebooks e2e lint lab demo clean distclean
+.PHONY: help venv test test-unit test-notebooks notebooks notebooks-current e2e lint lab demo clean distclean
 
 help:
 	@sed -n 's/^#   make/  make/p' Makefile
@@ -64,9 +65,13 @@ notebooks: $(STAMP)
 	for nb in $(NOTEBOOKS); do \
 		$(VENV)/bin/jupytext --sync $${nb%.ipynb}.py && \
 		MINIRMT_MODE=lab $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 $$nb || exit 1; \
+			--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 $$nb && \
+		$(PY) notebooks/tools/current.py --stamp $$nb || exit 1; \
 	done
 	$(PY) -m minirmt.exercises
+
+notebooks-current: $(STAMP)
+	$(PY) notebooks/tools/current.py
 
 # The e2e extra (Playwright) drives Debian's Chromium (apt-get install chromium); nothing downloads a browser.
 # Without them the test skips, saying why; under CI (CI=true) it fails instead.

@@ -5,6 +5,8 @@ For every notebook `notebooks/NN_name.ipynb` with exercises, writes `notebooks/e
 - each region between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader style) becomes
   `raise NotImplementedError("exercise: ...")` at the region's indentation; the checker in the next cell then
   prints "not attempted" and hands back the library's version, so the copy still runs top to bottom;
+- every cell tagged `answer` (the worked answers to the questions and predictions: the instructor's key) is
+  left out;
 - outputs, execution counts and run metadata are cleared, and `nbval-check-output` tags are dropped (there
   is no saved output left to compare);
 - the jupytext pairing is removed (the copy has no `.py` twin).
@@ -28,6 +30,7 @@ import nbformat
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECKED_TAG = "nbval-check-output"
+ANSWER_TAG = "answer"  # a worked answer: in the solution notebook, not in the learner copy
 NOTEBOOKS = Path("notebooks")  # the notebooks folder of the checkout this runs in
 _DEF = re.compile(r"^\s*def\s+(\w+)\s*\(")
 _CHECK = re.compile(r"^(\w+) = checks\.(check_\w+)\(\1\)$")  # a checker cell: `fn = checks.check_fn(fn)`
@@ -111,6 +114,8 @@ def exercise_copy(notebook, path: str | None = None):
     copy.metadata = {k: v for k, v in notebook.metadata.items() if k not in ("jupytext", "widgets")}
     copy.nbformat, copy.nbformat_minor = notebook.nbformat, notebook.nbformat_minor
     for cell in notebook.cells:
+        if ANSWER_TAG in cell.metadata.get("tags", []):
+            continue
         new = nbformat.from_dict(dict(cell))
         new.metadata = {k: v for k, v in cell.metadata.items() if k not in ("execution", "collapsed", "scrolled")}
         tags = [t for t in cell.metadata.get("tags", []) if t != CHECKED_TAG]
@@ -171,10 +176,13 @@ def update_links(notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
 
 def nbgrader_lesson(notebook, lesson: str):
     """The nbgrader source of a lesson: solution cells, and each checker cell as a test cell of one point that
-    runs the checker strictly (a wrong or missing answer raises, so the autograder gives no point)."""
+    runs the checker strictly (a wrong or missing answer raises, so the autograder gives no point). The answer
+    key's cells are left out: nbgrader would release them to the students."""
     course = nbformat.from_dict(nbformat.v4.new_notebook())
     course.metadata = {k: v for k, v in notebook.metadata.items() if k not in ("jupytext", "widgets")}
     for index, cell in enumerate(notebook.cells):
+        if ANSWER_TAG in cell.metadata.get("tags", []):
+            continue
         new = nbformat.from_dict(dict(cell))
         new.metadata = {"tags": cell.metadata["tags"]} if cell.metadata.get("tags") else {}
         if cell.cell_type == "code":

@@ -8,7 +8,10 @@ Every notebook starts with `from minirmt import nb; nb.setup()` and chooses its 
     full  GPU when there is one, the real scale
 """
 
+import hashlib
 import os
+from importlib import resources
+from pathlib import Path
 
 import torch
 
@@ -36,6 +39,18 @@ def pick(ci, lab, full=_UNSET):
 def device() -> str:
     """ "cuda" in full mode when a GPU is available, else "cpu" (ci and lab always run on the CPU)."""
     return "cuda" if mode() == "full" and torch.cuda.is_available() else "cpu"
+
+
+def library_sha256() -> str:
+    """The fingerprint of the library a notebook runs against: a sha256 fed, for each `minirmt/**/*.py` in order
+    of its path, with `path + NUL + the file's bytes + NUL` (path: "minirmt/...", POSIX). Executing a notebook
+    records it in the notebook's metadata (`metadata.minirmt.library_sha256`), so a stale output can be found."""
+    package = Path(str(resources.files("minirmt")))
+    files = sorted((f"minirmt/{f.relative_to(package).as_posix()}", f) for f in package.rglob("*.py"))
+    digest = hashlib.sha256()
+    for name, file in files:
+        digest.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def summary(seed: int = 0) -> str:

@@ -33,8 +33,10 @@ RECIPES = {
     # the encoder form (a classifier of y = the task's classes, read from the memory) over 8 segments of 8
     "classify": {"segment_len": 8, "segments": 8, "steps": 1000, "lr": 3e-3},
     # one fact hidden in 8 segments of filler; "mixed" trains on every length up to the stage's, so that the
-    # memory learns to hold a fact however far the question is (then read on longer texts: evaluate --segments)
-    "needle": {"segment_len": 8, "segments": 8, "steps": 2000, "lr": 3e-3, "curriculum": "mixed"},
+    # memory learns to hold a fact however far the question is (then read on longer texts: evaluate --segments);
+    # 4 memory tokens and the steps after the last stage is reached are what let it read far longer texts
+    "needle": {"segment_len": 8, "segments": 8, "steps": 4000, "lr": 3e-3, "curriculum": "mixed",
+               "num_mem_tokens": 4},
 }
 # the paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 3; no curriculum
 PAPER_RECIPE = {"steps": 1000, "lr": 3e-3, "warmup": 100, "eval_every": 250}

@@ -257,7 +257,26 @@ viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories,
 # 2. Why must the write slots come *after* the segment's tokens (what could a write slot at the start see)?
 # 3. The segment-only model gets exactly the same training budget. Could more steps ever help it here?
 # 4. In the swap experiment, which positions of the last segment still follow the sequence's own tokens?
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* The segment-only model stays at chance (it never sees the digits it must write); the RMT
+# reaches (near) 1.0 in the same steps. With its own memory the last segment answers; with the memory wiped it
+# falls to chance; with another sequence's memory it writes the *other* sequence's digits.
+#
+# 1. In principle a huge number: `m * d` 32-bit floats are thousands of bits, and one digit needs
+#    `log2 10 = 3.3` bits. Training uses far fewer because the network must learn to write and read with
+#    attention in a few layers: what it can learn to use, not raw capacity, limits it.
+# 2. Under the causal mask a position sees only what comes before it. A write slot at the start would see no
+#    token of the segment, so its output could not depend on the segment: it could carry nothing forward.
+# 3. No: the digits it must write are in an earlier segment, which it never sees. No amount of training puts
+#    information into its input; chance is its best.
+# 4. Positions whose answer the memory does not decide: the tokens themselves (what the segment reads) follow
+#    the sequence's own tokens, and so does anything predicted from the segment alone; the *answers*, which
+#    come from the memory, follow the other sequence.
+
+# %% [markdown]
 # ## Where to next
 #
 # 01 segments and memory tokens · 02 recurrence and backpropagation through time · 03 copy and reverse ·

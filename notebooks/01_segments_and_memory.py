@@ -20,13 +20,13 @@
 # around each segment carry what it must remember. In this notebook you build that input yourself: the cut
 # into segments, the `[read | tokens | write]` layout, and the attention mask that makes it work.**
 #
-# ### You will learn to
+# ### What you will learn
 # - cut token ids `(b, s)` into `g` segments of `n` tokens, `(g, b, n)`, with padding, using einops;
 # - lay out one segment as `[read m | tokens n | write m]` and say what each block may attend to;
 # - draw the attention mask, and recognise a mask that lets the memory see the future;
 # - run one memory step by hand and check it against the model.
 #
-# ### Before you start
+# ### Prerequisites
 # You know PyTorch tensors and what a causal (decoder) Transformer does; `einops.rearrange` helps, and each
 # pattern is explained. No training here: every cell runs in seconds.
 #
@@ -80,7 +80,7 @@ for s in (512, 2048, 8192, 32768):
 #
 # ## 2. A long sequence
 #
-# We use the copy task of the paper (Sec. 4.1): read some digits, then after a "go" symbol (`>`) write them
+# We use a copy task like the paper's (Sec. 4, "Algorithmic Tasks"): read some digits, then after a "go" symbol (`>`) write them
 # again. With segments of `n = 8` tokens and `g = 3` segments, the copy has to come from an earlier segment,
 # so a model without memory cannot do it. `task.render` draws one sequence, with `|` between segments and
 # `.` where nothing is asked.
@@ -131,7 +131,7 @@ print([tuple(piece.shape) for piece in segments.split(short, n)])  # the last se
 print(torch.equal(segments.merge(segments.split(short, n)), short))
 
 # %% [markdown]
-# ### Exercise 1: split into segments
+# ### Exercise 01.1: split into segments
 #
 # Write `split_segments(tokens, n, pad_id)`: token ids `(b, s)` in, `(g, b, n)` out, the last segment padded
 # on the right with `pad_id`. Use `torch.nn.functional.pad` (or `segments.pad_to_segments`) and one
@@ -156,7 +156,7 @@ split_segments = checks.check_split_segments(split_segments)
 #
 # The memory is `m` vectors of width `d`, a tensor `(m, d)` per sequence. Before the first segment it is a
 # learned parameter; after each segment it is whatever the model wrote. For a decoder (a causal language
-# model), the paper puts the memory **twice** around every segment (Sec. 3, Fig. 1b):
+# model), the paper puts the memory **twice** around every segment (Sec. 3, Fig. 2):
 #
 # - **read slots** in front: the tokens attend to them, which is how the segment reads the memory;
 # - **write slots** behind: with causal attention they see the whole segment, and their outputs become the
@@ -190,7 +190,8 @@ print("memory", tuple(memory.shape), " segment", tuple(x.shape), " input", tuple
 #
 # 1. a token sees every read slot (that is reading) and the tokens up to itself (causal);
 # 2. a write slot sees every read slot and every token (that is writing), and the write slots up to itself;
-# 3. a read slot sees only read slots up to itself: it carries the memory from *before* the segment.
+# 3. a read slot sees only read slots up to itself: it carries the memory from *before* the segment (this is
+#    the default; Section 5 ends with the paper's other choice).
 #
 # **Predict:** are these three rules anything more than an ordinary causal mask over the `2m + n` positions?
 # Then look at the picture: query positions down, key positions across, dark where attention is allowed.
@@ -210,14 +211,55 @@ widgets.mask_explorer(m=4, n=8)
 viz.plot_mask(masks.rmt_decoder(2, 12), 2, 12)  # the same view, saved: m = 2, n = 12
 
 # %% [markdown]
-# For comparison, the **encoder** form of the paper (Fig. 1a, for classification) has only `[memory | tokens]`
-# and no mask at all: every position sees every other, so the memory slots read the whole segment.
+# ### Inside a memory block: causal or block
+#
+# Rule 3 is a choice. The paper's Sec. 3 makes the other one: "we allow all memory tokens in the read/write
+# block to access all other tokens in the same block. The causal attention mask is applied only to tokens of
+# the input sequence", and the authors' language-model code does so. Their later Hugging Face implementation
+# keeps the plain causal mask, as `minirmt` does by default. `ModelConfig(memory_mask="block")` gives the
+# paper's mask: each memory block sees all of itself; nothing else changes. **Predict** which cells differ.
+
+# %%
+viz.plot_mask(masks.rmt_decoder_block(m, n), m, n, title="memory_mask='block': each memory block sees itself")
+
+# %% tags=["nbval-check-output"]
+differ = masks.rmt_decoder_block(m, n) & ~masks.rmt_decoder(m, n)  # allowed by block, not by causal
+rows, cols = differ.nonzero().unbind(1)
+inside_read = (rows < m) & (cols < m)
+inside_write = (rows >= m + n) & (cols >= m + n)
+print("the masks differ only inside the read block and inside the write block:", bool((inside_read | inside_write).all()))
+print("cells that differ:", int(differ.sum()), "= 2 x m(m - 1)/2 =", m * (m - 1))
+
+# %% [markdown]
+# With the block mask a token still sees no token after it, so the language model is still causal; only the
+# memory slots see each other both ways. The fused kernel then takes the mask as an explicit matrix. Which of
+# the two learns faster is an empirical question; the paper does not compare them.
+#
+# ### The encoder form: a classifier
+#
+# The paper's overview (Fig. 1) also has an **encoder** form, for classification: only `[memory | tokens]`,
+# no mask at all, so every position sees every other and the memory slots read the whole segment.
 
 # %%
 viz.plot_mask(masks.rmt_encoder(m, n), m, n, title="encoder form: [memory | tokens], no mask")
 
 # %% [markdown]
-# ### Exercise 2: build the mask from the rules
+# Without a mask, a token also sees the token *after* it, so the encoder form cannot be trained to predict the
+# next token: each position would read its own answer. In `minirmt` it is a classifier
+# (`memory_form="encoder"` with `num_classes`): after the last segment it reads a class from the memory.
+# Asked for next-token targets, it refuses:
+
+# %% tags=["nbval-check-output"]
+encoder = build_model("rmt", minirmt.preset("tiny", vocab_size=task.vocab_size, memory_form="encoder",
+                                            num_classes=3), seed=0)
+print("class logits", tuple(encoder(tokens, labels=torch.tensor([0, 1, 2, 0])).logits.shape))  # (b, y)
+try:
+    encoder(tokens, targets=targets)
+except ValueError as error:
+    print("ValueError:", error)
+
+# %% [markdown]
+# ### Exercise 01.2: build the mask from the rules
 #
 # Write `rmt_mask(m, n)`: a boolean `(2m + n, 2m + n)` matrix, True where query `i` may attend to key `j`.
 # Build it **block by block** from the three rules (start from all False and switch blocks on), not with
@@ -285,7 +327,7 @@ with torch.no_grad():
 # memory out. This is `RecurrentMemoryTransformer.step` (see `minirmt/rmt.py`); the vocabulary head turns
 # the hidden states into logits afterwards.
 #
-# ### Exercise 3: the RMT step
+# ### Exercise 01.3: the RMT step
 #
 # Write `rmt_step(model, tokens, memory)`: `tokens (b, n)`, `memory (b, m, d)` -> `(hidden (b, n, d),
 # new_memory (b, m, d))`. Use `model.backbone.embed`, `torch.cat`, and
@@ -350,6 +392,9 @@ viz.plot_attention_grid(attention[:, 0], m, n, row_label="segment", title="untra
 #   current memory `(b, m, d)`; the outputs at the write slots are the next memory.
 # - The mask over that input is just the causal mask: tokens read the read slots, the write slots see the
 #   whole segment, nothing sees the future. Memory only in front of a causal segment cannot be written.
+#   The paper's own mask (`memory_mask="block"`) also lets each memory block see all of itself.
+# - The encoder form has no mask: it classifies (a class read from the memory), and refuses next-token
+#   targets, which every position could read.
 # - One memory step is embed, concatenate, run the backbone, slice; a loop over segments is the model.
 #
 # ## Questions
@@ -362,11 +407,39 @@ viz.plot_attention_grid(attention[:, 0], m, n, row_label="segment", title="untra
 # 4. A task pads each sequence to whole segments. What would go wrong if the padding went at the start?
 # 5. Suppose the read slots could also see the tokens (the mistake the checker calls "the memory would see
 #    the future"). Which positions could then learn about later tokens, and through which path?
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* The three rules are exactly the causal mask over `[read | tokens | write]`. The block mask
+# differs from it in `m(m - 1)` cells, all inside the two memory blocks. With memory only at the front, the
+# first `m` outputs do not depend on the segment (the check prints False for the front slots, True for the
+# write slots). Your loop of `rmt_step` reproduces the model's logits and final memory (True, True).
+#
+# 1. Full attention: `4096^2 = 16,777,216` scores. RMT: `g = 8` segments of `(512 + 32)^2 = 295,936`, so
+#    `2,367,488`, about 7 times fewer. At `s = 65536`: `4.29e9` against `128 x 295,936 = 3.79e7`, about 113
+#    times fewer: the ratio grows linearly with `s` (it is about `s / n` for `m << n`).
+# 2. Their positions: a read slot sits before the tokens and, under the causal mask, sees only read slots; a
+#    write slot sits after them and sees the whole segment. Same input vectors, different context, different
+#    outputs (and different positional phases in the rotary attention).
+# 3. A classifier predicts one label for the whole document, so it may look at everything; there is nothing
+#    to leak. A language model's target at position `i` is token `i + 1`, which an unmasked position `i` can
+#    see: it would learn to copy it and nothing else (its loss falls even on random tokens).
+# 4. For one sequence, nothing breaks outright: the memory would read padding first and carry on. But every
+#    token would move by the amount of padding, so where a segment boundary falls in the content would change
+#    from one length to the next, and a text continued in the next batch (notebook 08) would have padding in
+#    the middle of it. Right padding keeps every real token where it was and puts the padding after the
+#    content, where nothing is asked.
+# 5. The read slots would see the segment's tokens; every token reads the read slots, so token `i` could
+#    learn about tokens after it through them (token `j > i` -> read slot -> token `i`), within one layer's
+#    next step. Predicting the next token would become copying it.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
-#   abstract; Sec. 3 and Fig. 1 (memory tokens, read and write slots); Sec. 4.1 (copy, reverse, retrieval).
+#   abstract; Sec. 3, Figs. 1 and 2 (memory tokens, read and write slots, the memory mask); Sec. 4 (copy,
+#   reverse, associative retrieval).
 # - Z. Dai et al. *Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context.* ACL 2019 (the
 #   segment-level recurrence RMT builds on; notebook 06).
 # - A. Rogozhnikov. *Einops: Clear and Reliable Tensor Manipulations with Einstein-like Notation.* ICLR 2022.

@@ -20,7 +20,7 @@
 # path. Here you write that loop, watch the gradients travel back through it, cut them with `detach`, and
 # measure what unrolling costs in memory and how checkpointing flattens it.**
 #
-# ### You will learn to
+# ### What you will learn
 # - write the RMT's recurrence: a Python loop that carries the memory `(b, m, d)` through `g` segments;
 # - follow the gradient of a loss back through the memory, segment by segment (backpropagation through
 #   time, BPTT), and truncate it with `detach` so that it reaches exactly the last `k` segments;
@@ -28,7 +28,7 @@
 #   activation checkpointing (`memory_flat=True`);
 # - predict, then measure, what truncation does to learning a task that needs the memory.
 #
-# ### Before you start
+# ### Prerequisites
 # Notebook 01 (segments, `[read | tokens | write]`, one memory step). PyTorch autograd: `backward()`,
 # `.grad`, `detach()`. Shapes use the course's letters: `b` batch, `s` sequence, `g` segments, `n` segment
 # length, `m` memory tokens, `d` model width, `v` vocabulary.
@@ -72,7 +72,7 @@ SIZES
 # ## 1. A loop over segments
 #
 # The RMT paper puts the idea in one sentence: "we split them into segments and pass memory states from a
-# previous to a current segment. This memory passing makes the model recurrent" (Sec. 1; Sec. 3, Fig. 1c).
+# previous to a current segment. This memory passing makes the model recurrent" (Sec. 1; Sec. 3, Fig. 1).
 # Each segment is one call of the same Transformer, `model.step(tokens, memory)`, which returns the
 # segment's hidden states and the new memory (notebook 01 built it). The forward pass is a plain loop:
 #
@@ -93,7 +93,7 @@ SIZES
 viz.plot_unrolled(4)
 
 # %% [markdown]
-# The model, the task and a batch. We use the copy task of the paper (Sec. 4.1; notebook 03 is about it):
+# The model, the task and a batch. We use a copy task like the paper's (Sec. 4; notebook 03 is about it):
 # read some digits, then after `>` write them again, with the copy in a later segment than the source.
 # `preset("lab")` is the laptop-size model: `d = 64`, 2 layers, 4 heads, segments of `n = 8`, `m = 8`
 # memory tokens.
@@ -117,7 +117,7 @@ print("memory", tuple(memory.shape), "-> hidden", tuple(hidden.shape), "+ new me
 print("logits", tuple(model.backbone.head(hidden).shape))  # (b, n, v)
 
 # %% [markdown]
-# ### Exercise 1: the recurrence loop
+# ### Exercise 02.1: the recurrence loop
 #
 # Write `run_segments(model, tokens)`: token ids `(b, s)` in; out the logits `(b, s, v)` of the whole
 # sequence and the list of the `g` memories written, one `(b, m, d)` per segment. Cut the sequence into
@@ -240,7 +240,7 @@ widgets.Explorer(
 viz.plot_grad_norms(grad_per_segment(model, long_tokens, long_targets, bptt_depth=3), title="g = 6, bptt_depth=3")
 
 # %% [markdown]
-# ### Exercise 2: truncation with `detach`
+# ### Exercise 02.2: truncation with `detach`
 #
 # Extend your loop: `run_truncated(model, tokens, bptt_depth)` returns the same logits and memories as
 # `run_segments`, but detaches the memory **entering** segment `i` for every `0 < i <= g - bptt_depth`, so
@@ -269,6 +269,78 @@ def run_truncated(model, tokens, bptt_depth):
 
 # %% tags=["nbval-check-output"]
 run_truncated = checks.check_run_truncated(run_truncated)
+
+# %% [markdown]
+# ### Whose loss gets a window? `bptt_window`
+#
+# So far only the **last** segment's loss was measured. In training every segment with answers has a loss,
+# and `bptt_depth` can mean two things for them:
+#
+# - `bptt_window="end"` (the default): one window, at the end of the sequence. The memory entering segments
+#   `1 .. g - k` is detached, so the last segment's loss reaches back `k` segments, and the loss of a segment
+#   before the window reaches no other segment at all.
+# - `bptt_window="each"`: every segment's loss gets its own window of `k` segments, as in the authors'
+#   synthetic-task code (its `mem_backprop_depth` is `k - 1`: the previous segments it reaches). The model
+#   recomputes each window from a detached memory, so it costs up to `k` segment steps per segment.
+#
+# `bptt_depth=0` and `1` mean the same under both: no gradient crosses any hand-over (the paper's
+# "memory without BPTT" setting); a negative depth is an error. **Predict** the two `g x g` pictures below: row
+# `i` is the loss of segment `i` alone, column `j` the segment its gradient reaches.
+
+# %%
+def probe_hook(pieces, probes):
+    """A forward hook for the embedding: adds `probes[j] (d,)` to the embeddings of segment j, found by its ids."""
+    def add_probe(module, inputs, output):
+        j = next(k for k, piece in enumerate(pieces) if torch.equal(piece, inputs[0]))
+        return output + probes[j]  # (b, n, d): the same values, a path for the gradient
+    return add_probe
+
+
+def reach(model, tokens, targets):
+    """`(g, g)`: True where the loss of segment i (row) sends gradient to the token embeddings of segment j.
+
+    A forward hook adds a zero `(d,)` vector to the embeddings of each segment, recognised by its tokens
+    (with `"each"` a segment is embedded again in every window that recomputes it); the gradient that reaches
+    that vector is the gradient that reaches the segment."""
+    n = model.cfg.segment_len
+    pieces = tokens.split(n, dim=1)  # g segments (b, n)
+    g = len(pieces)
+    rows = []
+    for i in range(g):
+        only_i = torch.full_like(targets, -100)
+        only_i[:, i * n : (i + 1) * n] = tokens[:, i * n : (i + 1) * n]  # any target will do: we need a loss here
+        probes = torch.zeros(g, model.cfg.d_model, requires_grad=True)  # (g, d)
+        hook = model.backbone.embed.register_forward_hook(probe_hook(pieces, probes))
+        try:
+            model(tokens, targets=only_i).loss.backward()
+        finally:
+            hook.remove()
+        model.zero_grad(set_to_none=True)
+        rows.append(probes.grad.abs().sum(1) > 0)  # (g,)
+    return torch.stack(rows)  # (g, g)
+
+
+windows = {}
+for window in ("end", "each"):
+    windowed = build_model("rmt", dataclasses.replace(cfg, bptt_depth=2, bptt_window=window), seed=0)
+    windows[window] = reach(windowed, long_tokens, long_targets)  # (g, g)
+    print(f"bptt_window={window!r}, bptt_depth=2: segments each loss reaches")
+    for i, row in enumerate(windows[window]):
+        print(f"  loss of segment {i}: {[int(j) for j in row.nonzero().flatten()]}")
+
+# %% tags=["nbval-check-output"]
+ends, each = windows["end"], windows["each"]
+i, j = torch.meshgrid(torch.arange(g), torch.arange(g), indexing="ij")  # (g, g): loss segment, reached segment
+itself, with_previous = i == j, (j <= i) & (j >= i - 1)
+print("end: the last loss reaches the last 2 segments, every other loss only itself:",
+      torch.equal(ends[:-1], itself[:-1]) and torch.equal(ends[-1], with_previous[-1]))
+print("each: every loss reaches itself and the segment before it:", torch.equal(each, with_previous))
+assert torch.equal(ends[:-1], itself[:-1]) and torch.equal(ends[-1], with_previous[-1]) and torch.equal(each, with_previous)
+
+# %% [markdown]
+# With the default, truncation is cheap (one pass) but most losses never train the memory; with `"each"`,
+# every answer trains the writes `k - 1` segments before it, at up to `k` times the compute. Exercise 02.2 and
+# Section 4 use the default.
 
 # %% [markdown]
 # ## 3. What unrolling costs
@@ -307,31 +379,36 @@ def saved_mib(model, tokens, targets):
 # `torch.utils.checkpoint.checkpoint`: the forward pass keeps only each segment's *inputs* (its tokens and
 # the incoming memory, `(b, m, d)`), and the backward pass re-runs one segment at a time to rebuild its
 # activations just before it needs them. Same gradients, one extra forward pass per segment, and the peak
-# holds one segment's activations instead of `g`. (Inside a checkpoint our `pack` hook sees nothing: the
-# checkpoint installs its own hooks. So for the flat model we add one segment's activations, the `g = 1`
-# figure of the ordinary model, for the re-run.)
+# holds one segment's activations instead of `g`. The last segment is the exception: its backward pass comes
+# right after its forward pass, so recomputing it would save nothing, and its activations are kept as usual.
+# That is why at `g = 1` both models keep the same. (Re-running a segment in the backward pass rebuilds one
+# segment's activations for a moment; the count of saved tensors does not see them, but they are one
+# segment's worth, whatever `g`.)
 #
 # **Predict**: how do the two columns grow from `g = 1` to the largest `g` below?
 
 # %%
 flat_model = build_model("rmt", minirmt.preset("lab", vocab_size=task.vocab_size, memory_flat=True), seed=0)
-memory_cost = {"full BPTT": [], "memory_flat=True (+ one segment re-run)": []}
+memory_cost = {"full BPTT": [], "memory_flat=True": []}
 for count in SIZES["memory_segments"]:
     x, y = task.sample(SIZES["batch"], count, generator=torch.Generator().manual_seed(3))
     memory_cost["full BPTT"].append({"segments": count, "MiB": saved_mib(model, x, y)})
-    memory_cost["memory_flat=True (+ one segment re-run)"].append({"segments": count, "MiB": saved_mib(flat_model, x, y)})
-one_segment = memory_cost["full BPTT"][0]["MiB"]  # activations of one segment (g = 1)
-for record in memory_cost["memory_flat=True (+ one segment re-run)"]:
-    record["MiB"] += one_segment
+    memory_cost["memory_flat=True"].append({"segments": count, "MiB": saved_mib(flat_model, x, y)})
 for full_, flat_ in zip(*memory_cost.values()):
     print(f"g = {full_['segments']:>2}: full BPTT {full_['MiB']:7.2f} MiB   memory_flat {flat_['MiB']:6.2f} MiB")
 
-# %%
+# %% tags=["nbval-check-output"]
 full_mib = [r["MiB"] for r in memory_cost["full BPTT"]]
-flat_mib = [r["MiB"] for r in memory_cost["memory_flat=True (+ one segment re-run)"]]
+flat_mib = [r["MiB"] for r in memory_cost["memory_flat=True"]]
 g_max = SIZES["memory_segments"][-1]
-assert full_mib[-1] > 0.9 * g_max * full_mib[0]  # linear in g
-assert flat_mib[-1] < 1.5 * flat_mib[0]  # flat: the memory states of g segments are tiny
+print("memory_flat keeps at most what full BPTT keeps, at every g:", all(f <= b * 1.001 for f, b in zip(flat_mib, full_mib)))
+print("the same at g = 1 (the last segment is kept either way):", abs(flat_mib[0] - full_mib[0]) < 0.01 * full_mib[0])
+print("full BPTT grows about linearly with g:", full_mib[-1] > 0.9 * g_max * full_mib[0])
+print("memory_flat grows by less than half of g = 1 over the whole range:", flat_mib[-1] < 1.5 * flat_mib[0])
+assert all(f <= b * 1.001 for f, b in zip(flat_mib, full_mib)) and abs(flat_mib[0] - full_mib[0]) < 0.01 * full_mib[0]
+assert full_mib[-1] > 0.9 * g_max * full_mib[0] and flat_mib[-1] < 1.5 * flat_mib[0]
+
+# %%
 viz.plot_curves(memory_cost, metrics="MiB", x="segments", title="kept for the backward pass")
 
 # %% [markdown]
@@ -425,9 +502,8 @@ viz.plot_accuracy_vs_segments(per_answer, chance=task.chance_accuracy, xlabel="a
 #
 # ## Questions
 #
-# 1. With `g = 10` and `bptt_depth = 3`, which segments does the loss of segment 9 reach? Which segments
-#    does the loss of segment 4 reach? (Look at the rule in `SegmentRecurrence.forward`: the window is
-#    fixed at the end of the sequence, not relative to each loss.)
+# 1. With `g = 10` and `bptt_depth = 3` (the default `bptt_window="end"`), which segments does the loss of
+#    segment 9 reach? The loss of segment 4? And with `bptt_window="each"`?
 # 2. Why does `grad_per_segment` call `model.zero_grad` before returning? What would the next call measure
 #    without it?
 # 3. The learned initial memory (`model.memory`) receives gradient from the last segment's loss only when
@@ -439,11 +515,43 @@ viz.plot_accuracy_vs_segments(per_answer, chance=task.chance_accuracy, xlabel="a
 #    (its cache is detached). Which `bptt_depth` of the RMT is the closest analogue?
 # 6. Train with `bptt_depth = 2` again, but supervise only answers 8-11 (set the other targets to -100).
 #    Are they learned now? What does that tell you about the run above?
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* With `g = 6`: `bptt_depth = 2` zeroes segments 0-3 exactly, `bptt_depth = 1` zeroes 0-4;
+# the norms inside the window are unchanged (the cell asserts both). The `reach` pictures: with `"end"` the
+# last row is `[4, 5]` and every other row only its own segment; with `"each"` row `i` is `[i - 1, i]`.
+# Memory: full BPTT grows linearly with `g`, `memory_flat` stays at about the `g = 1` figure. Copy over 3
+# segments: full BPTT solves it, `bptt_depth = 2` and `1` stay at chance in this run.
+#
+# 1. `"end"`: the memory entering segments 1-7 is detached, so segment 9's loss reaches segments 7, 8 and 9;
+#    segment 4's loss reaches only segment 4 (the memory entering it is detached). `"each"`: segment 9's
+#    loss reaches 7-9, segment 4's reaches 2-4: every loss gets its own three segments.
+# 2. `.backward()` adds into `.grad`. Without `zero_grad` the next call would start from this call's
+#    gradients: the parameters' gradients would pile up across calls (the embeddings' own gradients are new
+#    tensors each call, but the model would be left holding stale gradients for the next training step).
+# 3. The losses of segments inside the last window whose chain reaches segment 0: none with `"end"` unless
+#    `bptt_depth >= g`, except the loss of segment 0 itself, which reads the initial memory directly. So the
+#    initial memory is trained by segment 0's loss (and, with `"each"`, by the losses of segments `< k`).
+# 4. One segment's activations are many tensors of `(b, n + 2m, d)` per layer (inputs of each matrix
+#    product, attention outputs, MLP hidden of width `4d`, norms): roughly `l x (n + 2m) x 10 d` numbers per
+#    sequence, against `m x d` for a memory state: `6 x 160 x 10 / 16`, about 600 times more. With
+#    checkpointing the segments' inputs are then nearly free, and the limit is compute (one more forward pass
+#    per segment) and the time of a longer sequential loop, not memory.
+# 5. `bptt_depth = 1` (or 0): the memory is carried forward but no gradient crosses a hand-over, as XL's
+#    cache. The difference that remains: RMT's memory is a few written vectors, XL's cache is every hidden
+#    state of the previous segment.
+# 6. Try it; what it tests is whether the other answers' losses got in the way. If answers 8-11 are learned
+#    when they are the only ones supervised, the failure above was one of optimisation (the loss of the
+#    answers the window cannot explain swamps the rest); if they are not, the window of two segments is too
+#    short for the model to learn to use memory at all within this budget.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
-#   Sec. 1 and 3, Fig. 1 (memory passed between segments, trained through the recurrence); Sec. 4.1 (copy).
+#   Sec. 1 and 3, Fig. 1 (memory passed between segments, trained through the recurrence); Sec. 4 (copy).
 # - P. J. Werbos. *Backpropagation through time: what it does and how to do it.* Proc. IEEE 78(10), 1990.
 # - I. Sutskever. *Training Recurrent Neural Networks.* PhD thesis, University of Toronto, 2013
 #   (truncated BPTT).

@@ -21,13 +21,14 @@
 # at a time cannot do it; the same Transformer with eight memory tokens learns it in a few minutes on a
 # laptop.**
 #
-# ### You will learn to
-# - lay out the copy and reverse tasks of the RMT paper (Sec. 4.1) and build their targets yourself;
+# ### What you will learn
+# - lay out the copy and reverse tasks of the RMT paper (Sec. 4), in our layout and in the paper's, and build
+#   their targets yourself;
 # - measure a sequence model the way the paper does: per-token accuracy on the answers, and exact match;
 # - predict, then see, that a segment-only Transformer stays at chance while the RMT solves the task;
 # - read an accuracy-vs-segments plot, the paper's main figure for these tasks.
 #
-# ### Before you start
+# ### Prerequisites
 # Notebooks 01 (segments and memory tokens) and 02 (the recurrence and BPTT). Shapes use the course's
 # letters: `b` batch, `s` sequence, `g` segments, `n` segment length, `m` memory tokens, `d` model width,
 # `v` vocabulary.
@@ -69,7 +70,7 @@ SIZES
 # ## 1. The tasks
 #
 # The RMT paper tests its memory "on the tasks that require global information about the whole input
-# sequence to be solved": copy, reverse and associative retrieval (Sec. 1 and 4.1). Copy and reverse read
+# sequence to be solved": copy, reverse and associative retrieval (Sec. 1 and 4). Copy and reverse read
 # a source string and then, after a start symbol, write it again, as is or back to front. What makes them a
 # test of memory is where things sit: the source fills the first segments and the answers the last ones, so
 # every answer repeats a digit from an **earlier** segment, and nothing in its own segment says which.
@@ -78,6 +79,13 @@ SIZES
 # id 0) fills any gap. With `g` segments of `n = 8` tokens the source takes half the sequence. The model
 # is trained like a language model with teacher forcing: `targets[t]` is what it must output after reading
 # `tokens[: t + 1]`, and `.` marks positions where nothing is asked (target -100).
+#
+# **Two layouts.** The figures of Sections 3 and 4 use `minirmt`'s own layout: segments of a fixed length
+# `n = 8`, the source half the sequence, so a longer sequence (more segments) also means a longer source. The
+# paper does it the other way round (Sec. 4, Fig. 3): a fixed task (copy: 24 digits, then `>`, then the digits
+# **twice**) cut into 1, 3, 6 or 9 segments, so more segments means shorter ones, and memory size = segment
+# length. Ours lets one small model grow the difficulty step by step on a laptop; the paper's compares models
+# on one task as it is cut finer. `make_task(name, layout="paper", segments=g)` gives the paper's (Section 5):
 
 # %% tags=["nbval-check-output"]
 n = 8
@@ -88,6 +96,11 @@ print("tokens", tuple(tokens.shape), "targets", tuple(targets.shape))  # (b, s) 
 print(copy_task.render(tokens[0], targets[0]))
 print(reverse_task.render(*(x[0] for x in reverse_task.sample(1, 4, torch.Generator().manual_seed(0)))))
 
+# %% tags=["nbval-check-output"]
+paper_copy = tasks.make_task("copy", layout="paper", segments=3)
+print(f"the paper's copy in 3 segments of n = {paper_copy.segment_len}:")
+print(paper_copy.render(*(x[0] for x in paper_copy.sample(1, 3, torch.Generator().manual_seed(0)))))
+
 # %%
 viz.plot_segments(tokens[0], n=n, m=4, title="copy over 4 segments, as the RMT reads it (R read, W write slots)")
 
@@ -97,7 +110,7 @@ viz.plot_segments(tokens[0], n=n, m=4, title="copy over 4 segments, as the RMT r
 # model must say the first digit. The digits after `>` are the answers fed back in (teacher forcing); the
 # last answer is never fed back, since the sequence ends.
 #
-# ### Exercise 1: build the targets
+# ### Exercise 03.1: build the targets
 #
 # Write `copy_targets(tokens, reverse=False)`: from the token ids `(b, s)` of a copy (or reverse) sequence,
 # return its targets `(b, s)`: -100 before `GO`, the right source digit from `GO` on. Find `GO`
@@ -131,7 +144,7 @@ print(torch.equal(copy_targets(tokens), targets))  # the task's own targets, reb
 # is right. A model that gets 15 of 16 digits right has per-token accuracy 0.94 and can still have exact
 # match 0.
 #
-# ### Exercise 2: accuracy on the answers
+# ### Exercise 03.2: accuracy on the answers
 #
 # Write `answer_accuracy(logits, targets)`: `logits (b, s, v)` and `targets (b, s)` in, `(accuracy,
 # exact_match)` out, two Python floats. The prediction is the `argmax` over the vocabulary; count only the
@@ -172,7 +185,7 @@ print("chance:", copy_task.chance_accuracy, " untrained accuracy below 0.3:", ac
 #   earlier tokens of its own segment.
 # - `RecurrentMemoryTransformer` adds `m = 8` memory tokens, read and written in every segment.
 #
-# We train each on copy with `g = 1, 2, ...` segments (a new model for every `g`, the same recipe: AdamW,
+# We train each on copy (our layout) with `g = 1, 2, ...` segments (a new model for every `g`, the same recipe: AdamW,
 # learning rate 3e-3, warm-up then cosine) and measure the answer accuracy on fresh
 # sequences with your `answer_accuracy`. With `g = 1` the whole task sits in one segment.
 #
@@ -204,7 +217,7 @@ for g in SIZES["counts"]:
 G = SIZES["counts"][-1]
 assert table["RMT"][G] >= SIZES["solved"]
 assert all(table["segment-only"][g] < copy_task.chance_accuracy + 0.1 for g in SIZES["counts"] if g >= 2)
-viz.plot_accuracy_vs_segments(table, chance=copy_task.chance_accuracy, title="copy: answer accuracy")
+viz.plot_accuracy_vs_segments(table, chance=copy_task.chance_accuracy, title="copy (our layout): answer accuracy")
 
 # %% [markdown]
 # With one segment both models copy perfectly: the whole task is in view, and copying is an easy job for
@@ -212,7 +225,7 @@ viz.plot_accuracy_vs_segments(table, chance=copy_task.chance_accuracy, title="co
 # predicts: every answer's source digit is in an earlier segment, out of its sight, and no amount of
 # training can change that. The RMT, the same backbone plus 8 memory vectors, stays at 1.0 up to 4
 # segments: 16 digits carried through three memory hand-overs. This is the paper's finding for copy and
-# reverse (Sec. 4.1): what the segment-level model cannot see, the memory carries.
+# reverse (Sec. 5, Fig. 3), here on our layout: what the segment-level model cannot see, the memory carries.
 #
 # The training curves at the largest `g` show *when* the RMT finds the solution:
 
@@ -247,11 +260,52 @@ viz.plot_curves({"copy": runs["RMT", G].history, "reverse": reverse_run.history}
 # %% [markdown]
 # With the same 400 steps reverse is clearly harder: about 0.85 per digit and almost no sequence entirely
 # right, while copy is perfect. It is not stuck, though: its loss is still falling when training stops,
-# and with more steps it gets there too (try `steps=1000`; the paper trains both tasks to 1.0, Sec. 4.1).
+# and with more steps it gets there too (try `steps=1000`; the paper reports both tasks at 1.0, Fig. 3).
 # Why reverse is slower we did not measure; a hypothesis to test in notebook 05: in copy, the digits are
 # read out in the order they were written, and the answer at `GO + i` can use the same position `i` as
 # the source digit; in reverse the read-out order is the opposite of the write order. "Harder" shows up
 # as "slower", the usual way task difficulty shows in these curves.
+#
+# ## 5. The paper's experiment, on the paper's layouts
+#
+# The paper's Fig. 3 compares RMT, Transformer-XL (its cache as large as the RMT's memory) and a model without
+# memory on the paper's layouts, cut into more and more segments. We ran the same comparison, 3 seeds per
+# setting, on a GPU (`python -m minirmt experiment paper`). Models are
+# our lab size (d = 64, 2 layers) and train 1,000 steps, far fewer than the authors' runs, and answers are
+# scored as the paper needs them when they span segments: **free-running**, each answer the model writes fed
+# back as its next input (`metrics.free_running_accuracy`), rather than teacher-forced. The package ships the
+# results; the lines are our mean over seeds with the range shaded, the thick bars the authors' range.
+
+# %%
+from minirmt import experiments, pretrained
+
+paper_run = pretrained.result("paper_experiment")
+ours = experiments.summarize(paper_run["rows"])  # {task: {model: {g: (mean, lowest, highest, seeds)}}}
+for name in ("copy", "reverse"):
+    for model in experiments.MODELS:
+        print(f"{name:8s} {experiments.LABELS[model]:15s} " + "  ".join(
+            f"g={g}: {mean:.2f} ({low:.2f}-{high:.2f})" for g, (mean, low, high, _) in ours[name][model].items()))
+experiments.plot_paper([r for r in paper_run["rows"] if r["task"] in ("copy", "reverse")])
+
+# %% tags=["nbval-check-output"]
+copy_, reverse_ = ours["copy"], ours["reverse"]
+print("copy: RMT at 1.0 up to 6 segments, in every seed:", all(copy_["rmt"][g][1] > 0.99 for g in (3, 6)))
+print("copy: Transformer-XL below 0.3 from 6 segments on:", all(copy_["xl"][g][0] < 0.3 for g in (6, 9)))
+print("reverse: RMT's mean above XL's at every g > 1:", all(reverse_["rmt"][g][0] > reverse_["xl"][g][0] for g in (2, 4, 6)))
+print("no memory at chance at every g > 1:", all(ours[t]["segment"][g][2] < 0.15 for t in ("copy", "reverse")
+                                                  for g in ours[t]["segment"] if g > 1))
+assert all(copy_["rmt"][g][1] > 0.99 for g in (3, 6)) and all(copy_["xl"][g][0] < 0.3 for g in (6, 9))
+assert all(reverse_["rmt"][g][0] > reverse_["xl"][g][0] for g in (2, 4, 6))
+
+# %% [markdown]
+# The paper's ordering holds where the memory must carry the most: on copy, RMT stays at 1.0 up to 6 segments
+# in every seed, where Transformer-XL has fallen to 0.16; at 9 segments (8 digits a segment) two seeds of RMT
+# copy perfectly and one stays at chance, so the mean, 0.70, hides a split. On reverse RMT is ahead of XL at
+# every number of segments but below the paper's 1.0 at 4 and 6, with a wide spread. Two differences explain
+# most of the gap: our runs are a thousand steps of a small model, and seeds that have not left the plateau
+# of Section 3 by then score at chance. Associative retrieval, the paper's third task, is not reproduced at
+# this budget: no model learns it (all stay between 0.11 and 0.27, chance 0.10); notebook 04 is about why
+# retrieval is hard to learn.
 #
 # ## Summary
 #
@@ -262,6 +316,8 @@ viz.plot_curves({"copy": runs["RMT", G].history, "reverse": reverse_run.history}
 # - A segment-only Transformer stays at chance (0.1) for every `g >= 2`, whatever its training: the
 #   information is not in its input. The RMT, the same backbone plus `m = 8` memory tokens, carries the
 #   digits across segments, in a few hundred steps; reverse takes longer than copy.
+# - On the paper's layouts (a fixed task cut finer), RMT keeps copying where Transformer-XL fails, as in the
+#   paper's Fig. 3; at our budget some seeds stay on the plateau, so the spread over seeds matters.
 #
 # ## Questions
 #
@@ -272,16 +328,42 @@ viz.plot_curves({"copy": runs["RMT", G].history, "reverse": reverse_run.history}
 # 3. The segment-only model's loss on the answers stays near `ln 10 = 2.3`. Why exactly that number?
 # 4. Evaluate the trained RMT on `g + 1` and `g + 2` segments (longer sources than it was trained on).
 #    What do you expect? (Notebook 07 is about length generalisation.)
-# 5. Train the RMT over 4 segments with `TrainConfig(curriculum=True)`: it starts with one segment and
-#    adds one whenever the evaluation accuracy passes 0.97. Is it faster than training on 4 segments from
+# 5. Train the RMT over 4 segments with `TrainConfig(curriculum="segments")`: it starts with the fewest
+#    segments and adds one whenever the evaluation accuracy passes 0.97. Is it faster than training on 4 segments from
 #    the start? (Note that here the source grows with `g`.) Then try `num_mem_tokens=2`.
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* Section 3: both models copy at `g = 1`; from `g = 2` on the segment-only model is at chance
+# on every answer (each answer's source digit sits in an earlier segment), the RMT stays near 1.0. Section 4:
+# reverse is slower to learn than copy for the RMT at the same budget.
+#
+# 1. `4g` digits of 10 values: `4g log2(10)`, about `13.3 g` bits; 53 bits at `g = 4`. The memory's `512`
+#    floating-point numbers could hold far more, so raw size is not the limit here; what limits the model is
+#    what it can learn to write and read back (notebook 04 measures capacity against the number of pairs).
+# 2. Because `targets[t]` is the token to output after reading `tokens[: t + 1]`: after reading `>` the first
+#    digit is due. Shifted by one, the model would be asked to output each digit *after* it has been fed that
+#    same digit as input (teacher forcing): it would learn to echo its input, which needs no memory.
+# 3. It cannot see the source, so the best it can do is to spread its probability evenly over the 10 digits:
+#    the loss is `-ln(1/10) = ln 10 = 2.30` nats per answer.
+# 4. Expect it to fail, gradually or at once: the source grows with `g` in this layout, so `g + 1` segments
+#    mean more digits than it ever wrote into memory, and answer positions it never saw. Some of the first
+#    digits may still be right.
+# 5. Try it and compare the step at which each run reaches 0.97 on 4 segments. A curriculum usually reaches
+#    the longer lengths sooner here because each stage starts from a model that already copies; the growing
+#    source makes each stage a new, larger task. With `num_mem_tokens=2` the memory has 2 slots for up to 16
+#    digits: expect the longer stages to be much slower or to fail.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
-#   Sec. 1 and 4.1 (copy, reverse and associative retrieval; accuracy against the number of segments).
+#   Sec. 1 and 4 (copy, reverse and associative retrieval), Sec. 5 and Fig. 3 (accuracy against the number of
+#   segments).
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
 #   arXiv:2304.11062, 2023 (the curriculum over segments).
 # - A. Graves, G. Wayne, I. Danihelka. *Neural Turing Machines.* arXiv:1410.5401, 2014 (copy as a memory test).
-# - In this repository: `minirmt/tasks.py` (the layouts), `minirmt/train.py` (`train`, `evaluate`),
+# - In this package: `minirmt/tasks/` (the layouts; `paper.py` the paper's), `minirmt/train.py` (`train`,
+#   `evaluate`), `minirmt/experiments.py` (the paper's experiment),
 #   `minirmt/baselines.py` (`SegmentTransformer`).

@@ -20,14 +20,14 @@
 # where it reads from, how the memory moves from segment to segment, and what a linear probe can read out
 # of it.**
 #
-# ### You will learn to
+# ### What you will learn
 # - read attention maps laid out `[read | tokens | write]` for every segment, layer and head, and find the
 #   writing (write slots attending to tokens) and the reading (tokens attending to read slots);
 # - compare memory states across segments with cosine similarity and a 2-D projection;
 # - fit a linear probe in closed form and decode the digits the memory holds, with a control;
 # - say what a probe shows and what it does not.
 #
-# ### Before you start
+# ### Prerequisites
 # Notebook 01 (the `[read | tokens | write]` layout and its mask); notebook 03 (the copy task) helps. A model
 # is trained at the start: one to a few minutes on a laptop CPU in lab mode (seconds in ci mode, where the
 # model is trained for only 150 steps and the pictures are rougher).
@@ -160,7 +160,7 @@ states = torch.stack([model.initial_state(tokens.shape[0]).detach(), *out.memori
 print(tuple(states.shape))  # state 0 is the initial memory, state k the memory after segment k - 1
 
 # %% [markdown]
-# ### Exercise 1: how similar are two memory states?
+# ### Exercise 05.1: how similar are two memory states?
 #
 # Write `memory_similarity(states)`: `states (g, m, d)` for one sequence -> `(g, g)`, the cosine similarity
 # between every pair of states, each state flattened to one vector of `m * d` numbers. (Cosine similarity is
@@ -227,7 +227,7 @@ viz.plot_memory_trajectory(list(states), color_label="state (0 = initial)")
 #
 # and the prediction for a row `x` is `argmax(x W)`.
 #
-# ### Exercise 2: fit the probe
+# ### Exercise 05.2: fit the probe
 #
 # Write `fit_probe(features, labels, num_classes, ridge)`: `features (N, f)`, integer `labels (N,)` ->
 # `W (f + 1, c)`, the column of ones appended **last** (so the bias is the last row). `torch.linalg.solve`
@@ -374,7 +374,35 @@ viz.plot_heatmap(per_slot, "source position p", "memory slot", title="probe from
 #    than 512 training sequences if `ridge` is 0?
 # 5. The memory has `m = 8` slots and after segment 0 holds 8 digits. What would you expect with `m = 4`?
 #    Try it (retrain with `minirmt.preset("lab", vocab_size=..., num_mem_tokens=4)`).
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* Segment 0: the write slots look at the segment's tokens (there is something to store,
+# nothing to answer). Memory states: the states after segments 0, 1 and 2 resemble each other more than the
+# initial state. The probe: after segment 0 the memory must hold digits 0-7 (all of them are answered later);
+# after segment 1, digits 4-11 (0-3 have been answered); after segment 2, nothing more is needed.
+#
+# 1. Something has to make holding them costly or useless: a smaller memory (fewer slots than digits to keep),
+#    a loss that penalises what is no longer needed, or a task that reuses the slots for new content. With
+#    room to spare and no pressure, keeping old digits costs the model nothing.
+# 2. Attention in an untrained network spreads almost evenly, so each write slot averages the segment's token
+#    embeddings: a linear probe can pull a digit out of such a mixture when few digits share it. The easiest
+#    positions are where the mixture is least diluted: with the causal mask, the first write slot sees the
+#    whole segment like the others, so position effects come from the rotary phases; expect the digits nearest
+#    the write slots (the last tokens) to be slightly easier.
+# 3. No: decodable is not used. Test it by intervening: change the memory (replace the part from which digit 3
+#    is decoded, or swap memories between sequences as in notebook 00) and check whether the answer for digit 3
+#    changes accordingly.
+# 4. A probe that memorises its fitting sequences scores well on them by construction; only held-out sequences
+#    measure what the memory holds. With 512 features and fewer than 512 sequences, ordinary least squares
+#    (`ridge = 0`) can fit any labels exactly, even random ones: perfect fit, meaningless probe. The ridge term
+#    (and the held-out test) prevent that.
+# 5. With 4 slots and 8 digits to hold, each slot must carry two digits; expect the probe to still read most
+#    digits (a vector of width 64 can hold several) but less cleanly, and the model to learn more slowly. Try it
+#    and compare the tables.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:

@@ -16,11 +16,12 @@
 # %% [markdown]
 # # 06 · RMT vs Transformer-XL: quality and cost
 #
-# **Five ways to carry context across a segment boundary, on the same task with the same budget: which ones
+# **Seven ways to carry context across a segment boundary (or not), on the same task with the same budget: which ones
 # remember, and what each one costs.**
 #
 # ### What you will learn
-# - what crosses the boundary in a segment-only Transformer, Transformer-XL, MemTr-XL, RMT and full attention;
+# - what crosses the boundary in a segment-only Transformer, Transformer-XL, MemTr-XL, memory tokens that are not
+#   carried, RMT, RMT with an XL cache, and full attention;
 # - why a Transformer-XL cache cannot hold an answer that is older than the cache, and why no gradient teaches
 #   it to keep one;
 # - how quality changes with the number of segments, and how cost (time per step, memory) changes with the
@@ -48,9 +49,9 @@ from minirmt import nb
 nb.setup()
 
 # %% [markdown]
-# ## 1. Five ways across a segment boundary
+# ## 1. Seven ways across a segment boundary
 #
-# All five models below are the same backbone (`minirmt/transformer.py`) with the same sizes; they differ only
+# All seven models below are the same backbone (`minirmt/transformer.py`) with the same sizes; they differ only
 # in what they carry from one segment to the next (`minirmt/baselines.py`, `minirmt/rmt.py`):
 #
 # | model | what crosses the boundary | gradient across it | attention per segment (queries x keys) |
@@ -70,7 +71,10 @@ nb.setup()
 # RMT carries `m` vectors, trained end to end through the chain of segments. The RMT paper's summary: "RMT
 # performs on par with the Transformer-XL on language modeling for smaller memory sizes and outperforms it
 # for tasks that require longer sequence processing" (Bulatov et al., 2022, abstract; copy, reverse and
-# associative retrieval in Sec. 4.1). We check that on a small task and then put a price on each model.
+# associative retrieval in Sec. 4). Two controls come from the paper's own runs (Sec. 3 and Table 5): memory tokens
+# that are *not* carried (the paper's MT) give a model the RMT's extra slots without the recurrence, so they tell
+# "more tokens" from "memory"; and RMT with a Transformer-XL cache (the paper's "Tr-XL + RMT") adds both. We check
+# them on a small task and then put a price on each model.
 
 # %%
 import time
@@ -81,7 +85,7 @@ from minirmt import build_model, checks, preset, viz
 from minirmt.tasks import make_task
 from minirmt.train import TrainConfig, train
 
-MODELS = ("segment", "xl", "memxl", "rmt", "full")
+MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")  # names in minirmt.models.MODELS
 
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = nb.pick(ci=4, lab=4)  # segment length; the XL cache holds c = n positions (its default)
@@ -189,9 +193,9 @@ print("cache (l, b, c, d):", tuple(yours.memory.shape) == (cfg.n_layers, 8, cfg.
 print("same logits with your cache update:", torch.allclose(library.logits, yours.logits, atol=1e-5))
 
 # %% [markdown]
-# ## 4. Quality: the same task and budget for all five
+# ## 4. Quality: the same task and budget for all seven
 #
-# The task is copy (RMT paper, Sec. 4.1) with a fixed source of `n` digits: the digits fill the first
+# The task is copy (RMT paper, Sec. 4) with a fixed source of `n` digits: the digits fill the first
 # segment, the copy fills the end of the last one, and padding fills the segments between. With `g` segments
 # the answer is `g - 1` segments back. Every model gets the same steps, batch and optimiser.
 #
@@ -216,16 +220,18 @@ for g in segment_counts:
 viz.plot_accuracy_vs_segments(accuracy, chance=task.chance_accuracy, title="copy: answer g - 1 segments back")
 
 # %% tags=["nbval-check-output"]
-segment_at_chance = all(abs(accuracy["segment"][g] - task.chance_accuracy) < 0.15 for g in segment_counts)
+segment_at_chance = all(abs(accuracy[name][g] - task.chance_accuracy) < 0.15 for g in segment_counts
+                        for name in ("segment", "memtok"))
 solved = {name: [g for g in segment_counts if accuracy[name][g] > 0.9] for name in MODELS}
-print("segment-only at chance for every g:", segment_at_chance)
+print("segment-only and memory tokens that are not carried: at chance for every g:", segment_at_chance)
 xl_fails = [g for g in segment_counts if accuracy["xl"][g] < 0.5]
 print("Transformer-XL solves g = 2:", 2 in solved["xl"], "| fails for every g >= 3:",
       xl_fails == [g for g in segment_counts if g >= 3])
-print("RMT and full attention solve every g:", solved["rmt"] == solved["full"] == segment_counts)
+print("RMT, RMT + XL cache and full attention solve every g:",
+      solved["rmt"] == solved["rmtxl"] == solved["full"] == segment_counts)
 assert segment_at_chance and 2 in solved["xl"]
 assert xl_fails == [g for g in segment_counts if g >= 3]
-assert solved["rmt"] == solved["full"] == segment_counts
+assert solved["rmt"] == solved["rmtxl"] == solved["full"] == segment_counts
 
 # %% [markdown]
 # ## 5. What the cache can and cannot hold
@@ -332,11 +338,12 @@ assert all(linear.values()) and nearly_flat
 #
 # ## Summary
 #
-# - What crosses the boundary decides what a model can remember: nothing (segment-only), frozen hidden
-#   states of the last `c` positions (Transformer-XL, reach about `l * c`, no gradient across), or `m`
-#   memory vectors trained through every segment (RMT).
-# - On copy with the answer `g - 1` segments back, XL solves `g = 2` and fails from `g = 3` on; RMT and full
-#   attention solve every `g` we tried.
+# - What crosses the boundary decides what a model can remember: nothing (segment-only, and memory tokens that
+#   are not carried), frozen hidden states of the last `c` positions (Transformer-XL, reach about `l * c`, no
+#   gradient across), or `m` memory vectors trained through every segment (RMT, with or without an XL cache).
+# - On copy with the answer `g - 1` segments back, XL solves `g = 2` and fails from `g = 3` on; RMT, RMT + XL
+#   cache and full attention solve every `g` we tried; memory tokens without recurrence stay at chance, so
+#   the RMT's gain is the recurrence, not the extra tokens.
 # - Segment-level models cost the same per segment (linear in `s`); full attention's time is quadratic.
 #   Fused kernels make its memory linear, not its time. Memory-flat RMT keeps the training memory flat.
 #
@@ -347,9 +354,38 @@ assert all(linear.values()) and nearly_flat
 # 2. With `l` layers and `c = n`, what is the furthest back an XL answer can look? Why might it still fail
 #    before that limit (think of the stop-gradient)?
 # 3. MemTr-XL adds memory tokens but does not carry them. Why does that not help on this task?
-# 4. At which sequence length is full attention as slow as RMT on this CPU? How would you expect that to change
-#    with `n = 128`?
+# 4. At which sequence length is full attention as slow as RMT on this CPU (Section 6 uses `n = 128`)? How
+#    would you expect that to change with `n = 512`?
+# 5. Memory tokens that are not carried have the RMT's cost and the RMT's extra slots. What does their result
+#    in Section 4 tell you about where the RMT's accuracy comes from?
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* Exercise 06.1's curves: full attention bends upwards (doubling `s` multiplies its cost by 4),
+# every segment-level model is a straight line (doubling multiplies by 2). Section 4: with `c = n` and two
+# layers, XL solves `g = 2` only; RMT, RMT + XL cache and full attention solve every `g`; segment-only and
+# memory tokens that are not carried are at chance.
+#
+# 1. With `c = 3n` the cache of the answer segment reaches three segments back, so XL can solve `g` up to 4
+#    (the source sits `g - 1` segments back), if it learns to; each segment then attends `n x (3n + n)`,
+#    four times the `n x n` of segment-only and twice XL's cost with `c = n`.
+# 2. Information hops back one segment per layer, so about `l * c` positions: two segments with `l = 2`. It can
+#    fail before that because nothing *trains* the middle segment to keep the source in its hidden states: the
+#    stop-gradient blocks the answer's loss from reaching it, and the middle segment's own loss asks for
+#    nothing. What leaks through is whatever its layers happen to keep.
+# 3. MemTr-XL's memory tokens are the same learned vectors in every segment; what they hold after a segment is
+#    thrown away. They give each segment more room to compute, not a way to carry the source forward; only
+#    the cache does that, with XL's reach.
+# 4. Read it from Section 6's time plot: where the full-attention curve crosses the RMT's. Full attention's
+#    time grows like `s^2`, the RMT's like `s (n + 2m)`, so they cross at an `s` proportional to the segment
+#    length: with `n = 512` each segment costs more and there are fewer of them, so the crossing moves to a
+#    longer `s` (about four times longer, once the per-segment overhead of the Python loop is small).
+# 5. They stay at chance: with the same extra slots and the same cost, no memory crosses the boundary. The
+#    RMT's accuracy comes from carrying the written memory to the next segment (the recurrence), not from
+#    having more positions to compute with.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022.

@@ -290,7 +290,28 @@ viz.plot_accuracy_vs_segments(readout, chance=task.chance_accuracy, xlabel="memo
 # 2. The evaluation batches share a seed across models. Why does that matter when comparing them?
 # 3. The training loop moves on at `curriculum_threshold = 0.97`. What happens with 0.5? With 1.0?
 # 4. Would truncated BPTT (`bptt_depth=2`) change how far the model generalises? Try it.
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* The curricula reach the target length early in training (they start short), while the
+# run without a curriculum trains on the target from step 0; all three learn it within the budget. At 16
+# segments (4 times the longest training sequence) the models have mostly failed; in the committed run the
+# curricula hold further than the run without, and the doubling one furthest.
+#
+# 1. Doubling reaches 8 segments in 3 stages (2, 4, 8), +1 needs 6 (2 .. 7): doubling is faster when each stage
+#    is learnt quickly. It can be less stable because each move doubles the distance the memory must carry the
+#    digits, a larger jump than one segment; the loss spikes at each move are bigger.
+# 2. With the same sequences, a difference between models is a difference between the models, not between the
+#    draws; with different sequences, part of the difference would be sampling noise.
+# 3. At 0.5 the loop moves on before a stage is learnt: later stages start from a model that has not learnt the
+#    easier ones, and the curriculum loses its point. At 1.0 a stage is left only when an evaluation is perfect,
+#    which may never happen: the run can stay on one stage until the steps run out.
+# 4. Try it. `bptt_depth=2` never trains the memory to carry the digits across more than one hand-over, so
+#    expect it to learn the long stages slowly or not at all (notebook 02's copy result), and to generalise no
+#    further.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, Y. Kapushev, M. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*

@@ -20,7 +20,7 @@
 # along it, and the same code that trains a tiny model on a laptop trains a real one on one GPU or eight.
 # At the end, RMT against segment-only, Transformer-XL and MemTr-XL on a GPU, for the same wall-clock time.**
 #
-# ### You will learn to
+# ### What you will learn
 # - cut a corpus into rows that continue from one batch to the next (Transformer-XL's *batchify*), so that
 #   the memory a model carries out of one batch belongs to the text the next batch continues;
 # - carry RMT memory (or an XL cache) across batches, detached, and score a whole stream: perplexity for
@@ -30,7 +30,7 @@
 #   tokens per second and model FLOPs utilisation (MFU), several GPUs with DistributedDataParallel;
 # - read the GPU experiment and say what it does and does not show.
 #
-# ### Before you start
+# ### Prerequisites
 # Notebooks 01 and 02 (segments, memory tokens, the recurrence and BPTT); 06 (RMT against Transformer-XL)
 # helps. A CPU is enough: in lab mode three tiny byte-level models train for a few minutes. The GPU results
 # come from `bench/lm_gpu.py` and are read from `bench/results/lm_gpu/`; in `full` mode on a GPU, the
@@ -167,7 +167,7 @@ for k, (tokens, targets) in enumerate(text.stream_batches(toy, batch_size=2, seq
     print(f"batch {k}: tokens {tokens.tolist()}  targets {targets.tolist()}")
 
 # %% [markdown]
-# ### Exercise 1: batchify
+# ### Exercise 08.1: batchify
 #
 # Write `batchify(ids, b)`: a stream `ids (N,)` in; out the `b` rows `(b, L)` with `L = (N - 1) // b`, row
 # `r` being `ids[r L : (r + 1) L]`, and their targets `(b, L)`, the same rows shifted by one token. (The
@@ -233,7 +233,7 @@ print("batch", tuple(tokens.shape), "= (b, g·n) | memory out", tuple(out.memory
 print("loss at initialisation", round(out.loss.item(), 2), "| uniform:", round(math.log(corpus.vocab_size), 2))
 
 # %% [markdown]
-# ### Exercise 2: the loss over a stream
+# ### Exercise 08.2: the loss over a stream
 #
 # Evaluation reads the whole test stream with the state carried all the way (no gradient). Write
 # `stream_loss(model, batches)`: `batches` is a list of `(tokens (b, s), targets (b, s))` that continue each
@@ -279,7 +279,7 @@ print(corpus.unit, round(score[corpus.unit], 3), "| tokens scored", score["token
 # context; so the paper's gain is largest for short segments (WikiText-103, segment of 50 tokens:
 # 39.1 → 26.3 perplexity with 10 memory tokens).
 #
-# ### Exercise 3: loss by position
+# ### Exercise 08.3: loss by position
 #
 # Write `loss_by_position(loss, n)`: the per-token losses `(b, g·n)` of whole segments in; out the mean loss
 # at each position `0 .. n-1` inside a segment, `(n,)`, averaged over rows and segments. One `rearrange`
@@ -499,7 +499,35 @@ for scaling in sorted(RESULTS.glob("**/scaling.json")):  # DDP: tokens/s on 2 GP
 #    the same size. At equal wall clock, when is that worth it? How would you test it?
 # 6. Equal steps or equal seconds: which comparison would you report, and why does the answer depend on
 #    whether the models have the same cost per token?
+
+# %% [markdown] tags=["answer"]
+# **Answers** (the instructor's key; learner copies leave this cell out)
 #
+# *Predictions.* Position 0: the segment-only model is worst (it has no context at all there); at the last
+# positions of a segment all three are close (the segment itself is the context). Overall, in the lab run, the
+# models that carry context (RMT and XL) beat segment-only; which of the two is best is close and depends on the
+# sizes and the seed (the GPU comparison of Section 6 over 3 seeds says what it supports). The attention term
+# equals `6 N` when `12 l d s = 6 N`, i.e. at `s = N / (2 l d)`: about `19e6 / (2 x 6 x 512) = 3,100` positions.
+#
+# 1. Each of the 8 processes takes its own `b = 64` rows, so the stream is cut into `8 x 64 = 512` rows. Two
+#    consecutive rows are `103e6 / 512`, about 200,000 tokens apart in the text: unrelated passages.
+# 2. Otherwise the state carried into batch 100 would still be part of the autograd graph of batches 1 to 99:
+#    `loss.backward()` would try to backpropagate through all of them (memory grows with every batch, and the
+#    graph of freed batches raises an error on the second backward).
+# 3. The state handed from one call to the next is exactly what the model passes between segments inside one
+#    call, so reading one segment per call computes the same thing. Not for a FullTransformer: it has no state,
+#    so one segment per call would be a segment-only model; its context is the window it is given.
+# 4. Where the curves meet, the extra context no longer changes the prediction: after a few dozen bytes of the
+#    segment, what came before it adds little. The gap at the first positions is how much the text before the
+#    segment matters; its width is how far back it matters.
+# 5. When the loss it saves is worth more than the 25% more tokens the segment-only model could read in the same
+#    time. Test it at equal wall clock: train both for the same seconds (`--time-budget`), several seeds each,
+#    and compare test loss.
+# 6. Equal seconds, when the models cost differently per token: at equal steps the cheaper model is handicapped
+#    only if steps cost the same; a model that is slower per step would get more compute for free. At the same
+#    cost per token both comparisons agree.
+
+# %% [markdown]
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from minirmt import RecurrentMemoryTransformer, cli, preset
+from minirmt import RecurrentMemoryTransformer, build_model, cli, preset
 from minirmt.tasks import make_task
-from minirmt.tasks.needle import QUERY, Needle
+from minirmt.tasks.needle import QUERY, Needle, needle_depth
 from minirmt.train import TrainConfig, train
 
 
@@ -39,6 +39,24 @@ def test_facts_sit_anywhere_not_only_in_the_first_segment():
     assert len(set((key_at // 8).tolist())) >= 6  # most of the 8 segments hold a needle somewhere in the batch
 
 
+@pytest.mark.parametrize("g", [2, 3, 8])
+def test_the_question_segment_holds_no_fact(g):
+    task = make_task("needle", 8, num_facts=2)
+    tokens, _ = task.sample(512, g, gen(g))
+    first_filler = task.vocab_size - task.num_filler
+    last = tokens[:, -8:-2]  # the question's segment, before the question
+    assert (last >= first_filler).all()  # filler only: nothing there tells the value
+    assert (needle_depth(tokens) < (g - 1) * 8 / (g * 8 - 2)).all()
+
+
+def test_a_model_without_memory_is_at_chance():
+    task = make_task("needle", 8)
+    cfg = preset("tiny", vocab_size=task.vocab_size, segment_len=8)
+    config = TrainConfig(steps=150, segments=3, batch_size=64, lr=3e-3, eval_every=150, eval_batches=16)
+    result = train(build_model("segment", cfg, seed=0), task, config, progress=False)
+    assert abs(result.metrics["eval_accuracy"] - task.chance_accuracy) < 0.05  # 1,024 answers, chance 0.125
+
+
 def test_seeded_and_text_filler():
     task = make_task("needle", 8)
     a, b, c = task.sample(4, 3, gen(5)), task.sample(4, 3, gen(5)), task.sample(4, 3, gen(6))
@@ -52,7 +70,7 @@ def test_seeded_and_text_filler():
 
 
 def test_too_short_for_its_facts_says_so():
-    with pytest.raises(ValueError, match="num_facts=5 needs 12 tokens"):
+    with pytest.raises(ValueError, match="num_facts=5 needs 14 tokens"):
         make_task("needle", 4, num_facts=5).sample(2, 2, gen(0))
 
 

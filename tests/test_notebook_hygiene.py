@@ -12,7 +12,7 @@ import pytest
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 COPIES = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
-ALLOWED_TAGS = {"nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception", "solution"}
+ALLOWED_TAGS = {"answer", "nbval-check-output", "nbval-ignore-output", "nbval-skip", "raises-exception", "solution"}
 MAX_BYTES = 1_500_000  # an executed lesson; the figures' dpi is set by nb.setup
 MAX_COPY_BYTES = 200_000  # a learner copy has no outputs
 WARNING = re.compile(r"Warning\b|warnings\.warn|Traceback")
@@ -95,3 +95,48 @@ def test_exercise_copy_is_cleared(path):
         assert "### BEGIN SOLUTION" not in cell.source
         assert "nbval-check-output" not in cell.metadata.get("tags", [])
     assert (NOTEBOOKS / path.name).exists(), f"{path.name} has no lesson in notebooks/"
+
+
+def headings(nb) -> list[str]:
+    """Every markdown heading of a notebook, in order, without the #s."""
+    return [line.lstrip("#").strip() for c in nb.cells if c.cell_type == "markdown"
+            for line in c.source.splitlines() if line.startswith("#")]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=ids(LESSONS))
+def test_lesson_follows_the_house_template(path):
+    found = headings(read(path))
+    number = path.name[:2]
+    assert found[0].startswith(f"{number} · "), f"the title is '{number} · <name>', got {found[0]!r}"
+    for required in ("What you will learn", "Prerequisites", "Summary", "Questions", "References"):
+        assert required in found, f"{path.name} has no '{required}' heading"
+    order = [found.index(h) for h in ("What you will learn", "Prerequisites", "Summary", "Questions", "References")]
+    assert order == sorted(order), f"{path.name}: the template's headings are out of order"
+    sections = [h for h in found if re.match(r"\d+\. ", h)]
+    assert sections and [int(h.split(".")[0]) for h in sections] == list(range(1, len(sections) + 1)), \
+        f"{path.name}: sections are numbered 1, 2, ...: {sections}"
+    exercises = [h for h in found if "Exercise" in h]
+    assert all(re.search(rf"Exercise {number}\.\d+:", h) for h in exercises), \
+        f"{path.name}: exercises are headed 'Exercise {number}.k: ...': {exercises}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=ids(LESSONS))
+def test_every_question_has_an_answer_in_the_key(path):
+    nb = read(path)
+    questions_at = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and
+                        re.search(r"^#+ Questions", c.source, re.M))
+    text = nb.cells[questions_at].source.split("Questions", 1)[1]
+    asked = re.findall(r"^(\d+)\. ", text, re.M)
+    answers = [c for c in nb.cells[questions_at:] if "answer" in c.metadata.get("tags", [])]
+    assert asked, f"{path.name}: the Questions section lists no numbered question"
+    assert len(answers) == 1, f"{path.name}: one answer cell (tagged 'answer') follows the questions"
+    answered = re.findall(r"^(\d+)\. ", answers[0].source, re.M)
+    assert answered == asked, f"{path.name}: questions {asked} but answers {answered}"
+    predictions = sum(c.source.count("**Predict") for c in nb.cells if c.cell_type == "markdown")
+    if predictions:
+        assert "*Predictions.*" in answers[0].source, f"{path.name}: the key answers the {predictions} predictions"
+
+
+@pytest.mark.parametrize("path", COPIES, ids=ids(COPIES))
+def test_exercise_copy_has_no_answer_key(path):
+    assert not any("answer" in c.metadata.get("tags", []) for c in read(path).cells)

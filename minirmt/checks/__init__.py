@@ -1,4 +1,4 @@
-"""Exercise checkers for the notebooks, one module per lesson (`lesson01_segments.py` ... `lesson08_language.py`).
+"""Exercise checkers for the notebooks, one module per lesson (`lesson01_segments.py` ... `lesson09_needle.py`).
 
 `fn = checks.check_<name>(fn)` calls the learner's function on seeded, non-trivial cases and prints one
 line: passed; what is wrong (type, then shape, then values, in the dimension names of `core.DIMENSIONS`, with
@@ -48,6 +48,12 @@ from .lesson08_language import (
     reference_loss_by_position,
     reference_stream_loss,
 )
+from .lesson09_needle import (
+    check_needle_depth,
+    check_reliable_length,
+    reference_needle_depth,
+    reference_reliable_length,
+)
 
 __all__ = [
     "DIMENSIONS",
@@ -64,8 +70,10 @@ __all__ = [
     "check_fit_probe",
     "check_loss_by_position",
     "check_memory_similarity",
+    "check_needle_depth",
     "check_pairs_information",
     "check_recall_batch",
+    "check_reliable_length",
     "check_rmt_mask",
     "check_rmt_step",
     "check_run_segments",
@@ -80,8 +88,10 @@ __all__ = [
     "reference_doubling_stages",
     "reference_loss_by_position",
     "reference_memory_similarity",
+    "reference_needle_depth",
     "reference_pairs_information",
     "reference_recall_batch",
+    "reference_reliable_length",
     "reference_rmt_step",
     "reference_run_segments",
     "reference_run_truncated",

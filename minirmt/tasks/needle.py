@@ -8,9 +8,10 @@ noise symbols (or the bytes of a real text: `filler=`), and the question is QUER
     tokens   - - - - c 5 - - | - - - - - - - - | - - - - - - ? c
     targets  . . . . . . . . | . . . . . . . . | . . . . . . . 5
 
-What must be remembered can sit in any segment; only the answer, the last target, carries loss. Without memory
-the last segment tells nothing of the value: chance is 1 / num_values. A seeded generator fixes everything: the
-facts, where they sit, the filler.
+What must be remembered can sit in any segment but the last, which holds filler and the question (in a text
+of one segment, the single-segment control, everything shares it); only the answer, the last target, carries
+loss. Without memory the last segment tells nothing of the value: chance is 1 / num_values. A seeded generator
+fixes everything: the facts, where they sit, the filler.
 """
 
 from dataclasses import dataclass, field
@@ -47,17 +48,19 @@ class Needle(Task):
         return 1 / self.num_values
 
     def _need(self, num_segments: int) -> tuple[int, str]:
-        return 2 * self.num_facts + 2, f"num_facts={self.num_facts}"
+        question = 2 if num_segments == 1 else self.segment_len  # the facts stay out of the question's segment
+        return 2 * self.num_facts + question, f"num_facts={self.num_facts}"
 
     def _draw(self, batch_size: int, num_segments: int, generator: torch.Generator):
         b, s, f = batch_size, num_segments * self.segment_len, self.num_facts
+        span = s - 2 if num_segments == 1 else s - self.segment_len  # where facts may sit: before the last segment
         first_filler = FIRST_SYMBOL + self.num_keys + self.num_values
         tokens = first_filler + self._filler_ids(b, s, generator)  # (b, s)
         keys = FIRST_SYMBOL + distinct(b, f, self.num_keys, generator)  # (b, f)
         values = FIRST_SYMBOL + self.num_keys + randint(0, self.num_values, (b, f), generator)  # (b, f)
-        # fact i takes two places in slot i of f equal slots before the question: [start, start + 1]
-        room = (s - 2) // f - 1  # where a fact may start inside its slot
-        starts = randint(0, room, (b, f), generator) + torch.arange(f, device=generator.device) * ((s - 2) // f)
+        # fact i takes two places in slot i of f equal slots of the span: [start, start + 1]
+        room = span // f - 1  # where a fact may start inside its slot
+        starts = randint(0, room, (b, f), generator) + torch.arange(f, device=generator.device) * (span // f)
         tokens.scatter_(1, starts, keys)
         tokens.scatter_(1, starts + 1, values)
         asked = randint(0, f, (b, 1), generator)  # (b, 1): which fact the question asks
@@ -83,3 +86,11 @@ class Needle(Task):
         if 0 <= value < min(self.num_values, len(DIGITS)):
             return DIGITS[value]
         return "-" if token >= FIRST_SYMBOL else super()._glyph(token)  # filler
+
+
+def needle_depth(tokens: torch.Tensor) -> torch.Tensor:
+    """`(b,)` in [0, 1): where the asked fact sits in `tokens (b, s)`, as a fraction of the s - 2 tokens before the
+    question (0: at the very start, near 1: just before it); BABILong's "depth" of the needle."""
+    before = tokens[:, :-2]  # (b, s - 2): the text the question is about
+    position = (before == tokens[:, -1:]).float().argmax(1)  # (b,): the first place that holds the asked key
+    return position / before.shape[1]

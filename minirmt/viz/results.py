@@ -110,10 +110,12 @@ def plot_grad_norms(norms, title: str | None = None) -> Figure:
 
 
 def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmin: float | None = 0.0,
-                 vmax: float | None = 1.0, cmap: str = "viridis", annotate: bool = True) -> Figure:
+                 vmax: float | None = 1.0, cmap: str = "viridis", annotate: bool = True,
+                 row_labels: Sequence | None = None, col_labels: Sequence | None = None) -> Figure:
     """A labelled matrix `(r, c)`, e.g. probe accuracy per memory slot and source position.
 
-    Rows and columns are numbered from 0; with `annotate` (and at most 200 cells) each cell shows its value.
+    Rows and columns are numbered from 0, or named by `row_labels` / `col_labels`; with `annotate` (and at most
+    200 cells) each cell shows its value.
     """
     values = as_matrix(values, "values", "(r, c)")
     rows, cols = values.shape
@@ -129,8 +131,8 @@ def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmi
                 text = f"{value:.2f}"
                 ax.text(c, r, text[1:] if text.startswith("0.") else text, ha="center", va="center",
                         fontsize=6.5, color="black" if light else "white")
-    ax.set_xticks(range(cols))
-    ax.set_yticks(range(rows))
+    ax.set_xticks(range(cols), labels=None if col_labels is None else [str(x) for x in col_labels])
+    ax.set_yticks(range(rows), labels=None if row_labels is None else [str(x) for x in row_labels])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

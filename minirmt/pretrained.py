@@ -1,0 +1,109 @@
+"""Small trained models shipped with the package, so that a notebook's analysis need not wait for training.
+
+Each checkpoint is a recipe (recipes.py) run to its end: its task, model, overrides and seed are the table below,
+so `python -m minirmt.pretrained` makes every file again (`python -m minirmt.pretrained needle-rmt-s0`: one).
+After training, `make` also reads each needle model far past its training length and records the accuracies.
+
+    model, run, info = pretrained.load("needle-rmt-s0")  # eval mode; the Recipe; {"eval_accuracy", "read", ...}
+    pretrained.result("needle_full_mode")             # a shipped result, e.g. notebook 09's GPU run
+
+The results a notebook shows without re-running them (a GPU run, several seeds) ship beside the checkpoints as
+JSON, each written by the script or notebook named in its "made_by" field.
+"""
+
+import argparse
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from . import long_context
+from .recipes import Recipe, recipe
+from .train import train
+from .training import load_checkpoint, save_checkpoint
+
+# name -> (task, model, recipe overrides, the factors of the training length `make` reads it at afterwards)
+FAR = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+CHECKPOINTS = {
+    **{f"needle-rmt-s{seed}": ("needle", "rmt", {"seed": seed}, FAR) for seed in (0, 1, 2)},
+    **{f"needle-rmt-short-s{seed}": ("needle", "rmt", {"seed": seed, "steps": 2000}, FAR[:8]) for seed in (0, 1, 2)},
+    **{f"needle-full-s{seed}": ("needle", "full", {"seed": seed}, FAR[:6]) for seed in (0, 1, 2)},
+    "needle-segment": ("needle", "segment", {"steps": 500}, FAR[:3]),
+}
+READ_COUNT = 128  # texts per length in the reading `make` records
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the package keeps checkpoint `name`."""
+    _check(name)
+    return Path(str(resources.files("minirmt.assets") / f"{name}.pt"))
+
+
+def run_of(name: str) -> Recipe:
+    """The recipe checkpoint `name` is trained from."""
+    _check(name)
+    task, model, overrides, _ = CHECKPOINTS[name]
+    return recipe(task, model, **overrides)
+
+
+def load(name: str):
+    """`(model, recipe, info)`: checkpoint `name` in eval mode on the CPU, its recipe, and what `make` recorded:
+    "eval_accuracy" on the held-out batches at the training length, "steps", "seconds", and "read": {g: answer
+    accuracy on READ_COUNT texts of g segments} at the table's factors of the training length."""
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {name!r} is not in this installation ({path}); make it with "
+                                f"`python -m minirmt.pretrained {name}`")
+    state = load_checkpoint(path)
+    run = run_of(name)
+    model = run.build_model()
+    model.load_state_dict(state["model"])
+    return model.eval(), run, state["info"]
+
+
+def result(name: str) -> dict:
+    """The shipped result `name` (minirmt/assets/<name>.json)."""
+    path = Path(str(resources.files("minirmt.assets") / f"{name}.json"))
+    if not path.is_file():
+        shipped = sorted(p.name[:-5] for p in resources.files("minirmt.assets").iterdir() if p.name.endswith(".json"))
+        raise FileNotFoundError(f"no shipped result {name!r}; the package has {shipped}")
+    return json.loads(path.read_text())
+
+
+def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
+    """Train checkpoint `name` from its recipe and write it (to the package's assets unless `out`)."""
+    run = run_of(name)
+    started = time.perf_counter()
+    result = train(run.build_model(), run.task, run.train_config, progress=progress)
+    info = {"eval_accuracy": result.metrics["eval_accuracy"], "steps": result.step,
+            "seconds": round(time.perf_counter() - started, 1)}
+    g = run.train_config.segments
+    lengths = [f * g for f in CHECKPOINTS[name][3]]
+    read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
+    info["read"] = {str(length): accuracy for length, accuracy in read.items()}
+    path = (out / f"{name}.pt") if out is not None else checkpoint_path(name)
+    save_checkpoint(path, model=result.model.state_dict(), info=info)
+    return info
+
+
+def _check(name: str) -> None:
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Train the package's small checkpoints again, from their recipes.")
+    p.add_argument("names", nargs="*", default=list(CHECKPOINTS), help=f"some of {tuple(CHECKPOINTS)} (all)")
+    p.add_argument("--out", type=Path, default=None, help="write here instead of the package's assets")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in CHECKPOINTS]
+    if unknown:
+        p.error(f"unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}")
+    for name in args.names:
+        print(name, make(name, args.out), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
