@@ -50,13 +50,17 @@ test: $(STAMP)
 test-unit: $(STAMP)
 	MINIRMT_MODE=ci $(PY) -m pytest tests --ignore=tests/e2e
 
+# The notebooks read corpora from minirmt's data folder (MINIRMT_DATA); a test machine with pre-fetched copies
+# names them with MINIRMT_SHARED_DATA (as the unit tests do), so nothing is downloaded there.
+NOTEBOOK_DATA := $(if $(MINIRMT_DATA),,$(if $(MINIRMT_SHARED_DATA),MINIRMT_DATA=$(MINIRMT_SHARED_DATA)))
+
 # Every notebook and every learner copy (notebooks/exercises/: solutions removed, so each checker must report
 # "not attempted" and fall back to the library for the cells after it).
 test-notebooks: $(STAMP)
 ifeq ($(NOTEBOOKS),)
 	@echo "test-notebooks: no notebooks/*.ipynb yet, nothing to run"
 else
-	MINIRMT_MODE=ci OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest --nbval-lax --nbval-current-env \
+	$(NOTEBOOK_DATA) MINIRMT_MODE=ci OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg $(NOTEBOOKS) $(EXERCISES)
 endif
 
@@ -64,7 +68,7 @@ endif
 notebooks: $(STAMP)
 	for nb in $(NOTEBOOKS); do \
 		$(VENV)/bin/jupytext --sync $${nb%.ipynb}.py && \
-		MINIRMT_MODE=lab $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		$(NOTEBOOK_DATA) MINIRMT_MODE=lab $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 $$nb && \
 		$(PY) notebooks/tools/current.py --stamp $$nb || exit 1; \
 	done

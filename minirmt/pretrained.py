@@ -87,6 +87,20 @@ def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
     return info
 
 
+def report() -> str:
+    """A markdown table of every shipped checkpoint: its training and its recorded readings."""
+    factors = sorted({f for *_, far in CHECKPOINTS.values() for f in far})
+    lines = ["| checkpoint | steps | training s | accuracy at 1x | " + " | ".join(f"{f}x" for f in factors) + " |",
+             "|---" * (len(factors) + 4) + "|"]
+    for name in CHECKPOINTS:
+        _, run, info = load(name)
+        g = run.train_config.segments
+        cells = [f"{info['read'][str(f * g)]:.2f}" if str(f * g) in info["read"] else "" for f in factors]
+        lines.append(f"| {name} | {info['steps']} | {info['seconds']:.0f} | {info['eval_accuracy']:.3f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _check(name: str) -> None:
     if name not in CHECKPOINTS:
         raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
@@ -96,7 +110,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Train the package's small checkpoints again, from their recipes.")
     p.add_argument("names", nargs="*", default=list(CHECKPOINTS), help=f"some of {tuple(CHECKPOINTS)} (all)")
     p.add_argument("--out", type=Path, default=None, help="write here instead of the package's assets")
+    p.add_argument("--report", action="store_true", help="print the shipped checkpoints' table, train nothing")
     args = p.parse_args(argv)
+    if args.report:
+        print(report())
+        return 0
     unknown = [n for n in args.names if n not in CHECKPOINTS]
     if unknown:
         p.error(f"unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}")
