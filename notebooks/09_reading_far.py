@@ -189,15 +189,19 @@ viz.plot_accuracy_panels({"answer accuracy, 3 seeds; trained on 1 to 8 segments"
 
 # %% tags=["nbval-check-output"]
 at32 = 32 * train_segments
-print("every RMT seed answers >= 0.9 at 32x the training length:", seeds["RMT"][at32][1] >= 0.9)
+print("at 32x the training length, the RMT's mean over seeds is >= 0.9:", seeds["RMT"][at32][0] >= 0.9)
+print("and no RMT seed is below 0.8 there:", seeds["RMT"][at32][1] >= 0.8)
 print("every full-attention seed is below 0.5 there:", seeds["full attention"][at32][2] < 0.5)
-assert seeds["RMT"][at32][1] >= 0.9 and seeds["full attention"][at32][2] < 0.5
+assert seeds["RMT"][at32][0] >= 0.9 and seeds["RMT"][at32][1] >= 0.8 and seeds["full attention"][at32][2] < 0.5
 
 # %% [markdown]
 # Full attention learns the task as well as the RMT at the training length, but it has only ever seen
 # positions up to 64 apart: on longer texts its attention meets distances it was never trained on, and it
-# falls towards chance within a few doublings. The RMT never sees a distance longer than a segment plus its
-# memory: a longer text only means more steps of the same recurrence, and its memory survives them.
+# falls to chance within a few doublings, in every seed. The RMT never sees a distance longer than a segment
+# plus its memory: a longer text only means more steps of the same recurrence. How many steps its memory
+# survives differs from seed to seed: in the shipped runs one seed answers every question up to 1,024x (65,536
+# tokens), one up to 32x before it starts to slip, and one settles near 0.87 from 8x on and stays there, all
+# the way to 1,024x. Three seeds of one small model: the spread is part of the result.
 #
 # ## 5. Exercise 09.2: the longest reliable length
 #
@@ -249,22 +253,22 @@ assert short[train_segments][1] >= 0.95 and short[16 * train_segments][0] < 0.9
 # %% [markdown]
 # Both answer every question at the training length, so the training accuracy cannot tell them apart; only
 # reading longer texts does. What changes with the extra steps? Follow the memory through one long text whose
-# needle sits in the first segment: the cosine similarity between the memory right after the needle and after
-# each later segment (1 = unchanged). The dotted line marks the longest training text.
+# needle sits near the start: the cosine similarity between the memory after the first segment and after each
+# later one (1 = unchanged). The dotted line marks the longest training text.
 
 # %%
 short_model = pretrained.load("needle-rmt-short-s0")[0]
-far_tokens, _ = task.sample(64, 16 * train_segments, torch.Generator().manual_seed(3))
-keys_at = (far_tokens[:, :-2] == far_tokens[:, -1:]).float().argmax(1)
-early = far_tokens[keys_at < n - 2][:1]  # one text whose needle sits in the first segment
+far_tokens, _ = task.sample(256, 16 * train_segments, torch.Generator().manual_seed(3))
+early = far_tokens[needle_depth(far_tokens).argmin()][None]  # (1, s): the text whose needle sits earliest
+print(f"its needle sits in segment {int(needle_depth(early) * (early.shape[1] - 2)) // n} of {early.shape[1] // n}")
 drift = {}
 for label, model in (("RMT, 4,000 steps", models["RMT"].cpu()), ("RMT, 2,000 steps", short_model)):
     with torch.no_grad():
         memories = model(early).memories  # g states (1, m, d)
     similarity = viz.memory_similarity(memories)  # (g, g)
-    drift[label] = [{"segment": k, "similarity to the memory after the needle": float(similarity[0, k])}
+    drift[label] = [{"segment": k, "similarity to the memory after segment 0": float(similarity[0, k])}
                     for k in range(len(memories))]
-figure = viz.plot_curves(drift, metrics=["similarity to the memory after the needle"], x="segment",
+figure = viz.plot_curves(drift, metrics=["similarity to the memory after segment 0"], x="segment",
                          title="the memory across the filler (one text)")
 figure.axes[0].axvline(train_segments - 1, color="0.3", linestyle=":", linewidth=1)
 figure
@@ -308,7 +312,8 @@ assert table[0].min() >= 0.9
 # time and keeps only its `m` memory vectors between segments. We measure both (the median of 5 readings of
 # one text; `long_context.reading_cost`): milliseconds per thousand tokens, and the peak of the memory the
 # tensors of one reading take (`minirmt.meter.PeakMemory` adds up every tensor an operation returns while it is
-# alive).
+# alive). This is one reading of one text per length on this machine: the shape of the curves is the result,
+# not the third digit.
 
 # %%
 cost_factors = nb.pick(ci=[1, 4, 16], lab=[1, 4, 16, 64, 256], full=[1, 4, 16, 64, 256, 1024])
@@ -336,8 +341,11 @@ assert rmt_mib[-1] < 1.1 * rmt_mib[0] and full_mib[-1] > growth / 2 * full_mib[0
 # %% [markdown]
 # The RMT's peak memory does not move with the length: one segment's activations and `m` vectors, whatever
 # came before. Full attention's grows with every token (its keys and values; PyTorch's fused attention never
-# stores the `s x s` scores, so it grows linearly rather than quadratically), and its time per token grows
-# too. On a GPU the same shapes hold, at a larger scale; the RMT follow-up read two million tokens this way.
+# stores the `s x s` scores, so it grows linearly rather than quadratically), and so does its time per token,
+# once the texts are long. The RMT's time per token stays flat, but it is a loop of small steps: on a GPU,
+# whose parallel kernels make one long attention cheap, full attention was faster per token at every length of
+# the shipped GPU run (Section 9), up to 65,536 tokens; what it cannot do there is answer. The RMT follow-up
+# read two million tokens one segment at a time, with this flat memory.
 #
 # ## 9. At GPU scale
 #
@@ -359,18 +367,30 @@ for label, row in gpu["accuracy"].items():
 
 # %% tags=["nbval-check-output"]
 gpu_rmt = {int(g): a for g, a in gpu["accuracy"]["RMT"].items()}
+gpu_full = {int(g): a for g, a in gpu["accuracy"]["full attention"].items()}
 longest = max(gpu_rmt)
-print(f"on the GPU run, RMT answers >= 0.9 at {longest // gpu['train_segments']}x the training length:",
-      gpu_rmt[longest] >= 0.9)
+print(f"GPU run: the RMT stays above 0.7 up to {longest // gpu['train_segments']}x the training length:",
+      min(gpu_rmt.values()) > 0.7)
+print("full attention is near chance from 8x on:", all(a < 0.2 for g, a in gpu_full.items() if g >= 8 * 8))
+assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() if g >= 8 * 8)
+
+# %% [markdown]
+# The GPU run is one seed, trained twice as long, in bfloat16. It reads 4,096 times the training length
+# (262,144 tokens) without collapsing, but not perfectly: 0.94 at 4x, then about 0.75 from 16x all the way to
+# 4,096x, like the CPU seed that settled near 0.87. Full attention is at chance from 8x on. More steps did not
+# buy a perfect reader here; whether bfloat16 rounding of the memory at every segment costs accuracy, we did not
+# measure. What the run shows at scale is the shape: the RMT's accuracy holds its level over three orders of
+# magnitude of length with a memory of 4 vectors, and its peak memory does not grow.
 
 # %% [markdown]
 # ## Summary
 #
 # - A needle task hides a fact in filler and asks about it at the end: a model without memory is at chance, so
 #   every right answer is memory at work.
-# - Trained on texts of up to 8 segments, the RMT answers on texts hundreds of times longer (3 seeds of 3),
-#   with a peak memory that does not depend on the length. Full attention, trained on the same texts, fails
-#   soon past the training length, and its memory and time per token grow with it.
+# - Trained on texts of up to 8 segments, the RMT answers on texts dozens to a thousand times longer: at 32x
+#   the mean over 3 seeds is 0.95 (two seeds perfect, one at 0.84), with a peak memory that does not depend on
+#   the length. Full attention, trained on the same texts, is at chance by 8x in every seed, and its memory
+#   grows with the length.
 # - The same RMT trained for half the steps is just as right at the training length and fails far sooner:
 #   length generalisation is a property of the training, not only of the architecture, and only reading
 #   longer texts measures it. Where it fails, the memory drifts away from the states its reader knows.
