@@ -111,3 +111,12 @@ def test_main_can_handle_named_lessons_only(tmp_path, capsys):
 
 def test_the_committed_exercise_copies_are_current(capsys):
     assert exercises.main(["--check"]) == 0, capsys.readouterr().out
+
+
+def test_the_answer_key_stays_in_the_solution_notebook_only():
+    nb = executed_notebook()
+    key = nbformat.v4.new_markdown_cell("**Answers**\n\n1. Because.", metadata={"tags": ["answer"]})
+    nb.cells.append(key)
+    assert "**Answers**" not in "".join(c.source for c in exercises.exercise_copy(nb).cells)
+    assert "**Answers**" not in "".join(c.source for c in exercises.nbgrader_lesson(nb, "01").cells)
+    assert nb.cells[-1] is key  # the solution notebook keeps it

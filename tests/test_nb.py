@@ -57,3 +57,37 @@ def test_setup_rejects_an_unknown_mode(monkeypatch):
     monkeypatch.setenv("MINIRMT_MODE", "gpu")
     with pytest.raises(ValueError, match="MINIRMT_MODE='gpu'"):
         nb.setup()
+
+
+def test_library_sha256_follows_the_recipe(tmp_path, monkeypatch):
+    import hashlib
+
+    from minirmt import nb as notebook_setup
+
+    package = tmp_path / "minirmt"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_bytes(b"x = 1\n")
+    (package / "sub" / "a.py").write_bytes(b"y = 2\n")
+    (package / "data.json").write_bytes(b"{}")  # not a .py file: not part of the fingerprint
+    monkeypatch.setattr(notebook_setup.resources, "files", lambda name: package)
+    expected = hashlib.sha256(b"minirmt/__init__.py\0x = 1\n\0minirmt/sub/a.py\0y = 2\n\0").hexdigest()
+    assert notebook_setup.library_sha256() == expected
+    (package / "sub" / "a.py").write_bytes(b"y = 3\n")
+    assert notebook_setup.library_sha256() != expected
+
+
+def test_notebooks_current_lists_stale_notebooks(tmp_path, monkeypatch, capsys):
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks" / "tools"))
+    import current
+
+    book = tmp_path / "01_x.ipynb"
+    book.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    monkeypatch.setattr(current, "NOTEBOOKS", tmp_path)
+    monkeypatch.setattr(current, "library_sha256", lambda: "abc")
+    assert current.main([]) == 1 and "01_x.ipynb" in capsys.readouterr().out
+    assert current.main(["--stamp", str(book)]) == 0
+    assert current.recorded(book) == "abc" and current.main([]) == 0

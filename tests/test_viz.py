@@ -261,6 +261,9 @@ def test_plot_heatmap_labels_and_annotates():
     assert [t.get_text() for t in ax.texts] == [".10", ".95", "1.00", ".50", ".00", ".25"]
     assert [t.get_color() for t in ax.texts[:3]] == ["white", "black", "black"]  # readable on viridis
     assert len(viz.plot_heatmap(torch.rand(20, 20), "x", "y").axes[0].texts) == 0  # too many cells to label
+    named = viz.plot_heatmap(values, "depth", "g", row_labels=[8, 64], col_labels=["0-.3", ".3-.6", ".6-1"]).axes[0]
+    assert [t.get_text() for t in named.get_yticklabels()] == ["8", "64"]
+    assert [t.get_text() for t in named.get_xticklabels()] == ["0-.3", ".3-.6", ".6-1"]
 
 
 def test_plot_curves_draws_runs_that_are_all_lists_of_records():
