@@ -301,9 +301,12 @@ assert table[0].min() >= 0.9
 
 # %% [markdown]
 # At the training length every depth is answered. On longer texts, compare the columns: if the needles at the
-# start were lost first, the memory would be *forgetting*, the fact overwritten segment by segment. If every
-# depth falls about alike, what fails is reading the memory after many steps of filler, wherever the fact
-# entered it, which is what the drift suggests.
+# start were lost first, the memory would be *forgetting*, the fact overwritten segment by segment. In the
+# committed lab run (one model) it is the other way round: at 16x the needles in the first quarter of the text
+# are found most often (0.40 in the committed run), those near the question least (about 0.1-0.16). A fact
+# written early enters a memory still close to its starting state, which the reader knows from training; a fact
+# written late enters a memory that has already drifted for hundreds of segments. What fails is writing into,
+# and reading from, a drifted memory, not holding an old fact.
 #
 # ## 8. What a long text costs
 #
@@ -428,10 +431,10 @@ assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() 
 # 4. Evaluate on longer texts while training (a held-out set at, say, 8x and 32x the training length) and stop
 #    when *that* accuracy stops improving; the training accuracy cannot tell the two models apart. Training
 #    with more segments, or on a mix that reaches longer, is the other lever.
-# 5. Read it from the heatmap of your run: if the early columns (needle at the start) fall first, the memory
-#    loses the fact as filler passes; if all columns fall together, the memory still holds the fact and what
-#    fails is reading it after a long drift. In the committed run the columns fall together at about the same
-#    lengths, which points to drift, not overwriting.
+# 5. Not here: in the committed run the needles at the start of a long text are found *more* often than
+#    those just before the question. So the memory is not overwritten segment by segment (that would lose the
+#    oldest facts first); it drifts, and a fact written into an already drifted memory is the one the reader
+#    cannot find. Check it on your own run's heatmap: with another seed the numbers change.
 
 # %% [markdown]
 # ## References
