@@ -174,7 +174,7 @@ def test_train_help_shows_every_default_and_what_each_model_is(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500, classify 1000, needle 2000)" in text  # recipes
+    assert "(default: copy 1000, reverse 1000, assoc 2000, mqar 1500, classify 1000, needle 4000)" in text  # recipes
     assert "--num-mem-tokens INT m, memory tokens" in text and "(default: 8)" in text
     assert "xl: Transformer-XL" in text and "memtok: Memory tokens that are not carried" in text
     assert text.count("(default:") >= text.count("  --") - 2  # every option but --help and --quiet
