@@ -1,6 +1,7 @@
 """Learner copies of the notebooks, their Colab links, and an nbgrader course: `python -m minirmt.exercises`.
 
-For every notebook `notebooks/NN_name.ipynb` with exercises, writes `notebooks/exercises/NN_name.ipynb` in which
+For every notebook `notebooks/NN_name.ipynb` with exercises or an answer key, writes
+`notebooks/exercises/NN_name.ipynb` in which
 
 - each region between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader style) becomes
   `raise NotImplementedError("exercise: ...")` at the region's indentation; the checker in the next cell then
@@ -107,6 +108,10 @@ def has_solutions(notebook) -> bool:
     return any(cell.cell_type == "code" and BEGIN in cell.source for cell in notebook.cells)
 
 
+def has_answer_key(notebook) -> bool:
+    return any(ANSWER_TAG in cell.metadata.get("tags", []) for cell in notebook.cells)
+
+
 def exercise_copy(notebook, path: str | None = None):
     """The learner copy of a notebook (a new object; the input is not changed); `path`: its place in the
     repository, for its Colab badge."""
@@ -135,7 +140,7 @@ def render(notebook) -> str:
 
 
 def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Path, str | None]:
-    """`{exercise path: text}` for every notebook with exercises; None for a stale copy to delete.
+    """`{exercise path: text}` for every notebook with exercises or an answer key; None for a stale copy to delete.
 
     only: lesson names or prefixes ("05", "05_inside_the_memory", a path); empty means every lesson.
     """
@@ -146,7 +151,7 @@ def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Pa
         if prefixes and not path.stem.startswith(prefixes):
             continue
         notebook = nbformat.read(path, as_version=4)
-        if has_solutions(notebook):
+        if has_solutions(notebook) or has_answer_key(notebook):
             try:
                 wanted[out_dir / path.name] = render(exercise_copy(notebook, f"notebooks/exercises/{path.name}"))
             except ValueError as error:

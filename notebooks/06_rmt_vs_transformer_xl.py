@@ -59,7 +59,9 @@ nb.setup()
 # | segment-only | nothing | - | `n x n` |
 # | Transformer-XL | per layer, the hidden states of the last `c` positions (the *cache*) | no: stop-gradient | `n x (c + n)` |
 # | MemTr-XL | the XL cache; plus `m` learned memory tokens in every segment, the same each time | no | `(m + n) x (c + m + n)` |
+# | memory tokens, not carried | nothing: the RMT's read and write slots, but every segment starts from the learned memory | - | `(2m + n) x (2m + n)` |
 # | RMT | `m` memory vectors, written by the previous segment | yes: backpropagation through time | `(2m + n) x (2m + n)` |
+# | RMT + XL cache | the RMT's memory, and the XL cache of the previous segment's tokens | memory yes, cache no | `(2m + n) x (c + 2m + n)` |
 # | full attention | no boundary: the whole sequence is one segment | - | `s x s` |
 #
 # Transformer-XL (Dai et al., 2019, Sec. 3.2) lets each layer attend to the previous segment's hidden states

@@ -334,7 +334,7 @@ viz.plot_lm_curves({name: r.history for name, r in runs.items()}, x="step", titl
 # ## 4. What a token costs
 #
 # Training costs about `6 N` FLOPs per token for `N` parameters (2 per multiply-add, forward and twice that
-# backward), plus attention: `12 · l · d · T` for `T` keys per query. `lm.flops_per_token` counts both for
+# backward), plus attention: `12 · l · d · T` for `T` keys per query. `accel.flops_per_token` counts both for
 # every model, including the positions that are not text: the RMT decoder processes `m + n + m` positions
 # per segment of `n` tokens, so a memory of `m = 16` on `n = 128` costs a quarter more. The full Transformer
 # is different in kind: every token attends to the whole window, so its cost per token grows with the
@@ -391,8 +391,8 @@ print("autocast dtype on a GPU:", training.autocast_dtype("auto", torch.device("
 # gradients after every backward pass, and each process reads its **own rows** of the stream: the stream is
 # cut into `b × world_size` rows and process `k` takes rows `k·b ... (k+1)·b - 1`, so every process still
 # carries its memory along continuous text. Losses and evaluation sums are added across processes
-# (`all_reduce`); process 0 logs and saves. (A test runs two processes on the CPU and checks that they train
-# exactly like one process with both processes' rows.)
+# (`all_reduce`); process 0 logs and saves. Two processes train exactly like one process given both processes'
+# rows (the package's tests check it on the CPU).
 
 # %% tags=["nbval-check-output"]
 for rank in (0, 1):

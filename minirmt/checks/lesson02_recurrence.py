@@ -157,7 +157,8 @@ def check_run_truncated(fn) -> Callable:
                 elif len(reached) == len(want) + 1:
                     problem = "one segment too many: detach when i <= g - bptt_depth (not i < g - bptt_depth)"
                 elif len(reached) == len(want) - 1:
-                    problem = "one segment too few: detach only when i <= g - bptt_depth"
+                    problem = "one segment too few: detach only when i <= g - bptt_depth, and detach the memory " \
+                              "entering segment i (before model.step), not the one it hands on"
                 else:
                     problem = f"detach the memory entering segments 1 .. g - bptt_depth = {g - depth}"
                 raise CheckFailed(f"{label}: the last segment's loss reached segments {reached}, expected the last "

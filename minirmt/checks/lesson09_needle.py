@@ -91,8 +91,11 @@ def check_reliable_length(fn) -> Callable:
             if got == _reliable(list(accuracy), accuracy, threshold):
                 raise CheckFailed(f"{label} is {got}, expected {expected}: go through the lengths in order, "
                                   "sorted(accuracy)")
-            raise CheckFailed(f"{label} is {got!r}, expected {expected!r} (an accuracy equal to the threshold counts "
-                              "as reliable)")
+            if threshold in accuracy.values():
+                raise CheckFailed(f"{label} is {got!r}, expected {expected!r}: an accuracy equal to the threshold "
+                                  "counts as reliable (>=)")
+            raise CheckFailed(f"{label} is {got!r}, expected {expected!r}: take the lengths as numbers, in "
+                              "increasing order, and stop at the first below the threshold")
         return len(settings)
 
     return run_checker("reliable_length", fn, reference_reliable_length, cases)
