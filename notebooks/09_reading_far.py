@@ -346,10 +346,11 @@ assert rmt_mib[-1] < 1.1 * rmt_mib[0] and full_mib[-1] > growth / 2 * full_mib[0
 # The RMT's peak memory does not move with the length: one segment's activations and `m` vectors, whatever
 # came before. Full attention's grows with every token (its keys and values; PyTorch's fused attention never
 # stores the `s x s` scores, so it grows linearly rather than quadratically), and so does its time per token,
-# once the texts are long. The RMT's time per token stays flat, but it is a loop of small steps: on a GPU,
-# whose parallel kernels make one long attention cheap, full attention was faster per token at every length of
-# the shipped GPU run (Section 9), up to 65,536 tokens; what it cannot do there is answer. The RMT follow-up
-# read two million tokens one segment at a time, with this flat memory.
+# once the texts are long. The RMT's time per token stays flat, but it is a loop of small steps, while one long
+# attention is a few large matrix products: at the lengths measured here full attention is faster per token, on
+# this CPU and even more on the GPU of Section 9 (up to 65,536 tokens); the gap closes as its time per token
+# grows. What it cannot do at those lengths is answer. The RMT follow-up read two million tokens one segment
+# at a time, with this flat memory.
 #
 # ## 9. At GPU scale
 #
