@@ -263,8 +263,9 @@ viz.plot_attention(weights[layer, head], 0, None, title=f"XL, g = 2, answer segm
 #
 # ## 6. Cost against sequence length
 #
-# We time one training step (forward and backward) of each model, and count the memory autograd keeps for the
-# backward pass (the activations; it is what grows with the length and sets the peak). A hook sees every
+# We time training steps (forward and backward) of each model, the median of 5 after the first, and count the
+# memory autograd keeps for the backward pass (the activations; it is what grows with the length and sets the
+# peak). A hook sees every
 # tensor saved for backward; we add up their sizes, leaving out the parameters. `rmt, memory-flat` is RMT with
 # `memory_flat=True`: it recomputes each segment's blocks in the backward pass instead of keeping their activations
 # (notebook 02), all but the last segment, whose backward pass comes right after its forward pass; it keeps the
@@ -301,13 +302,13 @@ cost = {label: [] for label in variants}
 for s in lengths:
     tokens = torch.randint(0, task.vocab_size, (8, s), generator=torch.Generator().manual_seed(s))
     for label, (name, model_cfg) in variants.items():
-        seconds, memory = step_cost(build_model(name, model_cfg, seed=0), tokens, tokens, 1)
+        seconds, memory = step_cost(build_model(name, model_cfg, seed=0), tokens, tokens, 5)
         cost[label].append({"s": s, "ms per training step": 1000 * seconds, "MiB kept for backward": memory / 2**20})
     print(f"s = {s:5d}: " + "  ".join(f"{label} {cost[label][-1]['ms per training step']:.0f} ms" for label in variants))
 
 # %%
 viz.plot_curves(cost, metrics=["ms per training step", "MiB kept for backward"], x="s",
-                title="cost of one training step, batch 8, n = 128 (this machine's CPU)")
+                title="cost of one training step (median of 5), batch 8, n = 128 (this machine's CPU)")
 
 # %% tags=["nbval-check-output"]
 memory = {label: [row["MiB kept for backward"] for row in rows] for label, rows in cost.items()}
