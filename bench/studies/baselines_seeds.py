@@ -1,0 +1,51 @@
+"""Seven ways across a segment boundary, over seeds: notebook 06's quality comparison (copy with the answer g - 1
+segments back) for several seeds.
+
+Notebook 06's lab settings: copy with a fixed source of 4 digits, segments of 4, lab-size models (m 8, cache 4),
+250 steps, batch 32; the evaluation of the run's end (4 held-out batches). Writes the rows as JSON (the notebook reads
+the copy shipped as minirmt/assets/baselines_seeds.json).
+
+    python bench/studies/baselines_seeds.py --out bench/results/baselines_seeds/results.json
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import torch  # noqa: E402
+
+from minirmt import build_model, preset  # noqa: E402
+from minirmt.tasks import make_task  # noqa: E402
+from minirmt.train import TrainConfig, train  # noqa: E402
+
+MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")
+SEGMENTS, STEPS = (2, 3, 4), 250
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seeds", default="0,1,2")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    task = make_task("copy", 4, source_len=4)
+    cfg = preset("lab", vocab_size=task.vocab_size, segment_len=4, num_mem_tokens=8)
+    rows = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for g in SEGMENTS:
+            for name in MODELS:
+                config = TrainConfig(steps=STEPS, batch_size=32, warmup=STEPS // 10, eval_every=STEPS, segments=g,
+                                     seed=seed, device="cpu")
+                run = train(build_model(name, cfg, seed=seed), task, config, progress=False)
+                rows.append({"seed": seed, "g": g, "model": name, "accuracy": run.metrics["eval_accuracy"]})
+                print(rows[-1], flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"made_by": "python bench/studies/baselines_seeds.py", "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
