@@ -306,3 +306,23 @@ def print_notes(notes: list[str], path: Path) -> None:
     for note in notes:
         print("note:", note)
     print("wrote", path)
+
+
+def seed_study_args(description: str, argv=None):
+    """The command line every seed study shares: `--out` (the JSON to write) and `--seeds` (comma-separated,
+    default 0,1,2); sets torch to 2 threads, as notebooks run in lab mode. Returns (args, [seeds])."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--seeds", default="0,1,2")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    return args, [int(s) for s in args.seeds.split(",")]
+
+
+def write_study(out: Path, script: str, **payload) -> Path:
+    """Write a seed study's result, `{"made_by": "python <script>", **payload}`, to `out`."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"made_by": f"python {script}", **payload}, indent=1))
+    return out

@@ -3,6 +3,7 @@ timing harness calls every step as often as it says, the memory benchmark compil
 summary reads the records the scripts write; every script runs in --smoke mode. (The benchmarks themselves
 are run by hand: bench/README.md.)"""
 
+import json
 import os
 import subprocess
 import sys
@@ -209,3 +210,14 @@ def test_every_benchmark_runs_in_smoke_mode(script, tmp_path):
                           env={**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"},
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_seed_studies_share_one_command_line_and_record(tmp_path):
+    threads = torch.get_num_threads()
+    try:
+        args, seeds = harness.seed_study_args("a study", ["--out", str(tmp_path / "r" / "out.json"), "--seeds", "0,2"])
+        assert seeds == [0, 2] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    written = harness.write_study(args.out, "bench/studies/x.py", rows=[{"seed": 0}])
+    assert json.loads(written.read_text()) == {"made_by": "python bench/studies/x.py", "rows": [{"seed": 0}]}

@@ -8,14 +8,12 @@ the copy shipped as minirmt/assets/baselines_seeds.json).
     python bench/studies/baselines_seeds.py --out bench/results/baselines_seeds/results.json
 """
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
 
-import torch  # noqa: E402
+import harness  # noqa: E402
 
 from minirmt import build_model, preset  # noqa: E402
 from minirmt.tasks import make_task  # noqa: E402
@@ -26,15 +24,11 @@ SEGMENTS, STEPS = (2, 3, 4), 250
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", default="0,1,2")
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
+    args, seeds = harness.seed_study_args(__doc__.split("\n\n")[0], argv)
     task = make_task("copy", 4, source_len=4)
     cfg = preset("lab", vocab_size=task.vocab_size, segment_len=4, num_mem_tokens=8)
     rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in seeds:
         for g in SEGMENTS:
             for name in MODELS:
                 config = TrainConfig(steps=STEPS, batch_size=32, warmup=STEPS // 10, eval_every=STEPS, segments=g,
@@ -42,8 +36,7 @@ def main(argv=None) -> int:
                 run = train(build_model(name, cfg, seed=seed), task, config, progress=False)
                 rows.append({"seed": seed, "g": g, "model": name, "accuracy": run.metrics["eval_accuracy"]})
                 print(rows[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"made_by": "python bench/studies/baselines_seeds.py", "rows": rows}, indent=1))
+    harness.write_study(args.out, "bench/studies/baselines_seeds.py", rows=rows)
     return 0
 
 

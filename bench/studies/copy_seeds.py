@@ -8,13 +8,12 @@ the rows as JSON (the notebook reads the copy shipped as minirmt/assets/copy_see
     python bench/studies/copy_seeds.py --out bench/results/copy_seeds/results.json
 """
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
 
+import harness  # noqa: E402
 import torch  # noqa: E402
 
 from minirmt import build_model, preset, tasks  # noqa: E402
@@ -33,15 +32,11 @@ def accuracy(model, task, g: int) -> float:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", default="0,1,2")
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
+    args, seeds = harness.seed_study_args(__doc__.split("\n\n")[0], argv)
     task = tasks.make_task("copy", segment_len=8)
     cfg = preset("lab", vocab_size=task.vocab_size)
     rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in seeds:
         for g in COUNTS:
             for model in STEPS:
                 config = TrainConfig(steps=STEPS[model], segments=g, batch_size=64, lr=3e-3, eval_every=100,
@@ -49,8 +44,7 @@ def main(argv=None) -> int:
                 run = train(build_model(model, cfg, seed=seed), task, config, progress=False)
                 rows.append({"seed": seed, "g": g, "model": model, "accuracy": accuracy(run.model, task, g)})
                 print(rows[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"made_by": "python bench/studies/copy_seeds.py", "rows": rows}, indent=1))
+    harness.write_study(args.out, "bench/studies/copy_seeds.py", rows=rows)
     return 0
 
 

@@ -8,14 +8,12 @@ reads the copy shipped as minirmt/assets/curricula.json).
     python bench/studies/curricula_seeds.py --out bench/results/curricula/results.json
 """
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
 
-import torch  # noqa: E402
+import harness  # noqa: E402
 
 from minirmt import build_model, preset  # noqa: E402
 from minirmt.checks import reference_accuracy_by_segments, reference_doubling_stages  # noqa: E402
@@ -47,15 +45,9 @@ def runs_of(seed: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", default="0,1,2")
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
-    seeds = {s: runs_of(int(s)) for s in args.seeds.split(",")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"made_by": "python bench/studies/curricula_seeds.py", "train_segments":
-                                    TRAIN_SEGMENTS, "seeds": seeds}, indent=1))
+    args, seeds = harness.seed_study_args(__doc__.split("\n\n")[0], argv)
+    harness.write_study(args.out, "bench/studies/curricula_seeds.py", train_segments=TRAIN_SEGMENTS,
+                        seeds={str(seed): runs_of(seed) for seed in seeds})
     return 0
 
 

@@ -8,16 +8,14 @@ shipped as minirmt/assets/truncation.json).
     python bench/studies/truncation_seeds.py --out bench/results/truncation/results.json
 """
 
-import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).resolve().parents[1])]
 
-import torch  # noqa: E402
+import harness  # noqa: E402
 
 from minirmt import build_model, preset, tasks  # noqa: E402
 from minirmt.train import TrainConfig, train  # noqa: E402
@@ -37,18 +35,13 @@ def run(seed: int, depth: int | None, steps: int) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seeds", default="0,1,2")
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
+    args, seeds = harness.seed_study_args(__doc__.split("\n\n")[0], argv)
     rows = []
-    for seed in (int(s) for s in args.seeds.split(",")):
+    for seed in seeds:
         for depth, steps in RUNS:
             rows.append(run(seed, depth, steps))
             print(rows[-1], flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"made_by": "python bench/studies/truncation_seeds.py", "rows": rows}, indent=1))
+    harness.write_study(args.out, "bench/studies/truncation_seeds.py", rows=rows)
     return 0
 
 
