@@ -2,9 +2,11 @@
 
 Each checkpoint is a recipe (recipes.py) run to its end: its task, model, overrides and seed are the table below,
 so `python -m minirmt.pretrained` makes every file again (`python -m minirmt.pretrained needle-rmt-s0`: one).
-After training, `make` also reads each needle model far past its training length and records the accuracies.
+A checkpoint keeps the trained weights and the run's history and last evaluation; after training, `make` also
+reads each needle model far past its training length and records the accuracies.
 
     model, run, info = pretrained.load("needle-rmt-s0")  # eval mode; the Recipe; {"eval_accuracy", "read", ...}
+    result = pretrained.trained("copy-rmt-g4")         # the same as a TrainResult: .model, .history, .metrics
     pretrained.result("needle_full_mode")             # a shipped result, e.g. notebook 09's GPU run
 
 The results a notebook shows without re-running them (a GPU run, several seeds) ship beside the checkpoints as
@@ -20,16 +22,29 @@ from pathlib import Path
 
 from . import long_context
 from .recipes import Recipe, recipe
-from .train import train
+from .train import TrainResult, train
 from .training import load_checkpoint, save_checkpoint
 
 # name -> (task, model, recipe overrides, the factors of the training length `make` reads it at afterwards)
 FAR = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# the plain schedule the notebooks' experiments use: TrainConfig's defaults, no curriculum, no early stop
+PLAIN = {"lr": 3e-3, "warmup": 100, "eval_every": 100, "curriculum": "none", "stop_accuracy": None}
 CHECKPOINTS = {
+    # notebook 09: one fact in filler, read far past the training length
     **{f"needle-rmt-s{seed}": ("needle", "rmt", {"seed": seed}, FAR) for seed in (0, 1, 2)},
     **{f"needle-rmt-short-s{seed}": ("needle", "rmt", {"seed": seed, "steps": 2000}, FAR[:8]) for seed in (0, 1, 2)},
     **{f"needle-full-s{seed}": ("needle", "full", {"seed": seed}, FAR[:6]) for seed in (0, 1, 2)},
     "needle-segment": ("needle", "segment", {"steps": 500}, FAR[:3]),
+    # notebook 03: copy and reverse over 4 segments of 8 (the largest g of its experiment)
+    "copy-rmt-g4": ("copy", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
+    "copy-segment-g4": ("copy", "segment", {**PLAIN, "segments": 4, "steps": 300}, ()),
+    "reverse-rmt-g4": ("reverse", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
+    # notebook 04: full attention on 2 pairs over 4 segments (the calibration), and the RMT with the memory hint
+    "assoc-full": ("assoc", "full", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 1200}, ()),
+    "assoc-rmt": ("assoc", "rmt", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 500, "memory_hint": False}, ()),
+    "assoc-rmt-hint": ("assoc", "rmt", {}, ()),
+    # notebook 05: the copy model it opens up, 3 segments of 8
+    "copy-rmt-g3": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 1000}, ()),
 }
 READ_COUNT = 128  # texts per length in the reading `make` records
 
@@ -49,7 +64,8 @@ def run_of(name: str) -> Recipe:
 
 def load(name: str):
     """`(model, recipe, info)`: checkpoint `name` in eval mode on the CPU, its recipe, and what `make` recorded:
-    "eval_accuracy" on the held-out batches at the training length, "steps", "seconds", and "read": {g: answer
+    "eval_accuracy" on the held-out batches at the training length, "steps", "seconds", "history" and "metrics"
+    (the run's records and last evaluation, as in TrainResult), and for a needle model "read": {g: answer
     accuracy on READ_COUNT texts of g segments} at the table's factors of the training length."""
     path = checkpoint_path(name)
     if not path.is_file():
@@ -60,6 +76,14 @@ def load(name: str):
     model = run.build_model()
     model.load_state_dict(state["model"])
     return model.eval(), run, state["info"]
+
+
+def trained(name: str) -> TrainResult:
+    """Checkpoint `name` as the TrainResult its training returned: the model (eval mode, CPU), history, metrics
+    (the needle models keep their readings instead: their history and metrics are empty)."""
+    model, run, info = load(name)
+    return TrainResult(model, info.get("history", []), info.get("metrics", {}), step=info["steps"],
+                       segments=run.train_config.segments, seconds=info["seconds"])
 
 
 def result(name: str) -> dict:
@@ -77,11 +101,12 @@ def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
     started = time.perf_counter()
     result = train(run.build_model(), run.task, run.train_config, progress=progress)
     info = {"eval_accuracy": result.metrics["eval_accuracy"], "steps": result.step,
-            "seconds": round(time.perf_counter() - started, 1)}
+            "seconds": round(time.perf_counter() - started, 1), "history": result.history, "metrics": result.metrics}
     g = run.train_config.segments
     lengths = [f * g for f in CHECKPOINTS[name][3]]
-    read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
-    info["read"] = {str(length): accuracy for length, accuracy in read.items()}
+    if lengths:
+        read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
+        info["read"] = {str(length): accuracy for length, accuracy in read.items()}
     path = (out / f"{name}.pt") if out is not None else checkpoint_path(name)
     save_checkpoint(path, model=result.model.state_dict(), info=info)
     return info
@@ -95,7 +120,8 @@ def report() -> str:
     for name in CHECKPOINTS:
         _, run, info = load(name)
         g = run.train_config.segments
-        cells = [f"{info['read'][str(f * g)]:.2f}" if str(f * g) in info["read"] else "" for f in factors]
+        read = info.get("read", {})
+        cells = [f"{read[str(f * g)]:.2f}" if str(f * g) in read else "" for f in factors]
         lines.append(f"| {name} | {info['steps']} | {info['seconds']:.0f} | {info['eval_accuracy']:.3f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -119,7 +145,8 @@ def main(argv=None) -> int:
     if unknown:
         p.error(f"unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}")
     for name in args.names:
-        print(name, make(name, args.out), flush=True)
+        info = make(name, args.out)
+        print(name, {key: value for key, value in info.items() if key not in ("history", "metrics")}, flush=True)
     return 0
 
 

@@ -480,8 +480,7 @@ for depth in (None, 2, 1):
         build_model("rmt", dataclasses.replace(cfg, bptt_depth=depth), seed=0), task,
         TrainConfig(steps=SIZES["steps"], batch_size=SIZES["train_batch"], lr=3e-3, segments=3,
                     eval_every=max(SIZES["steps"] // 6, 1), eval_batches=SIZES["eval_batches"], device=nb.device()),
-        progress=False,
-    )
+    )  # a progress bar per run
     name = "full BPTT" if depth is None else f"bptt_depth={depth}"
     copy_results[name] = run
     print(f"{name:>12}: answer accuracy {run.metrics['eval_accuracy']:.3f}, exact match "

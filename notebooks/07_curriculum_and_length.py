@@ -134,7 +134,7 @@ curricula = {
     "+1 curriculum": segment_stages(task, train_segments),
     "doubling curriculum": [(task, g) for g in doubling_stages(task.min_segments, train_segments)],
 }
-runs = {name: train(build_model("rmt", cfg, seed=0), task, config, stages=stages, progress=False)
+runs = {name: train(build_model("rmt", cfg, seed=0), task, config, stages=stages)  # a progress bar per run
         for name, stages in curricula.items()}
 for name, run in runs.items():
     start = next(r["step"] for r in run.history if "loss" in r and r["segments"] == train_segments)

@@ -91,8 +91,8 @@ def test_unknown_checkpoint_names_the_choices():
         pretrained.main(["nope"])
 
 
-@pytest.mark.parametrize("name", list(pretrained.CHECKPOINTS))
-def test_shipped_checkpoint_reaches_its_recorded_accuracy(name):
+@pytest.mark.parametrize("name", [name for name in pretrained.CHECKPOINTS if name.startswith("needle")])
+def test_shipped_needle_checkpoint_reaches_its_recorded_accuracy(name):
     model, run_, info = pretrained.load(name)
     accuracy = long_context.accuracy_by_length(model, run_.task, [run_.train_config.segments], count=512, seed=7)
     got = accuracy[run_.train_config.segments]

@@ -1,0 +1,52 @@
+"""The checkpoints the package ships for lessons 03-05: each is its recipe's run, and reads back as one."""
+
+import pytest
+import torch
+
+from minirmt import pretrained
+from minirmt.metrics import answer_accuracy
+
+LESSON_CHECKPOINTS = [name for name in pretrained.CHECKPOINTS if not name.startswith("needle")]
+
+
+def held_out_accuracy(model, task, g: int, count: int = 512, seed: int = 7) -> float:
+    tokens, targets = task.sample(count, g, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        return answer_accuracy(model(tokens).logits, targets)[0]
+
+
+@pytest.mark.parametrize("name", LESSON_CHECKPOINTS)
+def test_shipped_checkpoint_reaches_its_recorded_accuracy(name):
+    result = pretrained.trained(name)
+    run = pretrained.run_of(name)
+    g = run.train_config.segments
+    got = held_out_accuracy(result.model, run.task, g)
+    assert abs(got - result.metrics["eval_accuracy"]) < 0.05, (got, result.metrics)  # other sequences, same skill
+    assert not result.model.training and result.step == result.metrics["step"] and result.segments == g
+    evaluations = [r for r in result.history if "eval_accuracy" in r]
+    assert evaluations[-1]["eval_accuracy"] == result.metrics["eval_accuracy"]
+
+
+def test_the_copy_models_are_the_first_seed_of_the_shipped_study():
+    """Notebook 03 shows the study's seed 0 beside these two models, as one run."""
+    rows = {(r["model"], r["g"]): r["accuracy"] for r in pretrained.result("copy_seeds")["rows"] if r["seed"] == 0}
+    for kind in ("rmt", "segment"):
+        model = pretrained.trained(f"copy-{kind}-g4").model
+        run = pretrained.run_of(f"copy-{kind}-g4")
+        assert abs(held_out_accuracy(model, run.task, 4, count=256) - rows[kind, 4]) < 0.02
+
+
+def test_what_the_lesson_models_learned():
+    """The facts the notebooks state about them: copy solved, reverse part-way, recall on the plateau or solved."""
+    accuracy = {name: pretrained.trained(name).metrics["eval_accuracy"] for name in LESSON_CHECKPOINTS}
+    chance = pretrained.run_of("copy-segment-g4").task.chance_accuracy
+    assert accuracy["copy-rmt-g3"] > 0.99 and accuracy["copy-rmt-g4"] > 0.99
+    assert abs(accuracy["copy-segment-g4"] - chance) < 0.05
+    assert 0.6 < accuracy["reverse-rmt-g4"] < 0.95
+    assert accuracy["assoc-full"] > 0.95 and accuracy["assoc-rmt-hint"] > 0.95
+    assert abs(accuracy["assoc-rmt"] - 0.75) < 0.1  # the bag-of-values plateau of 2 pairs
+
+
+def test_trained_gives_the_needle_models_an_empty_history():
+    result = pretrained.trained("needle-segment")
+    assert result.history == [] and result.metrics == {} and result.step == 500
