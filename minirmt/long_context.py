@@ -37,16 +37,19 @@ def samples(task, num_segments: int, count: int, seed: int, device="cpu") -> tup
     return tokens.to(device), targets.to(device)
 
 
+def texts_right(model, task, g: int, count: int, seed: int, batch_size: int, device):
+    """`(tokens (count, s), right (count,))`: `count` seeded texts of g segments and whether each answer is right,
+    read `batch_size` texts at a time."""
+    tokens, targets = samples(task, g, count, seed, device)
+    right = torch.cat([answers_right(model, x, y) for x, y in zip(tokens.split(batch_size), targets.split(batch_size))])
+    return tokens.cpu(), right.cpu()
+
+
 def accuracy_by_length(model, task, segment_counts, count: int = 256, seed: int = 0, batch_size: int = 128,
                        device="cpu") -> dict[int, float]:
     """{g: answer accuracy over `count` seeded sequences of g segments} for every g in `segment_counts`."""
-    result = {}
-    for g in segment_counts:
-        tokens, targets = samples(task, g, count, seed + g, device)
-        right = torch.cat([answers_right(model, x, y) for x, y in zip(tokens.split(batch_size),
-                                                                      targets.split(batch_size))])
-        result[g] = right.float().mean().item()
-    return result
+    return {g: texts_right(model, task, g, count, seed + g, batch_size, device)[1].float().mean().item()
+            for g in segment_counts}
 
 
 def accuracy_by_depth(model, task, segment_counts, bins: int = 4, count: int = 256, seed: int = 0,
@@ -55,10 +58,8 @@ def accuracy_by_depth(model, task, segment_counts, bins: int = 4, count: int = 2
     depths in [k / bins, (k + 1) / bins)); NaN where a bin drew no sequence."""
     table = torch.full((len(segment_counts), bins), float("nan"))
     for i, g in enumerate(segment_counts):
-        tokens, targets = samples(task, g, count, seed + g, device)
-        right = torch.cat([answers_right(model, x, y) for x, y in zip(tokens.split(batch_size),
-                                                                      targets.split(batch_size))]).cpu()
-        where = (needle_depth(tokens.cpu()) * bins).long().clamp(max=bins - 1)  # (count,): each needle's bin
+        tokens, right = texts_right(model, task, g, count, seed + g, batch_size, device)
+        where = (needle_depth(tokens) * bins).long().clamp(max=bins - 1)  # (count,): each needle's bin
         for k in range(bins):
             if (where == k).any():
                 table[i, k] = right[where == k].float().mean()
