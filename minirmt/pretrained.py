@@ -35,6 +35,9 @@ CHECKPOINTS = {
     **{f"needle-rmt-short-s{seed}": ("needle", "rmt", {"seed": seed, "steps": 2000}, FAR[:8]) for seed in (0, 1, 2)},
     **{f"needle-full-s{seed}": ("needle", "full", {"seed": seed}, FAR[:6]) for seed in (0, 1, 2)},
     "needle-segment": ("needle", "segment", {"steps": 500}, FAR[:3]),
+    # notebook 02: copy over 3 segments of 8 with full BPTT and with the gradient cut to 2 and to 1 segments
+    **{f"copy-rmt-bptt-{depth or 'full'}": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 500, "eval_every": 83,
+                                                            "bptt_depth": depth}, ()) for depth in (None, 2, 1)},
     # notebook 03: copy and reverse over 4 segments of 8 (the largest g of its experiment)
     "copy-rmt-g4": ("copy", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
     "copy-segment-g4": ("copy", "segment", {**PLAIN, "segments": 4, "steps": 300}, ()),

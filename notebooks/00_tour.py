@@ -85,7 +85,7 @@ n = nb.pick(ci=4, lab=8)  # segment length
 g = 3  # segments per sequence
 m = 8  # memory tokens
 task = make_task("copy", n, **nb.pick(ci={"num_digits": 4, "source_len": 4}, lab={}))
-steps = nb.pick(ci=150, lab=1000)
+steps = nb.pick(ci=150, lab=500)
 
 tokens, targets = task.sample(batch_size=4, num_segments=g, generator=torch.Generator().manual_seed(0))
 print(task.render(tokens[0], targets[0]))  # `|` separates segments, `.` = nothing to predict there

@@ -76,7 +76,7 @@ SIZES = nb.pick(
     lab=dict(corpus="wikitext-2-raw", train_split="valid", train_tokens=None, eval_tokens=100_000, steps=400,
              d_model=64, n_layers=2, n_heads=4, segment_len=32, num_mem_tokens=8, batch_size=16, segments=4,
              lr=3e-3, warmup=50, time_budget=None, compile=False, cuda_graphs=False,
-             models=("rmt", "segment", "xl"), progress=False),
+             models=("rmt", "segment", "xl"), progress=True),
     full=dict(corpus=os.environ.get("MINIRMT_CORPUS", "wikitext-103"), train_split="train", train_tokens=None,
               eval_tokens=None, steps=None, d_model=512, n_layers=6, n_heads=8, segment_len=128,
               num_mem_tokens=16, batch_size=64, segments=4, lr=6e-4, warmup=200,

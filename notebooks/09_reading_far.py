@@ -66,6 +66,7 @@ import platform
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from minirmt import checks, long_context, pretrained, viz
 from minirmt.train import train
@@ -153,9 +154,10 @@ factors = {"RMT": nb.pick(ci=[1, 2, 4, 8], lab=[1, 4, 16, 32, 64, 256], full=[1,
 count = nb.pick(ci=64, lab=128, full=256)
 accuracy = {}
 for label, model in models.items():
-    lengths = [f * train_segments for f in factors[label]]
-    accuracy[label] = long_context.accuracy_by_length(model.to(device), task, lengths, count=count,
-                                                      batch_size=count, device=device)
+    accuracy[label] = {}
+    for f in tqdm(factors[label], desc=label):  # a progress bar: the longest texts take a while
+        accuracy[label].update(long_context.accuracy_by_length(model.to(device), task, [f * train_segments],
+                                                               count=count, batch_size=count, device=device))
     print(f"{label:15s} " + "  ".join(f"{g // train_segments}x: {a:.2f}" for g, a in accuracy[label].items()))
 
 # %% tags=["nbval-check-output"]
@@ -322,11 +324,11 @@ assert table[0].min() >= 0.9
 # %%
 cost_factors = nb.pick(ci=[1, 4, 16], lab=[1, 4, 16, 64, 256], full=[1, 4, 16, 64, 256, 1024])
 cost = {label: [] for label in ("RMT", "full attention")}
-for f in cost_factors:
+for f in tqdm(cost_factors, desc="lengths"):
     for label in cost:
         cost[label].append(long_context.reading_cost(models[label].to(device), task, f * train_segments,
                                                      device=device))
-    print(f"{f:5d}x ({f * train_segments * n:6d} tokens): " + "  ".join(
+    tqdm.write(f"{f:5d}x ({f * train_segments * n:6d} tokens): " + "  ".join(
         f"{label} {rows[-1]['ms per 1k tokens']:.1f} ms/1k tokens, {rows[-1]['peak MiB']:.2f} MiB"
         for label, rows in cost.items()))
 

@@ -1,4 +1,4 @@
-"""The checkpoints the package ships for lessons 03-05: each is its recipe's run, and reads back as one."""
+"""The checkpoints the package ships for lessons 02-05: each is its recipe's run, and reads back as one."""
 
 import pytest
 import torch
@@ -36,6 +36,15 @@ def test_the_copy_models_are_the_first_seed_of_the_shipped_study():
         assert abs(held_out_accuracy(model, run.task, 4, count=256) - rows[kind, 4]) < 0.02
 
 
+def test_the_truncation_models_are_the_first_seed_of_the_shipped_study():
+    """Notebook 02 shows these three models beside the study's seeds, seed 0 being these runs."""
+    rows = {r["bptt_depth"]: r["accuracy"] for r in pretrained.result("truncation")["rows"]
+            if r["seed"] == 0 and r["steps"] == 500}
+    for depth in (None, 2, 1):
+        accuracy = pretrained.trained(f"copy-rmt-bptt-{depth or 'full'}").metrics["eval_accuracy"]
+        assert abs(accuracy - rows[depth]) < 0.02, (depth, accuracy, rows[depth])
+
+
 def test_what_the_lesson_models_learned():
     """The facts the notebooks state about them: copy solved, reverse part-way, recall on the plateau or solved."""
     accuracy = {name: pretrained.trained(name).metrics["eval_accuracy"] for name in LESSON_CHECKPOINTS}
@@ -45,6 +54,8 @@ def test_what_the_lesson_models_learned():
     assert 0.6 < accuracy["reverse-rmt-g4"] < 0.95
     assert accuracy["assoc-full"] > 0.95 and accuracy["assoc-rmt-hint"] > 0.95
     assert abs(accuracy["assoc-rmt"] - 0.75) < 0.1  # the bag-of-values plateau of 2 pairs
+    assert accuracy["copy-rmt-bptt-full"] > 0.99
+    assert accuracy["copy-rmt-bptt-2"] < 0.2 and accuracy["copy-rmt-bptt-1"] < 0.2  # truncated: 500 steps too few
 
 
 def test_trained_gives_the_needle_models_an_empty_history():
