@@ -37,7 +37,7 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
 
 def probe_predict(weights: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
     """The probe's class for each row of `features (N, f)`: `(N,)`."""
-    return (with_bias(features.detach().float()) @ weights).argmax(dim=-1)
+    return (with_bias(features.detach().float()) @ weights.float()).argmax(dim=-1)  # weights of any float dtype
 
 
 def probe_accuracy(weights: torch.Tensor, features: torch.Tensor, labels: torch.Tensor) -> float:

@@ -237,10 +237,11 @@ def stream_loss(model, batches):
     """Mean cross-entropy over every target of `batches`, the state carried from batch to batch."""
     ### BEGIN SOLUTION
     state, total, count = None, 0.0, 0
-    for tokens, targets in batches:
-        out = model(tokens, memory=state, targets=targets)
-        state = out.memory  # (b, m, d) for RMT, (l, b, c, d) for XL, None without memory
-        total, count = total + out.loss * targets.numel(), count + targets.numel()
+    with torch.no_grad():  # an evaluation: no graph
+        for tokens, targets in batches:
+            out = model(tokens, memory=state, targets=targets)
+            state = out.memory  # (b, m, d) for RMT, (l, b, c, d) for XL, None without memory
+            total, count = total + out.loss.item() * targets.numel(), count + targets.numel()
     return total / count
     ### END SOLUTION
 

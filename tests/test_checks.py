@@ -396,6 +396,30 @@ def answer_accuracy__swapped(logits, targets):
     return answer_accuracy(logits, targets)[::-1]
 
 
+def answer_accuracy__mean_of_sequence_accuracies(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return (right.sum(1) / asked.sum(1)).mean().item(), answer_accuracy(logits, targets)[1]
+
+
+def rmt_step__detached(model, tokens, memory):
+    hidden, new_memory = checks.reference_rmt_step(model, tokens, memory.detach())
+    return hidden, new_memory.detach()
+
+
+def run_segments__detached(model, tokens):
+    return loop(model, tokens, detach_if=lambda i, g: True)  # every hand-over, the initial memory too
+
+
+def stream_loss__keeps_graph(model, batches):
+    state, total, count = None, 0.0, 0
+    for tokens, targets in batches:
+        out = model(tokens, memory=state, targets=targets)
+        state = out.memory
+        total, count = total + out.loss * targets.numel(), count + targets.numel()
+    return total / count
+
+
 def answer_accuracy__per_sequence(logits, targets):
     asked = targets != -100
     return ((logits.argmax(-1) == targets) & asked).sum(1) / asked.sum(1), 0.0
@@ -632,7 +656,6 @@ RIGHT = [
     (checks.check_copy_targets, checks.reference_copy_targets),
     (checks.check_copy_targets, copy_targets__by_hand),
     (checks.check_answer_accuracy, answer_accuracy),
-    (checks.check_answer_accuracy, answer_accuracy__as_tensors),
     (checks.check_recall_batch, checks.reference_recall_batch),
     (checks.check_recall_batch, recall_batch__by_hand),
     (checks.check_pairs_information, checks.reference_pairs_information),
@@ -695,6 +718,11 @@ MISTAKES = [
     (checks.check_answer_accuracy, answer_accuracy__mean_sequence_accuracy, "the mean per-sequence accuracy"),
     (checks.check_answer_accuracy, answer_accuracy__swapped, "returned (exact match, accuracy)"),
     (checks.check_answer_accuracy, answer_accuracy__per_sequence, "expected one number"),
+    (checks.check_answer_accuracy, answer_accuracy__as_tensors, "is a tensor; return a plain float"),
+    (checks.check_answer_accuracy, answer_accuracy__mean_of_sequence_accuracies, "mean of each sequence's accuracy"),
+    (checks.check_rmt_step, rmt_step__detached, "is it detached?"),
+    (checks.check_run_segments, run_segments__detached, "is the memory detached?"),
+    (checks.check_stream_loss, stream_loss__keeps_graph, "still holds its autograd graph"),
     (checks.check_recall_batch, recall_batch__zeros_elsewhere, "must be -100 where nothing is asked"),
     (checks.check_recall_batch, recall_batch__targets_on_values, "the targets sit on the values"),
     (checks.check_recall_batch, recall_batch__stored_order, "in the order given by `order`"),
@@ -727,7 +755,7 @@ MISTAKES = [
     (checks.check_batchify, batchify__not_shifted, "predicts the NEXT token"),
     (checks.check_batchify, batchify__too_long, "L = (N - 1) // b"),
     (checks.check_loss_by_position, lambda loss,
-     n: rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0), '"b (n g)" puts position fastest'),
+     n: rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0), 'makes the segment index the fastest-varying'),
     (checks.check_loss_by_position, lambda loss, n: loss[:, :n].mean(0), "first segment only"),
     (checks.check_loss_by_position, lambda loss,
      n: rearrange(loss, "b (g n) -> b g n", n=n).mean((0, 2)), "one mean per segment"),

@@ -38,3 +38,11 @@ def test_bad_inputs_are_named():
         probe.fit_linear_probe(torch.zeros(4, 2), torch.zeros(5, dtype=torch.long), 2)
     with pytest.raises(ValueError, match="ridge must be >= 0"):
         probe.fit_linear_probe(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), 2, ridge=-1.0)
+
+
+def test_a_probe_solved_in_float64_predicts_as_one_in_float32():
+    """A learner's probe may keep its float64 weights (notebook 05 suggests float64 for the solve)."""
+    features = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
+    labels = (features[:, 0] > 0).long()
+    weights = probe.fit_linear_probe(features, labels, 2)
+    assert probe.probe_accuracy(weights.double(), features, labels) == probe.probe_accuracy(weights, features, labels)

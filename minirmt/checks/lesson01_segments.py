@@ -148,7 +148,13 @@ def check_rmt_step(fn) -> Callable:
             known_mistakes(both, torch.cat([hidden, new_memory], dim=1), mistakes, atol=1e-4)
             expect_close(got_hidden.detach(), hidden, "b n d", "hidden", atol=1e-4)
             expect_close(got_memory.detach(), new_memory, "b m d", "new memory", atol=1e-4)
-        return len(shapes)
+        memory = torch.randn(2, m, d, generator=gen, requires_grad=True)  # the memory a segment is handed
+        _, got_memory = call(fn, model, torch.randint(0, model.cfg.vocab_size, (2, 6), generator=gen), memory)
+        if not got_memory.requires_grad or torch.autograd.grad(got_memory.sum(), memory, allow_unused=True)[0] is None:
+            raise CheckFailed("rmt_step: the new memory does not depend on the memory it was given through the "
+                              "graph (is it detached?): training backpropagates through this chain of memories "
+                              "(notebook 02), so keep both in the graph")
+        return len(shapes) + 1
 
     return run_checker("rmt_step", fn, reference_rmt_step, cases)
 

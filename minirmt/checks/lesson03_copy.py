@@ -84,6 +84,7 @@ def check_answer_accuracy(fn) -> Callable:
         for b, s, v in shapes:
             targets = torch.randint(0, v, (b, s), generator=gen)
             targets[:, : s // 2] = IGNORE_INDEX  # the first half asks nothing
+            targets[0, s // 2] = IGNORE_INDEX  # one sequence asks one answer fewer: rows have unequal answers
             logits = torch.randn(b, s, v, generator=gen)
             # make some sequences right on every answer, the others right on about half of them
             good = torch.rand(b, s, generator=gen) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
@@ -95,6 +96,9 @@ def check_answer_accuracy(fn) -> Callable:
             label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)})"
             if not (isinstance(got, tuple | list) and len(got) == 2):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (accuracy, exact_match)")
+            for x, name in zip(got, ("accuracy", "exact match")):
+                if isinstance(x, torch.Tensor) and x.numel() == 1:
+                    raise CheckFailed(f"{label}: the {name} is a tensor; return a plain float (use .item())")
             accuracy, exact = (as_number(x, f"{label}: {name}") for x, name in zip(got, ("accuracy", "exact match")))
             right = logits.argmax(-1) == targets
             asked = targets != IGNORE_INDEX
@@ -104,6 +108,9 @@ def check_answer_accuracy(fn) -> Callable:
                 hint = ""
                 if abs(accuracy - right.float().mean().item()) < 1e-6:
                     hint = ": that counts every position; count only the answers, where targets != -100"
+                elif abs(accuracy - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
+                    hint = (": that is the mean of each sequence's accuracy; sequences ask different numbers of "
+                            "answers, so count right answers over all answers of the batch at once")
                 raise CheckFailed(f"{label}: accuracy {accuracy:.4f}, expected {expected[0]:.4f}{hint}")
             if abs(exact - expected[1]) > 1e-6:
                 hint = ""

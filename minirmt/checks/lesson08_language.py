@@ -77,8 +77,8 @@ def check_loss_by_position(fn) -> Callable:
             expected = reference_loss_by_position(loss, n)
             known_mistakes(got, expected, [
                 (rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0),
-                 'the pattern "b (n g)" puts position fastest: a row is g segments one after the other, '
-                 '"b (g n) -> (b g) n"'),
+                 'the pattern "b (n g)" makes the segment index the fastest-varying one (token t is segment '
+                 't % g); a row is g segments one after the other, "b (g n) -> (b g) n"'),
                 (loss[:, :n].mean(0), "that is the first segment only; average over all g segments"),
             ], atol=1e-5)
             expect_close(got, expected, "n", label, atol=1e-5)
@@ -87,6 +87,7 @@ def check_loss_by_position(fn) -> Callable:
     return run_checker("loss_by_position", fn, reference_loss_by_position, cases)
 
 
+@torch.no_grad()
 def reference_stream_loss(model, batches) -> torch.Tensor:
     """Mean cross-entropy over every target of `batches` [(tokens (b, s), targets (b, s)), ...], one after the
     other, the state (`out.memory`) of each batch passed to the next (Transformer-XL style evaluation)."""
@@ -134,6 +135,10 @@ def check_stream_loss(fn) -> Callable:
             ]
             hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-4)), "")
             raise CheckFailed(f"{label} is {got:.5f}, expected {expected:.5f}" + (f": {hint}" if hint else ""))
-        return len(settings)
+        got = call(fn, model, batches)  # called as a learner would, outside no_grad
+        if isinstance(got, torch.Tensor) and got.requires_grad:
+            raise CheckFailed("stream_loss returned a loss that still holds its autograd graph: an evaluation keeps "
+                              "no gradient; run the loop under torch.no_grad() (and return a float)")
+        return len(settings) + 1
 
     return run_checker("stream_loss", fn, reference_stream_loss, cases)
