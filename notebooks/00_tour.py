@@ -283,7 +283,8 @@ viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories,
 # ## Where to next
 #
 # 01 segments and memory tokens · 02 recurrence and backpropagation through time · 03 copy and reverse ·
-# 04 associative recall · 05 inside the memory · 06 RMT vs Transformer-XL · 07 curriculum and length.
+# 04 associative recall · 05 inside the memory · 06 RMT vs Transformer-XL · 07 curriculum and length ·
+# 08 WikiText on a GPU · 09 reading far past the training length.
 #
 # ## References
 #

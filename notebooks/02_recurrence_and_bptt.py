@@ -144,8 +144,9 @@ def run_segments(model, tokens):
 run_segments = checks.check_run_segments(run_segments)
 
 # %% [markdown]
-# That loop *is* the model: `RecurrentMemoryTransformer.forward` (in `minirmt/recurrence.py`) is the same
-# loop plus the loss, truncation and checkpointing that the rest of this notebook is about.
+# That loop *is* the model: `RecurrentMemoryTransformer` (`minirmt/rmt.py`) inherits its `forward` from
+# `SegmentRecurrence` (`minirmt/recurrence.py`), the same loop plus the loss, truncation and checkpointing
+# that the rest of this notebook is about.
 
 # %% tags=["nbval-check-output"]
 with torch.no_grad():
@@ -217,7 +218,7 @@ print("sqrt(d) embeddings leave 2 seeds of 3 at chance, GPT-2's residual scaling
 assert solved["base"] == 3 and at_chance["sqrtd"] == 2 and at_chance["gpt2init"] == 1
 
 # %% [markdown]
-# The near-identity is real (cosine 0.9995 from the second segment on), but it does not hold learning back:
+# The near-identity is real (cosine 0.9995 for every segment after the first, which gets 0.46), but it does not hold learning back:
 # the library's RMT copies exactly within 350-450 steps in every seed, and shrinking the memory to the
 # tokens' scale (`scale002`, `lnsmall`) is no faster. The two changes that make the residual stream dominate
 # even more hurt: with embeddings scaled by √d no seed copies exactly and 2 of 3 stay at chance (0.10) for all

@@ -137,9 +137,9 @@ curricula = {
 runs = {name: train(build_model("rmt", cfg, seed=0), task, config, stages=stages)  # a progress bar per run
         for name, stages in curricula.items()}
 for name, run in runs.items():
-    start = next(r["step"] for r in run.history if "loss" in r and r["segments"] == train_segments)
+    start = next(r["step"] for r in run.history if "loss" in r and r["segments"] == train_segments) - config.log_every
     print(f"{name:20s} accuracy on {train_segments} segments {run.metrics['eval_accuracy']:.3f}"
-          f" (training on {train_segments} segments from about step {start})")
+          f" (training on {train_segments} segments from step {start})")
 
 # %%
 viz.plot_curves({name: run.history for name, run in runs.items()}, metrics=("eval_accuracy", "segments"),

@@ -18,7 +18,7 @@
 #
 # **From toy tasks to real text: a corpus becomes one long stream, the memory travels from batch to batch
 # along it, and the same code that trains a tiny model on a laptop trains a real one on one GPU or eight.
-# At the end, RMT against segment-only, Transformer-XL and MemTr-XL on a GPU, for the same wall-clock time.**
+# At the end, RMT against segment-only, Transformer-XL and MemTr-XL on a GPU, for the same number of steps.**
 #
 # ### What you will learn
 # - cut a corpus into rows that continue from one batch to the next (Transformer-XL's *batchify*), so that

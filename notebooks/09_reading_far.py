@@ -349,9 +349,10 @@ assert rmt_mib[-1] < 1.1 * rmt_mib[0] and full_mib[-1] > growth / 2 * full_mib[0
 # came before. Full attention's grows with every token (its keys and values; PyTorch's fused attention never
 # stores the `s x s` scores, so it grows linearly rather than quadratically), and so does its time per token,
 # once the texts are long. The RMT's time per token stays flat, but it is a loop of small steps, while one long
-# attention is a few large matrix products: at the lengths measured here full attention is faster per token, on
-# this CPU and even more on the GPU of Section 9 (up to 65,536 tokens); the gap closes as its time per token
-# grows. What it cannot do at those lengths is answer. The RMT follow-up read two million tokens one segment
+# attention is a few large matrix products: in the committed run full attention is faster per token at every
+# length measured (CPU timings move with the machine and its thread settings, so yours may differ; the gap
+# closes as full attention's time per token grows), and on the GPU of Section 9 it is faster up to 65,536
+# tokens. What it cannot do at those lengths is answer. The RMT follow-up read two million tokens one segment
 # at a time, with this flat memory.
 #
 # ## 9. At GPU scale
@@ -400,8 +401,8 @@ assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() 
 #   every right answer is memory at work.
 # - Trained on texts of up to 8 segments, the RMT answers on texts dozens to a thousand times longer: at 32x
 #   the mean over 3 seeds is 0.95 (two seeds perfect, one at 0.84), with a peak memory that does not depend on
-#   the length. Full attention, trained on the same texts, is at chance by 8x in every seed, and its memory
-#   grows with the length.
+#   the length. Full attention, trained on the same texts, is near chance from 8x (0.06-0.32 over 3 seeds at
+#   8x, at most 0.16 by 32x), and its memory grows with the length.
 # - The same RMT trained for half the steps is just as right at the training length and fails far sooner:
 #   length generalisation is a property of the training, not only of the architecture, and only reading
 #   longer texts measures it. Where it fails, the memory drifts away from the states its reader knows.
