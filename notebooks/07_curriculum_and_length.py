@@ -204,7 +204,9 @@ assert all(row[train_segments] > 0.9 for row in generalisation.values())
 # model trained on 4 segments from the start is down to about half at 6 segments, the +1 curriculum holds at
 # 6 and halves at 8, and the doubling curriculum holds further still; all are near chance by 24 segments.
 #
-# That is one seed. The package ships the same experiment over 3 seeds (the first of them is this run):
+# That is one seed. The package ships the same experiment over 3 seeds (the first of them is this run, as the
+# library's `doubling_stages` and `accuracy_by_segments` give it; your own versions may draw the evaluation
+# sequences in another order, and then the last digits differ):
 
 # %%
 curricula = pretrained.result("curricula")["seeds"]  # {seed: {curriculum: {g: accuracy}}}
