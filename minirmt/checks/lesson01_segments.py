@@ -151,7 +151,7 @@ def check_rmt_step(fn) -> Callable:
         memory = torch.randn(2, m, d, generator=gen, requires_grad=True)  # the memory a segment is handed
         _, got_memory = call(fn, model, torch.randint(0, model.cfg.vocab_size, (2, 6), generator=gen), memory)
         if not got_memory.requires_grad or torch.autograd.grad(got_memory.sum(), memory, allow_unused=True)[0] is None:
-            raise CheckFailed("rmt_step: the new memory does not depend on the memory it was given through the "
+            raise CheckFailed("the new memory does not depend on the memory it was given through the "
                               "graph (is it detached?): training backpropagates through this chain of memories "
                               "(notebook 02), so keep both in the graph")
         return len(shapes) + 1

@@ -94,7 +94,7 @@ def check_run_segments(fn) -> Callable:
         tokens = torch.randint(0, model.cfg.vocab_size, (2, 18), generator=gen)  # 3 segments, with gradients
         reached, initial, _ = _segments_with_gradient(lambda model, tokens, _: fn(model, tokens), model, tokens, None)
         if reached != [0, 1, 2] or not initial:
-            raise CheckFailed(f"run_segments: the last segment's loss reached segments {reached} of [0, 1, 2] and "
+            raise CheckFailed(f"the last segment's loss reached segments {reached} of [0, 1, 2] and "
                               f"{'' if initial else 'not '}the learned initial memory: is the memory detached? "
                               "Backpropagation through time needs every memory to stay in the graph")
         return len(shapes) + 1

@@ -137,7 +137,7 @@ def check_stream_loss(fn) -> Callable:
             raise CheckFailed(f"{label} is {got:.5f}, expected {expected:.5f}" + (f": {hint}" if hint else ""))
         got = call(fn, model, batches)  # called as a learner would, outside no_grad
         if isinstance(got, torch.Tensor) and got.requires_grad:
-            raise CheckFailed("stream_loss returned a loss that still holds its autograd graph: an evaluation keeps "
+            raise CheckFailed("the loss it returns still holds its autograd graph: an evaluation keeps "
                               "no gradient; run the loop under torch.no_grad() (and return a float)")
         return len(settings) + 1
 
