@@ -322,7 +322,7 @@ assert table[0].min() >= 0.9
 # and another program running beside the notebook moves them: read the shape of the curves, not the digits.
 
 # %%
-cost_factors = nb.pick(ci=[1, 4, 16], lab=[1, 4, 16, 64, 256], full=[1, 4, 16, 64, 256, 1024])
+cost_factors = nb.pick(ci=[1, 4, 16], lab=[1, 4, 16, 64], full=[1, 4, 16, 64, 256, 1024])
 cost = {label: [] for label in ("RMT", "full attention")}
 for f in tqdm(cost_factors, desc="lengths"):
     for label in cost:
