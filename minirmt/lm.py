@@ -235,7 +235,10 @@ def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids:
         session = _LMSession(cfg, rank, world_size, device, (train_ids, valid_ids, test_ids), model, log)
         if resume is not None:
             session.restore(resume if isinstance(resume, dict) else load_checkpoint(resume, map_location="cpu"))
-        return session.run(callback)
+        result = session.run(callback)
+        if started:
+            dist.barrier()  # every rank done (rank 0 writes files last) before the group is torn down
+        return result
     finally:
         if started:
             dist.destroy_process_group()
