@@ -114,7 +114,7 @@ def data_root(corpus, split):
     try:
         text.corpus_info(corpus).load(split, folder, limit=1)
     except FileNotFoundError:
-        return text.download(corpus).parent
+        return data.download(corpus).parent  # fetched into the data folder, checksums verified
     return folder
 
 
