@@ -53,19 +53,19 @@ import torch
 
 import minirmt
 from minirmt import build_model, checks, nb, pretrained, tasks, viz, widgets
-from minirmt.train import TrainConfig, train
+from minirmt.train import train
 
 nb.setup()
 
 # %% [markdown]
 # Everything that depends on the run mode is chosen here: `ci` (the tests: tiny, seconds), `lab` (a laptop
-# CPU: the saved outputs), `full` (a GPU). The three training runs of Section 4 ship with the package, trained
-# with the settings in `RUNS`; `TRAIN_LIVE = True` trains them here instead (about two minutes on a laptop CPU).
+# CPU: the saved outputs), `full` (a GPU). The three training runs of Section 4 ship with the package, each with
+# its settings (`pretrained.run_of(name).train_config`); `TRAIN_LIVE = True` trains them here instead (about
+# two minutes on a laptop CPU).
 
 # %%
 SIZES = nb.pick(ci=dict(batch=8, memory_segments=(1, 2, 4)), lab=dict(batch=32, memory_segments=(1, 2, 4, 8, 16)))
 TRAIN_LIVE = False
-RUNS = dict(steps=500, train_batch=64, eval_batches=4, solved=0.95)
 SIZES
 
 # %% [markdown]
@@ -477,20 +477,19 @@ print(f"time with checkpointing / without: {seconds['flat'] / seconds['full']:.2
 # %%
 copy_results = {}
 for depth in (None, 2, 1):
-    if TRAIN_LIVE:  # a progress bar per run
-        run = train(build_model("rmt", dataclasses.replace(cfg, bptt_depth=depth), seed=0), task,
-                    TrainConfig(steps=RUNS["steps"], batch_size=RUNS["train_batch"], lr=3e-3, segments=3,
-                                eval_every=max(RUNS["steps"] // 6, 1), eval_batches=RUNS["eval_batches"],
-                                device=nb.device()))
-    else:  # the same settings, shipped (python -m minirmt.pretrained)
-        run = pretrained.trained(f"copy-rmt-bptt-{depth or 'full'}")
+    shipped = f"copy-rmt-bptt-{depth or 'full'}"  # made by `python -m minirmt.pretrained`
+    if TRAIN_LIVE:  # the shipped run's settings (its recipe), trained here with a progress bar
+        recipe = pretrained.run_of(shipped)
+        run = train(recipe.build_model(), recipe.task, recipe.train_config)
+    else:
+        run = pretrained.trained(shipped)
     name = "full BPTT" if depth is None else f"bptt_depth={depth}"
     copy_results[name] = run
     print(f"{name:>12}: answer accuracy {run.metrics['eval_accuracy']:.3f}, exact match "
           f"{run.metrics['eval_exact_match']:.3f}  ({run.seconds:.0f} s)")
 
 # %%
-assert copy_results["full BPTT"].metrics["eval_accuracy"] >= RUNS["solved"]
+assert copy_results["full BPTT"].metrics["eval_accuracy"] >= 0.95
 viz.plot_curves({k: r.history for k, r in copy_results.items()}, metrics=("loss", "eval_accuracy"))
 
 # %% [markdown]
