@@ -72,7 +72,7 @@ notebooks: $(STAMP)
 			--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 $$nb && \
 		$(PY) notebooks/tools/current.py --stamp $$nb || exit 1; \
 	done
-	$(PY) -m minirmt.exercises
+	$(PY) -m minirmt.course.exercises
 
 notebooks-current: $(STAMP)
 	$(PY) notebooks/tools/current.py

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from minirmt.validation import IGNORE_INDEX
+from minirmt.model.validation import IGNORE_INDEX
 
 
 class DenseBlock(nn.Module):
@@ -56,7 +56,8 @@ class DenseDecoder(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX)
 
     def flops_per_token(self, context: int) -> float:
-        """Training FLOPs per token, counted as minirmt.lm.flops_per_token counts them (6N + 12 l d T + head)."""
+        """Training FLOPs per token, counted as minirmt.training.accel.flops_per_token counts them
+        (6N + 12 l d T + head)."""
         d, v = self.embed.weight.shape[1], self.embed.weight.shape[0]
         block_params = sum(p.numel() for p in self.blocks.parameters())
         return 6 * block_params + 12 * len(self.blocks) * d * context + 6 * d * v

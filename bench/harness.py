@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 import minirmt
-from minirmt.validation import IGNORE_INDEX
+from minirmt.model.validation import IGNORE_INDEX
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_RESULTS = Path(tempfile.gettempdir()) / "minirmt-bench-smoke"  # smoke runs check the scripts: not results
@@ -170,7 +170,7 @@ def time_interleaved(steps: dict[str, Callable], rounds: int, warmup: int = 2, d
 
     steps_per_round: k > 1 runs k steps back to back per round and records their mean. The device is
     synchronised only before and after the k steps, so the host queues step i + 1 while the GPU still runs
-    step i, as in a training loop that reads the loss back only every few steps (minirmt.lm does). With
+    step i, as in a training loop that reads the loss back only every few steps (minirmt.training.lm_loop does). With
     k = 1 every step starts from an idle GPU and its time includes the host's start-up latency.
 
     Returns {name: {"wall_s": [...], "cpu_s": [...], "warmup_s": seconds of the warm-up calls (compilation

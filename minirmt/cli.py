@@ -27,18 +27,21 @@ from pathlib import Path
 
 import torch
 
-from . import data, experiments, text, viz
-from .config import ModelConfig, preset
-from .generation import generate
-from .lm import LMConfig, load_lm, train_lm
-from .models import MODELS, build_model, describe
-from .options import add_options, given
-from .perplexity import eval_seq_len, evaluate_lm
-from .recipes import PAPER_RECIPE, RECIPES, load_run, recipe, run_meta, shown_default
-from .tasks import LAYOUTS, PAPER_SEGMENTS, TASK_CLASSES
-from .text import corpus_info
-from .train import TrainConfig, eval_batches, evaluate, train
-from .training import load_checkpoint, resolve_device
+from minirmt import viz
+from minirmt.data import corpora, downloads
+from minirmt.data.corpora import corpus_info
+from minirmt.data.tasks import LAYOUTS, PAPER_SEGMENTS, TASK_CLASSES
+from minirmt.model.config import ModelConfig, preset
+from minirmt.model.generation import generate
+from minirmt.model.registry import MODELS, build_model, describe
+from minirmt.options import add_options, given
+from minirmt.training import paper_experiment
+from minirmt.training.checkpoints import load_checkpoint
+from minirmt.training.common import resolve_device
+from minirmt.training.lm_loop import LMConfig, load_lm, train_lm
+from minirmt.training.perplexity import eval_seq_len, evaluate_lm
+from minirmt.training.recipes import PAPER_RECIPE, RECIPES, load_run, recipe, run_meta, shown_default
+from minirmt.training.task_loop import TrainConfig, eval_batches, evaluate, train
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,7 +85,7 @@ def _checked(parser: Parser, make):
     """Run `make()`; a bad setting or file from the library becomes one line and exit status 2."""
     try:
         return make()
-    except (ValueError, TypeError, FileNotFoundError, data.DownloadError) as e:
+    except (ValueError, TypeError, FileNotFoundError, downloads.DownloadError) as e:
         parser.error(str(e))
 
 
@@ -249,7 +252,8 @@ def _add_experiment(commands) -> None:
                                                          "the figure (a sweep stopped half way goes on from there)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of every setting (default: 0 1 2)")
     p.add_argument("--tasks", nargs="+", choices=list(PAPER_SEGMENTS), help="only these tasks (default: all)")
-    p.add_argument("--models", nargs="+", choices=list(experiments.MODELS), help="only these models (default: all)")
+    p.add_argument("--models", nargs="+", choices=list(paper_experiment.MODELS),
+                   help="only these models (default: all)")
     p.add_argument("--segments", nargs="+", type=positive, help="only these numbers of segments (default: the "
                                                                 "paper's)")
     p.add_argument("--steps", type=positive, help=f"steps per run (default: {PAPER_RECIPE['steps']})")
@@ -264,7 +268,7 @@ def cmd_experiment(args, parser) -> int:
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
     _checked(parser, lambda: (resolve_device(args.device), _writable(args.out)))
-    experiments.run_paper(args.out, jobs=args.jobs, device=args.device, **plan, **settings)
+    paper_experiment.run_paper(args.out, jobs=args.jobs, device=args.device, **plan, **settings)
     print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
     return 0
 
@@ -274,7 +278,7 @@ def cmd_experiment(args, parser) -> int:
 
 def _add_download(commands) -> None:
     p = commands.add_parser("download", help="fetch and verify a WikiText archive into the data folder")
-    p.add_argument("name", nargs="?", choices=list(data.WIKITEXT), help="the archive")
+    p.add_argument("name", nargs="?", choices=list(downloads.WIKITEXT), help="the archive")
     p.add_argument("--dest", type=Path, default=None, help="folder to unpack into (default: the data folder)")
     p.add_argument("--list", action="store_true", help="list the archives and where they would go")
     p.set_defaults(run=cmd_download, parser=p)
@@ -282,11 +286,11 @@ def _add_download(commands) -> None:
 
 def cmd_download(args, parser) -> int:
     if args.list:
-        print(data.listing())
+        print(downloads.listing())
         return 0
     if args.name is None:
-        parser.error(f"name the archive to download, one of {list(data.WIKITEXT)} (or --list)")
-    print(_checked(parser, lambda: data.download(args.name, args.dest)))
+        parser.error(f"name the archive to download, one of {list(downloads.WIKITEXT)} (or --list)")
+    print(_checked(parser, lambda: downloads.download(args.name, args.dest)))
     return 0
 
 
@@ -356,7 +360,7 @@ def cmd_sample(args, parser) -> int:
     device = _checked(parser, lambda: resolve_device(args.device))
     model, _, state = _checked(parser, lambda: load_lm(args.checkpoint, device))
     words = state.get("vocab")
-    vocab = text.Vocab(words) if words else None
+    vocab = corpora.Vocab(words) if words else None
     if vocab is not None:
         prompt = vocab.encode([args.prompt]) if args.prompt else torch.tensor([vocab.stoi[vocab.eos]])
         prompt = prompt[:-1] if args.prompt else prompt  # not the end of line that encode adds
@@ -365,7 +369,7 @@ def cmd_sample(args, parser) -> int:
     generator = torch.Generator(device=device).manual_seed(args.seed)
     out = _checked(parser, lambda: generate(model, prompt[None].to(device), args.tokens, args.temperature,
                                             args.top_k, generator))[0].cpu()
-    print(vocab.decode(out) if vocab is not None else text.decode_bytes(out))
+    print(vocab.decode(out) if vocab is not None else corpora.decode_bytes(out))
     return 0
 
 

@@ -1,8 +1,8 @@
-"""Settings as dataclass fields that carry their own help, and the command-line options made from them.
+"""The command-line options made from the settings' dataclass fields.
 
 Every setting is a field of a config dataclass (ModelConfig, TrainConfig, LMConfig, a task's sizes) declared
-with `option(default, "what it is")`. `add_options` turns such a class into argparse options `--field-name`,
-so that the same setting has the same flag and the same help in every command.
+with `option(default, "what it is")` (model/config.py). `add_options` turns such a class into argparse options
+`--field-name`, so that the same setting has the same flag and the same help in every command.
 """
 
 import argparse
@@ -11,17 +11,6 @@ import types
 import typing
 
 NONE = "none"  # what a user types for None: `--steps none`
-
-
-def option(default, help: str, choices: tuple | None = None):
-    """A dataclass field with a default, its help text and (optionally) its allowed values.
-
-    A dict default is given to each instance as a fresh copy (a dataclass default must not be shared).
-    """
-    metadata = {"help": help} if choices is None else {"help": help, "choices": tuple(choices)}
-    if isinstance(default, dict):
-        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
-    return dataclasses.field(default=default, metadata=metadata)
 
 
 def add_options(parser: argparse.ArgumentParser, cls, skip=(), shown_defaults: dict | None = None) -> list[str]:

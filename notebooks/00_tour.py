@@ -43,7 +43,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
-from minirmt import nb
+from minirmt.course import nb
 
 nb.setup()
 
@@ -76,9 +76,11 @@ nb.setup()
 # %%
 import torch
 
-from minirmt import build_model, metrics, preset, viz, widgets
-from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, train
+from minirmt import build_model, preset, viz
+from minirmt.course import widgets
+from minirmt.data.tasks import make_task
+from minirmt.training import metrics
+from minirmt.training.task_loop import TrainConfig, train
 
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = nb.pick(ci=4, lab=8)  # segment length
@@ -135,7 +137,7 @@ print("one memory state per segment:", len(out.memories) == g)
 # steps, what accuracy on the answers do you expect from the segment-only model? From the RMT?
 #
 # Both models get the same task, the same number of steps and the same optimiser (AdamW, warm-up then
-# cosine; see `minirmt/train.py`). Accuracy is measured on held-out sequences, on answer positions only.
+# cosine; see `minirmt/training/task_loop.py`). Accuracy is measured on held-out sequences, on answer positions only.
 
 # %%
 config = TrainConfig(steps=steps, batch_size=nb.pick(ci=32, lab=64), segments=g, eval_every=steps // 5,

@@ -50,7 +50,10 @@ import torch
 from einops import rearrange
 
 import minirmt
-from minirmt import build_model, checks, masks, nb, segments, tasks, viz, widgets
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, widgets
+from minirmt.data import tasks
+from minirmt.model import masks, segments
 
 nb.setup()
 
@@ -120,7 +123,7 @@ print("b (n g):", rearrange(ids, "b (n g) -> g b n", n=4)[:, 0].tolist())
 # %% [markdown]
 # Real sequences are rarely a whole number of segments. With `s = 21` and `n = 8` we need
 # `g = ceil(21 / 8) = 3` segments, so the sequence is padded on the right with a pad id. The library has the
-# pieces (`minirmt.segments`): `num_segments`, `pad_to_segments`, `stack`, and `split` / `merge`, which cut a
+# pieces (`minirmt.model.segments`): `num_segments`, `pad_to_segments`, `stack`, and `split` / `merge`, which cut a
 # tensor into a *list* of segments and glue them back (the model's loop uses those).
 
 # %% tags=["nbval-check-output"]
@@ -324,7 +327,7 @@ with torch.no_grad():
 # ## 6. One memory step
 #
 # Put it together: one segment of ids and the current memory in, the hidden states of the tokens and the new
-# memory out. This is `RecurrentMemoryTransformer.step` (see `minirmt/rmt.py`); the vocabulary head turns
+# memory out. This is `RecurrentMemoryTransformer.step` (see `minirmt/model/rmt.py`); the vocabulary head turns
 # the hidden states into logits afterwards.
 #
 # ### Exercise 01.3: the RMT step
@@ -443,4 +446,4 @@ viz.plot_attention_grid(attention[:, 0], m, n, row_label="segment", title="untra
 # - Z. Dai et al. *Transformer-XL: Attentive Language Models Beyond a Fixed-Length Context.* ACL 2019 (the
 #   segment-level recurrence RMT builds on; notebook 06).
 # - A. Rogozhnikov. *Einops: Clear and Reliable Tensor Manipulations with Einstein-like Notation.* ICLR 2022.
-# - In this repository: `minirmt/segments.py`, `minirmt/masks.py`, `minirmt/rmt.py`.
+# - In this repository: `minirmt/model/segments.py`, `minirmt/model/masks.py`, `minirmt/model/rmt.py`.

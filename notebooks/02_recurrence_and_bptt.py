@@ -52,8 +52,10 @@ import time
 import torch
 
 import minirmt
-from minirmt import build_model, checks, nb, pretrained, tasks, viz, widgets
-from minirmt.train import train
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, pretrained, widgets
+from minirmt.data import tasks
+from minirmt.training.task_loop import train
 
 nb.setup()
 
@@ -144,8 +146,8 @@ def run_segments(model, tokens):
 run_segments = checks.check_run_segments(run_segments)
 
 # %% [markdown]
-# That loop *is* the model: `RecurrentMemoryTransformer` (`minirmt/rmt.py`) inherits its `forward` from
-# `SegmentRecurrence` (`minirmt/recurrence.py`), the same loop plus the loss, truncation and checkpointing
+# That loop *is* the model: `RecurrentMemoryTransformer` (`minirmt/model/rmt.py`) inherits its `forward` from
+# `SegmentRecurrence` (`minirmt/model/recurrence.py`), the same loop plus the loss, truncation and checkpointing
 # that the rest of this notebook is about.
 
 # %% tags=["nbval-check-output"]
@@ -477,7 +479,7 @@ print(f"time with checkpointing / without: {seconds['flat'] / seconds['full']:.2
 # %%
 copy_results = {}
 for depth in (None, 2, 1):
-    shipped = f"copy-rmt-bptt-{depth or 'full'}"  # made by `python -m minirmt.pretrained`
+    shipped = f"copy-rmt-bptt-{depth or 'full'}"  # made by `python -m minirmt.course.pretrained`
     if TRAIN_LIVE:  # the shipped run's settings (its recipe), trained here with a progress bar
         recipe = pretrained.run_of(shipped)
         run = train(recipe.build_model(), recipe.task, recipe.train_config)
@@ -628,4 +630,4 @@ assert max(seed_accuracies(2, 1500)) > 0.5 and max(seed_accuracies(1, 1500)) < 0
 # - T. Chen, B. Xu, C. Zhang, C. Guestrin. *Training Deep Nets with Sublinear Memory Cost.* arXiv:1604.06174,
 #   2016 (gradient checkpointing).
 # - PyTorch: `torch.utils.checkpoint`, `torch.autograd.graph.saved_tensors_hooks`.
-# - In this repository: `minirmt/recurrence.py` (the loop, `bptt_depth`, `memory_flat`), `minirmt/rmt.py`.
+# - In this repository: `minirmt/model/recurrence.py` (the loop, `bptt_depth`, `memory_flat`), `minirmt/model/rmt.py`.

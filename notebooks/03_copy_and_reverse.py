@@ -52,8 +52,10 @@ import math
 import torch
 
 import minirmt
-from minirmt import build_model, checks, nb, pretrained, tasks, viz
-from minirmt.train import train
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, pretrained
+from minirmt.data import tasks
+from minirmt.training.task_loop import train
 
 nb.setup()
 
@@ -77,7 +79,7 @@ SIZES
 # test of memory is where things sit: the source fills the first segments and the answers the last ones, so
 # every answer repeats a digit from an **earlier** segment, and nothing in its own segment says which.
 #
-# Our version (`minirmt.tasks`): 10 digits (token ids 2..11), `>` (GO, id 1) starts the answer, `_` (PAD,
+# Our version (`minirmt.data.tasks`): 10 digits (token ids 2..11), `>` (GO, id 1) starts the answer, `_` (PAD,
 # id 0) fills any gap. With `g` segments of `n = 8` tokens the source takes half the sequence. The model
 # is trained like a language model with teacher forcing: `targets[t]` is what it must output after reading
 # `tokens[: t + 1]`, and `.` marks positions where nothing is asked (target -100).
@@ -217,7 +219,7 @@ else:  # the shipped runs: seed 0 of the study below, and the two models trained
     shipped = pretrained.result("copy_seeds")["rows"]  # one row per run: seed, g, model, accuracy
     for name, kind in models:
         table[name] = {r["g"]: r["accuracy"] for r in shipped if r["seed"] == 0 and r["model"] == kind}
-        runs[name, G] = pretrained.trained(f"copy-{kind}-g{G}")  # made by `python -m minirmt.pretrained`
+        runs[name, G] = pretrained.trained(f"copy-{kind}-g{G}")  # made by `python -m minirmt.course.pretrained`
 for g in SIZES["counts"]:
     print(f"g = {g}: RMT {table['RMT'][g]:.3f}   segment-only {table['segment-only'][g]:.3f}")
 
@@ -328,15 +330,15 @@ assert reverse_exact < 0.2 and losses[-1] < 0.8 * losses[-6]
 # results; the lines are our mean over seeds with the range shaded, the thick bars the authors' range.
 
 # %%
-from minirmt import experiments
+from minirmt.training import paper_experiment
 
 paper_run = pretrained.result("paper_experiment")
-ours = experiments.summarize(paper_run["rows"])  # {task: {model: {g: (mean, lowest, highest, seeds)}}}
+ours = paper_experiment.summarize(paper_run["rows"])  # {task: {model: {g: (mean, lowest, highest, seeds)}}}
 for name in ("copy", "reverse"):
-    for model in experiments.MODELS:
-        print(f"{name:8s} {experiments.LABELS[model]:15s} " + "  ".join(
+    for model in paper_experiment.MODELS:
+        print(f"{name:8s} {paper_experiment.LABELS[model]:15s} " + "  ".join(
             f"g={g}: {mean:.2f} ({low:.2f}-{high:.2f})" for g, (mean, low, high, _) in ours[name][model].items()))
-experiments.plot_paper([r for r in paper_run["rows"] if r["task"] in ("copy", "reverse")])
+paper_experiment.plot_paper([r for r in paper_run["rows"] if r["task"] in ("copy", "reverse")])
 
 # %% tags=["nbval-check-output"]
 copy_, reverse_ = ours["copy"], ours["reverse"]
@@ -416,6 +418,6 @@ assert all(reverse_["rmt"][g][0] > reverse_["xl"][g][0] for g in (2, 4, 6))
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
 #   arXiv:2304.11062, 2023 (the curriculum over segments).
 # - A. Graves, G. Wayne, I. Danihelka. *Neural Turing Machines.* arXiv:1410.5401, 2014 (copy as a memory test).
-# - In this package: `minirmt/tasks/` (the layouts; `paper.py` the paper's), `minirmt/train.py` (`train`,
-#   `evaluate`), `minirmt/experiments.py` (the paper's experiment),
-#   `minirmt/baselines.py` (`SegmentTransformer`).
+# - In this package: `minirmt/data/tasks/` (the layouts; `paper.py` the paper's), `minirmt/training/task_loop.py` (`train`,
+#   `evaluate`), `minirmt/training/paper_experiment.py` (the paper's experiment),
+#   `minirmt/model/baselines.py` (`SegmentTransformer`).

@@ -54,8 +54,11 @@ import math
 import torch
 
 import minirmt
-from minirmt import build_model, checks, nb, pretrained, recipes, tasks, viz
-from minirmt.train import TrainConfig, pair_stages, train
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, pretrained
+from minirmt.data import tasks
+from minirmt.training import recipes
+from minirmt.training.task_loop import TrainConfig, pair_stages, train
 
 nb.setup()
 
@@ -163,7 +166,7 @@ recipe = dict(batch_size=SIZES["batch"], lr=3e-3, segments=g, eval_every=100, ev
 if TRAIN_LIVE:
     runs = {"full": train(build_model("full", cfg, seed=0), task, TrainConfig(steps=SIZES["control_steps"], **recipe))}
 else:
-    runs = {"full": pretrained.trained("assoc-full")}  # the same settings, shipped (python -m minirmt.pretrained)
+    runs = {"full": pretrained.trained("assoc-full")}  # the same settings, shipped (python -m minirmt.course.pretrained)
 runs["segment"] = train(build_model("segment", cfg, seed=0), task,
                         TrainConfig(steps=SIZES["control_steps"] // 6, **recipe), progress=False)  # a few seconds
 for name, run in runs.items():
@@ -294,9 +297,9 @@ assert len(solved_seeds) == 5 and all(a < 0.25 for seed, a in held_out.items() i
 # Transformer-XL or full context, leaves the plateau in any seed (0.11-0.27 against the paper's 0.92-1.00).
 
 # %% tags=["nbval-check-output"]
-from minirmt import experiments
+from minirmt.training import paper_experiment
 
-retrieval = experiments.summarize(pretrained.result("paper_experiment")["rows"])["assoc"]
+retrieval = paper_experiment.summarize(pretrained.result("paper_experiment")["rows"])["assoc"]
 below = all(high < 0.35 for by_g in retrieval.values() for _, _, high, _ in by_g.values())
 print("paper layout, 3 seeds: every model below 0.35 at every g:", below)
 assert below
@@ -358,7 +361,7 @@ for m in (1, 2, 8):
 # evaluate is a plain RMT (the probe is not part of it). But it is **task-aware**: it tells the memory to keep
 # the first segment, which is where this task puts its pairs, and that the token before a token matters (a key
 # before its value). It is not in the RMT paper. In the library it is `TrainConfig(memory_hint=True)`
-# (`minirmt/hint.py`), and `python -m minirmt train --task assoc` turns it on by default (for the RMT only;
+# (`minirmt/training/hint.py`), and `python -m minirmt train --task assoc` turns it on by default (for the RMT only;
 # `--no-memory-hint` turns it off).
 #
 # **Predict**: with the hint, how many steps until 0.95 on 4 pairs over 4 segments? (The run stops at 0.98, a
@@ -366,7 +369,7 @@ for m in (1, 2, 8):
 # here it takes well under a minute on a laptop CPU.)
 
 # %%
-# the command line's recipe (minirmt.recipes): 4 pairs over 4 segments of 8, lab size (d 64, 2 layers, 4 heads,
+# the command line's recipe (minirmt.training.recipes): 4 pairs over 4 segments of 8, lab size (d 64, 2 layers, 4 heads,
 # m 8), the pairs-then-segments curriculum, lr 5e-3, stop at 0.98, the memory hint on
 run = recipes.recipe("assoc", "rmt", steps=SIZES["hint_steps"], batch_size=SIZES["batch"],
                      eval_batches=SIZES["eval_batches"], device=nb.device())
@@ -488,5 +491,5 @@ assert min(hint_held_out) >= 0.95
 #   jump of two-step attention circuits).
 # - I. Rodkin, Y. Kuratov, A. Bulatov, M. Burtsev. *Associative Recurrent Memory Transformer.*
 #   arXiv:2407.04841, 2024.
-# - In this package: `minirmt/tasks/recall.py` (`AssociativeRecall`, `MultiQueryRecall`), `minirmt/train.py`
-#   (`size_stages`, `pair_stages`), `minirmt/hint.py` (the memory hint), `minirmt/recipes.py` (the recipe).
+# - In this package: `minirmt/data/tasks/recall.py` (`AssociativeRecall`, `MultiQueryRecall`), `minirmt/training/task_loop.py`
+#   (`size_stages`, `pair_stages`), `minirmt/training/hint.py` (the memory hint), `minirmt/training/recipes.py` (the recipe).

@@ -49,8 +49,10 @@ import dataclasses
 
 import torch
 
-from minirmt import build_model, checks, nb, pretrained, probe, tasks, viz, widgets
-from minirmt.train import train
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, pretrained, probe, widgets
+from minirmt.data import tasks
+from minirmt.training.task_loop import train
 
 nb.setup()
 
@@ -89,7 +91,7 @@ print(recipe.train_config)
 if TRAIN_LIVE:
     result = train(recipe.build_model(), task, dataclasses.replace(recipe.train_config, device=nb.device()))
 else:
-    result = pretrained.trained("copy-rmt-g3")  # made by `python -m minirmt.pretrained copy-rmt-g3`
+    result = pretrained.trained("copy-rmt-g3")  # made by `python -m minirmt.course.pretrained copy-rmt-g3`
 model = result.model.cpu().eval()
 print(f"{result.step} steps ({result.seconds:.0f} s of training): accuracy {result.metrics['eval_accuracy']:.3f}, "
       f"exact match {result.metrics['eval_exact_match']:.3f} (chance {task.chance_accuracy:.2f})")
@@ -470,4 +472,4 @@ assert agree.sum() >= 6
 #   (memory tokens and attention patterns over them).
 # - G. Alain, Y. Bengio. *Understanding intermediate layers using linear classifier probes.* arXiv:1610.01644, 2016.
 # - J. Hewitt, P. Liang. *Designing and Interpreting Probes with Control Tasks.* EMNLP 2019.
-# - In this repository: `minirmt/viz.py`, `minirmt/widgets.py`, `minirmt/probe.py`.
+# - In this repository: `minirmt/viz/`, `minirmt/course/widgets.py`, `minirmt/course/probe.py`.

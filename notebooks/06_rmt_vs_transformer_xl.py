@@ -44,15 +44,15 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
-from minirmt import nb
+from minirmt.course import nb
 
 nb.setup()
 
 # %% [markdown]
 # ## 1. Seven ways across a segment boundary
 #
-# All seven models below are the same backbone (`minirmt/transformer.py`) with the same sizes; they differ only
-# in what they carry from one segment to the next (`minirmt/baselines.py`, `minirmt/rmt.py`):
+# All seven models below are the same backbone (`minirmt/model/backbone.py`) with the same sizes; they differ only
+# in what they carry from one segment to the next (`minirmt/model/baselines.py`, `minirmt/model/rmt.py`):
 #
 # | model | what crosses the boundary | gradient across it | attention per segment (queries x keys) |
 # |---|---|---|---|
@@ -84,11 +84,12 @@ import time
 import torch
 from tqdm.auto import tqdm
 
-from minirmt import build_model, checks, preset, pretrained, viz
-from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, train
+from minirmt import build_model, preset, viz
+from minirmt.course import checks, pretrained
+from minirmt.data.tasks import make_task
+from minirmt.training.task_loop import TrainConfig, train
 
-MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")  # names in minirmt.models.MODELS
+MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")  # names in minirmt.model.registry.MODELS
 
 # The quality comparison of Section 4: 7 models x 3 lengths, shipped with the package (3 seeds, these settings);
 # TRAIN_LIVE = True trains seed 0 here instead (about three minutes on a laptop CPU).
@@ -306,7 +307,7 @@ viz.plot_attention(weights[layer, head], 0, None, title=f"XL, g = 2, answer segm
 # tensor saved for backward; we add up their sizes, leaving out the parameters. `rmt, memory-flat` is RMT with
 # `memory_flat=True`: it recomputes each segment's blocks in the backward pass instead of keeping their activations
 # (notebook 02), all but the last segment, whose backward pass comes right after its forward pass; it keeps the
-# head's gradients instead, computed in the forward pass (`minirmt/head_loss.py`). The segments are
+# head's gradients instead, computed in the forward pass (`minirmt/model/head_loss.py`). The segments are
 # longer here (`n = 128`), closer to real use.
 
 # %%

@@ -20,7 +20,7 @@
 # many more segments than it ever saw, and find where it breaks.**
 #
 # ### What you will learn
-# - what a curriculum over the number of segments is, and how `minirmt.train` runs one (stages that move on
+# - what a curriculum over the number of segments is, and how `minirmt.training.task_loop` runs one (stages that move on
 #   when the current one is learnt);
 # - to write a doubling curriculum (1 -> 2 -> 4 -> ...) and plug it into the training loop (exercise);
 # - to measure length generalisation, accuracy against the number of evaluation segments (exercise);
@@ -42,7 +42,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
-from minirmt import nb
+from minirmt.course import nb
 
 nb.setup()
 
@@ -64,9 +64,10 @@ nb.setup()
 # %%
 import torch
 
-from minirmt import build_model, checks, preset, pretrained, probe, viz
-from minirmt.tasks import FIRST_SYMBOL, make_task
-from minirmt.train import TrainConfig, segment_stages, train
+from minirmt import build_model, preset, viz
+from minirmt.course import checks, pretrained, probe
+from minirmt.data.tasks import FIRST_SYMBOL, make_task
+from minirmt.training.task_loop import TrainConfig, segment_stages, train
 
 # Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
 n = 4  # segment length

@@ -56,8 +56,12 @@ import torch
 from einops import rearrange
 
 import minirmt
-from minirmt import accel, build_model, checks, data, lm, nb, pretrained, text, training, viz
-from minirmt.lm import LMConfig, evaluate_lm, train_lm
+from minirmt import build_model, viz
+from minirmt.course import checks, nb, pretrained
+from minirmt.data import corpora, downloads
+from minirmt.training import accel, lm_loop
+from minirmt.training.common import autocast_dtype
+from minirmt.training.lm_loop import LMConfig, evaluate_lm, train_lm
 
 nb.setup()
 
@@ -103,23 +107,23 @@ SIZES
 # - **bytes** (the raw WikiText variants, enwik8, books): the 256 byte values of the UTF-8 text, nothing to
 #   build or to be unknown. Score: **bits per byte** `mean loss / ln 2`.
 #
-# The files live in minirmt's data folder (`minirmt.data.data_folder()`: the folder named by the environment
+# The files live in minirmt's data folder (`minirmt.data.downloads.data_folder()`: the folder named by the environment
 # variable `MINIRMT_DATA`, else a source checkout's `data/`, else your user cache); a corpus that is not there
 # is downloaded into it (and checked against its sha256).
 
 # %%
 def data_root(corpus, split):
     """The data folder, once it holds `split` of `corpus` (downloaded there if it does not yet)."""
-    folder = data.data_folder()
+    folder = downloads.data_folder()
     try:
-        text.corpus_info(corpus).load(split, folder, limit=1)
+        corpora.corpus_info(corpus).load(split, folder, limit=1)
     except FileNotFoundError:
-        return data.download(corpus).parent  # fetched into the data folder, checksums verified
+        return downloads.download(corpus).parent  # fetched into the data folder, checksums verified
     return folder
 
 
 ROOT = data_root(SIZES["corpus"], "test")
-corpus = text.corpus_info(SIZES["corpus"])
+corpus = corpora.corpus_info(SIZES["corpus"])
 train_ids = corpus.load(SIZES["train_split"], ROOT, limit=SIZES["train_tokens"])
 test_ids = corpus.load("test", ROOT, limit=SIZES["eval_tokens"])
 print(corpus.name, "| vocabulary", corpus.vocab_size, "| unit", corpus.unit)
@@ -133,7 +137,7 @@ print("train", tuple(train_ids.shape), train_ids.dtype, "| test", tuple(test_ids
 # The first bytes of the test file, as text:
 
 # %% tags=["nbval-check-output"]
-print(repr(text.decode_bytes(test_ids[:120])) if corpus.unit == "bpb" else test_ids[:20].tolist())
+print(repr(corpora.decode_bytes(test_ids[:120])) if corpus.unit == "bpb" else test_ids[:20].tolist())
 
 # %% [markdown]
 # ### Rows that continue each other
@@ -149,12 +153,12 @@ print(repr(text.decode_bytes(test_ids[:120])) if corpus.unit == "bpb" else test_
 # batch k: rows[:, k·g·n : (k+1)·g·n]   (b, g·n),  targets: the same window shifted by one token
 # ```
 #
-# Row `r` of batch `k + 1` is the text right after row `r` of batch `k`. `text.stream_batches` does this;
+# Row `r` of batch `k + 1` is the text right after row `r` of batch `k`. `corpora.stream_batches` does this;
 # here it is on the stream 0, 1, 2, ... so that you can read it:
 
 # %% tags=["nbval-check-output"]
 toy = torch.arange(26)
-for k, (tokens, targets) in enumerate(text.stream_batches(toy, batch_size=2, seq_len=4)):
+for k, (tokens, targets) in enumerate(corpora.stream_batches(toy, batch_size=2, seq_len=4)):
     print(f"batch {k}: tokens {tokens.tolist()}  targets {targets.tolist()}")
 
 # %% [markdown]
@@ -190,7 +194,7 @@ batchify = checks.check_batchify(batchify)
 # (notebook 02). The state at the end of the batch, `out.memory` (the RMT memory `(b, m, d)`, or the XL
 # cache `(l, b, c, d)`), goes into the next batch, **detached**: gradients stop at the batch boundary, as in
 # Transformer-XL (Dai et al., 2019, Sec. 3.2). At the start of an epoch the stream starts again, and so
-# does the state. `lm.train_step` is one step of this (its batch may be split into micro-batches of rows,
+# does the state. `lm_loop.train_step` is one step of this (its batch may be split into micro-batches of rows,
 # each carrying its own state):
 #
 # ```python
@@ -216,8 +220,8 @@ def lm_config(name, **overrides):
 
 
 cfg = lm_config("rmt")
-model = build_model("rmt", lm.model_config(cfg, corpus.vocab_size), seed=0)
-batches = text.stream_batches(train_ids, cfg.batch_size, cfg.segments * model.cfg.segment_len)
+model = build_model("rmt", lm_loop.model_config(cfg, corpus.vocab_size), seed=0)
+batches = corpora.stream_batches(train_ids, cfg.batch_size, cfg.segments * model.cfg.segment_len)
 tokens, targets = next(batches)
 out = model(tokens.long(), targets=targets.long(), return_logits=False)
 print("batch", tuple(tokens.shape), "= (b, g·n) | memory out", tuple(out.memory.shape), "= (b, m, d)")
@@ -250,13 +254,13 @@ def stream_loss(model, batches):
 stream_loss = checks.check_stream_loss(stream_loss)
 
 # %% [markdown]
-# `lm.evaluate_lm(model, ids, batch_size, unit=...)` is this loop over a whole stream, reading one segment
+# `lm_loop.evaluate_lm(model, ids, batch_size, unit=...)` is this loop over a whole stream, reading one segment
 # per call (the same as `g` segments per call, since nothing is learned), plus the per-position sums of the
 # next section. An untrained model with all-zero logits is the uniform guess: its perplexity is the
 # vocabulary size and, over bytes, it needs 8 bits per byte.
 
 # %% tags=["nbval-check-output"]
-uniform = build_model("segment", lm.model_config(cfg, corpus.vocab_size), seed=0)
+uniform = build_model("segment", lm_loop.model_config(cfg, corpus.vocab_size), seed=0)
 with torch.no_grad():
     uniform.backbone.embed.weight.zero_()  # tied with the output head: every logit is 0
 score = evaluate_lm(uniform, test_ids[:5_000], batch_size=4, unit=corpus.unit)
@@ -360,14 +364,14 @@ for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
 # - **bfloat16 autocast.** Matrix multiplications run in bfloat16: 8 bits of exponent like float32, so no
 #   overflow and no loss scaling, unlike float16 whose largest value is 65,504. Parameters, optimizer state
 #   and the loss stay float32.
-# - **`torch.compile`** of the work of one segment (`lm.compile_segments`): embedding, blocks, head and loss
+# - **`torch.compile`** of the work of one segment (`lm_loop.compile_segments`): embedding, blocks, head and loss
 #   become one graph whose norms, rotary positions, GELU, residual additions and cross-entropy fuse into a
 #   few kernels around the matmuls and the fused attention (`F.scaled_dot_product_attention`, already in the
 #   model). The segment is the unit that repeats `g` times a step, so one compilation serves them all.
 # - **CUDA graphs** (`cuda_graphs=True`). Segments run one after the other, so each launches hundreds of
 #   small kernels, and Python cannot launch them as fast as the GPU runs them: the GPU waits. A CUDA graph
 #   records kernels once and replays them with one launch. With `cuda_graphs`, the whole forward pass, the
-#   loop over the `g` segments included, is compiled as one program (`lm.compile_forward`), so a step replays
+#   loop over the `g` segments included, is compiled as one program (`lm_loop.compile_forward`), so a step replays
 #   one graph forward and one backward. On a large GPU this about doubles the bytes per second of RMT
 #   language modelling against the segment compile alone (the repository's `bench/` measures it).
 # - **fused AdamW** (one kernel for all parameters), gradient clipping at 1.0, warm-up then cosine.
@@ -381,13 +385,13 @@ for s, r, f in zip(contexts, cost["rmt"], cost["full"]):
 # %% tags=["nbval-check-output"]
 big_value = torch.tensor(70_000.0)
 print("float16:", big_value.half().item(), "| bfloat16:", big_value.bfloat16().item())
-print("autocast dtype on a GPU:", training.autocast_dtype("auto", torch.device("cuda")),
-      "| on the CPU:", training.autocast_dtype("auto", torch.device("cpu")))
+print("autocast dtype on a GPU:", autocast_dtype("auto", torch.device("cuda")),
+      "| on the CPU:", autocast_dtype("auto", torch.device("cpu")))
 
 # %% [markdown]
 # ### Several GPUs: DistributedDataParallel
 #
-# `torchrun --nproc_per_node=8 -m minirmt.lm --corpus wikitext-103 --time-budget 3600 --compile` starts
+# `torchrun --nproc_per_node=8 -m minirmt lm --corpus wikitext-103 --time-budget 3600 --compile` starts
 # one process per GPU. Each process builds the same model, PyTorch's `DistributedDataParallel` averages the
 # gradients after every backward pass, and each process reads its **own rows** of the stream: the stream is
 # cut into `b × world_size` rows and process `k` takes rows `k·b ... (k+1)·b - 1`, so every process still
@@ -397,7 +401,7 @@ print("autocast dtype on a GPU:", training.autocast_dtype("auto", torch.device("
 
 # %% tags=["nbval-check-output"]
 for rank in (0, 1):
-    first, _ = next(text.stream_batches(toy, batch_size=2, seq_len=3, rank=rank, world_size=2))
+    first, _ = next(corpora.stream_batches(toy, batch_size=2, seq_len=3, rank=rank, world_size=2))
     print(f"process {rank} of 2, first batch: {first.tolist()}")
 
 # %% [markdown]
@@ -528,5 +532,5 @@ assert worst("rmt") < best("segment") and worst("xl") < best("rmt") and worst("x
 #   (memory tokens; MemTr-XL).
 # - A. Chowdhery et al. *PaLM.* arXiv:2204.02311, 2022, Appendix B (model FLOPs utilisation).
 # - PyTorch: `torch.autocast`, `torch.compile`, `torch.nn.parallel.DistributedDataParallel`, `torchrun`.
-# - In this repository: `minirmt/lm.py` (the loop, evaluation, cost), `minirmt/text.py` (corpora, streams),
-#   `minirmt/pretrained.py` (the shipped GPU results; the repository's `bench/studies/lm_gpu.py` made them).
+# - In this repository: `minirmt/training/lm_loop.py` (the loop, evaluation, cost), `minirmt/data/corpora.py` (corpora, streams),
+#   `minirmt/course/pretrained.py` (the shipped GPU results; the repository's `bench/studies/lm_gpu.py` made them).

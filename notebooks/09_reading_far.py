@@ -43,7 +43,7 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
-from minirmt import nb
+from minirmt.course import nb
 
 nb.setup()
 
@@ -68,8 +68,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from minirmt import checks, long_context, pretrained, viz
-from minirmt.train import train
+from minirmt import viz
+from minirmt.course import checks, long_context, pretrained
+from minirmt.training.task_loop import train
 
 task = pretrained.run_of("needle-rmt-s0").task  # the task the shipped checkpoints were trained on
 n = task.segment_len
@@ -117,7 +118,7 @@ needle_depth = checks.check_needle_depth(needle_depth)
 # - **segment-only**: the same Transformer, one segment at a time, nothing handed on (the control).
 #
 # Training one takes a few minutes on a laptop, so the package ships the trained weights, three seeds of each
-# (`minirmt.pretrained`; `python -m minirmt.pretrained` makes them again). Set `train_live = True` to train
+# (`minirmt.course.pretrained`; `python -m minirmt.course.pretrained` makes them again). Set `train_live = True` to train
 # seed 0 here instead; in `full` mode on a GPU they are always trained live (the RMT and full attention for
 # twice the steps).
 
@@ -317,7 +318,7 @@ assert table[0].min() >= 0.9
 # token grows with `s`, and it holds every position's keys and values at once. The RMT reads one segment at a
 # time and keeps only its `m` memory vectors between segments. We measure both (the median of 5 readings of
 # one text; `long_context.reading_cost`): milliseconds per thousand tokens, and the peak of the memory the
-# tensors of one reading take (`minirmt.meter.PeakMemory` adds up every tensor an operation returns while it is
+# tensors of one reading take (`minirmt.course.meter.PeakMemory` adds up every tensor an operation returns while it is
 # alive). The memory is exact; the times are the median of 5 readings of one text per length on this machine,
 # and another program running beside the notebook moves them: read the shape of the curves, not the digits.
 
@@ -359,12 +360,13 @@ assert rmt_mib[-1] < 1.1 * rmt_mib[0] and full_mib[-1] > growth / 2 * full_mib[0
 #
 # In `full` mode, on a GPU, this notebook trains the three models live, for 8,000 steps instead of 4,000,
 # reads texts up to 4,096 times the training length (32,768 segments, 262,144 tokens), and writes what it
-# measured to `needle_full_mode.json`. The package ships the result of one such run (one seed).
+# measured to `runs/09_reading_far/needle_full_mode.json`. The package ships the result of one such run (one seed).
 
 # %%
-results_file = nb.pick(ci=None, lab=None, full="needle_full_mode.json")
-if results_file:  # full mode: keep this run's measurements
-    Path(results_file).write_text(json.dumps({
+results_file = nb.pick(ci=None, lab=None, full=Path("runs/09_reading_far/needle_full_mode.json"))
+if results_file:  # full mode: keep this run's measurements, in a run folder
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps({
         "device": torch.cuda.get_device_name() if device == "cuda" else platform.processor() or "CPU",
         "train_segments": train_segments, "steps": live_steps, "accuracy": {k: {str(g): a for g, a in v.items()} for k, v in accuracy.items()},
         "cost": cost}, indent=1))
@@ -455,5 +457,5 @@ assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() 
 #   [arXiv:2406.10149](https://arxiv.org/abs/2406.10149)
 # - A. Bulatov, Y. Kuratov, M. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022.
 #   [arXiv:2207.06881](https://arxiv.org/abs/2207.06881)
-# - In this package: `minirmt/tasks/needle.py`, `minirmt/long_context.py`, `minirmt/meter.py`,
-#   `minirmt/pretrained.py`.
+# - In this package: `minirmt/data/tasks/needle.py`, `minirmt/course/long_context.py`, `minirmt/course/meter.py`,
+#   `minirmt/course/pretrained.py`.

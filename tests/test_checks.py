@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from minirmt import checks, masks, probe, segments
-from minirmt.checks import core, lesson03_copy, lesson07_curriculum
-from minirmt.metrics import answer_accuracy
-from minirmt.tasks import GO
+from minirmt.course import checks, probe
+from minirmt.course.checks import core, lesson03_copy, lesson07_curriculum
+from minirmt.data.tasks import GO
+from minirmt.model import masks, segments
+from minirmt.training.metrics import answer_accuracy
 
 
 def run(checker, fn, capsys):
@@ -779,7 +780,7 @@ def test_every_dimension_letter_of_a_checker_has_one_meaning():
     import ast
     import inspect
 
-    from minirmt.checks import (
+    from minirmt.course.checks import (
         lesson01_segments,
         lesson02_recurrence,
         lesson04_recall,

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from minirmt import cli, data, experiments
+from minirmt import cli
+from minirmt.data import downloads
+from minirmt.training import paper_experiment
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
         "--n-heads", "2", "--num-mem-tokens", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
@@ -196,24 +198,24 @@ def test_the_paper_experiment_writes_its_table_and_figure_and_resumes(tmp_path, 
     argv = ["experiment", "paper", "--out", str(tmp_path), "--tasks", "assoc", "--models", "rmt", "segment",
             "--segments", "1", "2", "--steps", "2", "--seeds", "0", "1"]
     assert cli.main(argv) == 0
-    rows = experiments.read_rows(tmp_path)
+    rows = paper_experiment.read_rows(tmp_path)
     assert {(r["model"], r["g"], r["seed"]) for r in rows} == {(m, g, s) for m in ("rmt", "segment") for g in (1, 2)
                                                                 for s in (0, 1)}
     assert all(0 <= r["free_accuracy"] <= 1 and r["memory"] == r["segment_len"] for r in rows)
     table = (tmp_path / "results.md").read_text()
     assert "| RMT |" in table and "paper 0.96-1.00" in table  # the authors' range beside ours
     assert (tmp_path / "accuracy.png").stat().st_size > 0
-    assert cli.main(argv) == 0 and len(experiments.read_rows(tmp_path)) == len(rows)  # nothing run twice
+    assert cli.main(argv) == 0 and len(paper_experiment.read_rows(tmp_path)) == len(rows)  # nothing run twice
 
 
 def test_the_paper_plan_covers_the_papers_segment_counts():
-    plan = experiments.paper_plan()
+    plan = paper_experiment.paper_plan()
     assert len(plan) == (4 + 4 + 5) * 3 * 3  # copy, reverse, retrieval; 3 models; 3 seeds
     assert {(p["task"], p["g"]) for p in plan if p["task"] == "copy"} == {("copy", g) for g in (1, 3, 6, 9)}
 
 
 def test_download_offline_is_one_line_naming_the_urls_and_exit_2(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(data, "URLS", (f"file://{tmp_path}/nowhere/",))
+    monkeypatch.setattr(downloads, "URLS", (f"file://{tmp_path}/nowhere/",))
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["download", "wikitext-2", "--dest", str(tmp_path / "data")])
     assert exit_info.value.code == 2
@@ -244,10 +246,10 @@ def lm_run(tmp_path_factory):
 
 
 def test_one_file_is_cut_into_train_valid_and_test(lm_run, capsys):
-    from minirmt import text
+    from minirmt.data import corpora
 
     _, corpus = lm_run
-    info = text.corpus_info(corpus)
+    info = corpora.corpus_info(corpus)
     parts = {split: info.load(split) for split in ("train", "valid", "test")}
     assert sum(p.numel() for p in parts.values()) == corpus.stat().st_size
     assert parts["train"].numel() == round(0.9 * corpus.stat().st_size)
@@ -273,18 +275,19 @@ def test_a_task_checkpoint_is_not_a_language_model(run_dir, capsys):
 
 
 def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path, monkeypatch, capsys):
-    from minirmt import lm_io, text
+    from minirmt.data import corpora
+    from minirmt.training import lm_loop
 
     lines = ["the cat sat on the mat", "a dog ate the cat food"] * 200
-    vocab = text.Vocab.build(lines)
-    words = text.Corpus("tiny-words", len(vocab), "ppl", lambda split, root, limit: vocab.encode(lines)[:limit],
+    vocab = corpora.Vocab.build(lines)
+    words = corpora.Corpus("tiny-words", len(vocab), "ppl", lambda split, root, limit: vocab.encode(lines)[:limit],
                         lambda root: vocab)
-    monkeypatch.setattr(lm_io, "corpus_info", lambda name: words)
+    monkeypatch.setattr(lm_loop, "corpus_info", lambda name: words)
     monkeypatch.setattr(cli, "corpus_info", lambda name: words)
     out = tmp_path / "run"
     assert cli.main(["lm", "--corpus", "tiny-words", "--preset", "tiny", "--steps", "4", "--batch-size", "4",
                      "--warmup", "1", "--device", "cpu", "--out", str(out)]) == 0
-    from minirmt.training import load_checkpoint
+    from minirmt.training.checkpoints import load_checkpoint
 
     assert load_checkpoint(out / "checkpoint.pt")["vocab"] == vocab.itos
     capsys.readouterr()

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 import yaml
 
-from minirmt import exercises
+from minirmt.course import exercises
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -50,7 +50,7 @@ def test_every_notebook_links_colab_and_installs_this_release(path):
     here = path.relative_to(ROOT).as_posix()
     badges = [c.source for c in notebook.cells if c.cell_type == "markdown" and c.source.startswith(exercises.BADGE)]
     installs = [c.source for c in notebook.cells if c.cell_type == "code" and exercises.COLAB in c.source]
-    assert badges == [exercises.colab_badge(here)], "run `python -m minirmt.exercises --links`"
+    assert badges == [exercises.colab_badge(here)], "run `python -m minirmt.course.exercises --links`"
     assert installs == [exercises.install_source()]
     _, version = exercises.repository()
     assert f"@v{version}" in installs[0] and f"/blob/v{version}/{here}" in badges[0]

@@ -1,10 +1,10 @@
-"""minirmt.exercises: solution regions become NotImplementedError stubs, outputs go, and --check catches a
+"""minirmt.course.exercises: solution regions become NotImplementedError stubs, outputs go, and --check catches a
 stale learner copy."""
 
 import nbformat
 import pytest
 
-from minirmt import exercises
+from minirmt.course import exercises
 
 SOLVED = '''def split(x, n):
     """Doc."""

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 import minirmt
-from minirmt import build_model, masks, preset
-from minirmt.recipes import recipe
-from minirmt.train import train
+from minirmt import build_model, preset
+from minirmt.model import masks
+from minirmt.training.recipes import recipe
+from minirmt.training.task_loop import train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -69,7 +70,7 @@ def test_the_classify_task_needs_memory_across_segments():
 
 
 def test_the_classify_label_is_the_first_segments_class():
-    task = minirmt.tasks.make_task("classify", 4)
+    task = minirmt.data.tasks.make_task("classify", 4)
     tokens, labels = task.sample(64, 5, torch.Generator().manual_seed(0))
     first = tokens[:, :4]
     is_class = (first >= 2) & (first < 2 + task.num_classes)
@@ -178,7 +179,7 @@ def test_the_block_mask_is_the_causal_one_but_inside_the_memory_blocks():
 
 
 def test_memory_tokens_that_are_not_carried_cost_what_the_rmt_does():
-    from minirmt.accel import flops_per_token
+    from minirmt.training.accel import flops_per_token
 
     assert flops_per_token(make("memtok"), 24) == flops_per_token(make("rmt"), 24)
     out = make("memtok")(ids(2, 24))

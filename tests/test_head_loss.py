@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from minirmt.head_loss import head_loss_with_gradient
+from minirmt.model.head_loss import head_loss_with_gradient
 
 
 def test_loss_and_gradients_equal_the_plain_cross_entropy_with_ignored_targets():

@@ -9,10 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from minirmt import build_model, cli, preset
-from minirmt.hint import MemoryHint, check_hint_model
-from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, curriculum_stages, pair_stages, train
-from minirmt.training import load_checkpoint
+from minirmt.data.tasks import make_task
+from minirmt.training.checkpoints import load_checkpoint
+from minirmt.training.hint import MemoryHint, check_hint_model
+from minirmt.training.task_loop import TrainConfig, curriculum_stages, pair_stages, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 

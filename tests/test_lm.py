@@ -10,12 +10,13 @@ import pytest
 import torch
 from conftest import REPO, data_root
 
-from minirmt import MODELS, accel, build_model, cli, lm
-from minirmt.accel import flops_per_token
-from minirmt.config import ModelConfig
-from minirmt.lm import LMConfig, train_lm, train_step
-from minirmt.perplexity import eval_seq_len, evaluate_lm, position_sums
-from minirmt.text import load_bytes
+from minirmt import MODELS, build_model, cli
+from minirmt.data.corpora import load_bytes
+from minirmt.model.config import ModelConfig
+from minirmt.training import accel, lm_loop
+from minirmt.training.accel import flops_per_token
+from minirmt.training.lm_loop import LMConfig, train_lm, train_step
+from minirmt.training.perplexity import eval_seq_len, evaluate_lm, position_sums
 
 SIZES = set(ModelConfig.__dataclass_fields__) - {"vocab_size"}  # LMConfig has its own vocab_size
 
@@ -33,7 +34,7 @@ def stream(n=2_000, v=16, seed=0):
 
 
 def model_for(cfg):
-    return build_model(cfg.model, lm.model_config(cfg, cfg.vocab_size), seed=0)
+    return build_model(cfg.model, lm_loop.model_config(cfg, cfg.vocab_size), seed=0)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -131,7 +132,7 @@ def test_training_lowers_the_loss_and_writes_metrics_and_figures(tmp_path):
 
 def test_time_budget_ends_the_run():
     run = train_lm(config(steps=None, time_budget=0.5, log_every=2), train_ids=stream(5_000), log=None)
-    assert run.step >= lm.WARM_STEPS and run.tokens_per_s is not None and run.tokens_per_s > 0
+    assert run.step >= lm_loop.WARM_STEPS and run.tokens_per_s is not None and run.tokens_per_s > 0
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -179,7 +180,7 @@ def test_ddp_two_processes_match_one_process_with_both_shards(tmp_path):
             "--segment-len", "8", "--num-mem-tokens", "2", "--segments", "2", "--steps", "3", "--warmup", "1",
             "--lr", "1e-2", "--log-every", "1", "--device", "cpu"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "minirmt.lm",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "minirmt", "lm",
            *args, "--batch-size", "2", "--out", str(tmp_path / "ddp")]
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -251,7 +252,8 @@ def test_command_line_maps_every_option_to_the_config():
     assert cfg.steps is None and cfg.time_budget == 60.0 and cfg.betas == (0.9, 0.99) and cfg.compile
     assert cfg.cuda_graphs and cfg.corpus == "pg-books"
     assert cfg.model_args == {"segment_len": 128, "memory_flat": True, "bptt_depth": 2}
-    assert lm.model_config(cfg, 256).segment_len == 128 and lm.model_config(cfg, 256).d_model == 512  # the preset's
+    model_cfg = lm_loop.model_config(cfg, 256)
+    assert model_cfg.segment_len == 128 and model_cfg.d_model == 512  # the preset's
 
 
 def test_help_shows_every_default(capsys):

@@ -5,8 +5,8 @@ import torch
 
 import minirmt
 from minirmt import ModelConfig, RecurrentMemoryTransformer, SegmentTransformer, build_model, preset
-from minirmt.layers import Attention, Rotary, rotate
-from minirmt.masks import with_cache
+from minirmt.model.layers import Attention, Rotary, rotate
+from minirmt.model.masks import with_cache
 
 ALL = sorted(minirmt.MODELS)
 RECURRENT = ["rmt", "segment", "xl", "memxl", "memtok", "rmtxl"]

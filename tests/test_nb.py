@@ -1,10 +1,10 @@
-"""minirmt.nb: the run mode comes from MINIRMT_MODE, sizes are picked per mode, setup says what it did."""
+"""minirmt.course.nb: the run mode comes from MINIRMT_MODE, sizes are picked per mode, setup says what it did."""
 
 import matplotlib
 import pytest
 import torch
 
-from minirmt import nb
+from minirmt.course import nb
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_setup_rejects_an_unknown_mode(monkeypatch):
 def test_library_sha256_follows_the_recipe(tmp_path, monkeypatch):
     import hashlib
 
-    from minirmt import nb as notebook_setup
+    from minirmt.course import nb as notebook_setup
 
     package = tmp_path / "minirmt"
     (package / "sub").mkdir(parents=True)

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from minirmt import RecurrentMemoryTransformer, build_model, cli, preset
-from minirmt.tasks import make_task
-from minirmt.tasks.needle import QUERY, Needle, needle_depth
-from minirmt.train import TrainConfig, train
+from minirmt.data.tasks import make_task
+from minirmt.data.tasks.needle import QUERY, Needle, needle_depth
+from minirmt.training.task_loop import TrainConfig, train
 
 
 def gen(seed):

@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from minirmt import checks, long_context, pretrained
-from minirmt.meter import PeakMemory, median_seconds
-from minirmt.tasks import make_task
-from minirmt.tasks.needle import needle_depth
+from minirmt.course import checks, long_context, pretrained
+from minirmt.course.meter import PeakMemory, median_seconds
+from minirmt.data.tasks import make_task
+from minirmt.data.tasks.needle import needle_depth
 
 
 def run(checker, fn, capsys):
@@ -116,7 +116,7 @@ def test_make_writes_a_checkpoint_load_can_read(tmp_path, monkeypatch):
 
 def test_missing_checkpoint_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "checkpoint_path", lambda name: tmp_path / f"{name}.pt")
-    with pytest.raises(FileNotFoundError, match="python -m minirmt.pretrained needle-full-s1"):
+    with pytest.raises(FileNotFoundError, match="python -m minirmt.course.pretrained needle-full-s1"):
         pretrained.load("needle-full-s1")
 
 

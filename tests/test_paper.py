@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from minirmt import build_model, preset
-from minirmt.metrics import answer_accuracy, free_running_accuracy, free_running_predictions
-from minirmt.recipes import recipe
-from minirmt.recurrence import ModelOutput
-from minirmt.tasks import PAPER_SEGMENTS, make_task
-from minirmt.tasks.paper import copy_layout, retrieval_layout
+from minirmt.data.tasks import PAPER_SEGMENTS, make_task
+from minirmt.data.tasks.paper import copy_layout, retrieval_layout
+from minirmt.model.recurrence import ModelOutput
+from minirmt.training.metrics import answer_accuracy, free_running_accuracy, free_running_predictions
+from minirmt.training.recipes import recipe
 
 
 def authors_copy(seed: int, reverse: bool = False) -> tuple[list, list]:

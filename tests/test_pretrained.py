@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from minirmt import pretrained
-from minirmt.metrics import answer_accuracy
+from minirmt.course import pretrained
+from minirmt.training.metrics import answer_accuracy
 
 LESSON_CHECKPOINTS = [name for name in pretrained.CHECKPOINTS if not name.startswith("needle")]
 

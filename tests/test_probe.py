@@ -1,9 +1,9 @@
-"""minirmt.probe: the closed-form ridge probe solves its normal equations and decodes separable classes."""
+"""minirmt.course.probe: the closed-form ridge probe solves its normal equations and decodes separable classes."""
 
 import pytest
 import torch
 
-from minirmt import probe
+from minirmt.course import probe
 
 
 def blobs(count=400, f=5, c=3, seed=0):

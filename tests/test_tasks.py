@@ -6,7 +6,7 @@ import inspect
 import pytest
 import torch
 
-from minirmt.tasks import GO, PAD, TASKS, Task, make_task
+from minirmt.data.tasks import GO, PAD, TASKS, Task, make_task
 
 SMALL = {"copy": {}, "reverse": {}, "assoc": {"num_pairs": 2}, "mqar": {"num_pairs": 2}, "classify": {}, "needle": {}}
 NEXT_TOKEN = ("copy", "reverse", "assoc", "mqar")  # next-token targets (classify, needle: own files)

@@ -9,9 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from minirmt import build_model, preset
-from minirmt.tasks import make_task
-from minirmt.train import TrainConfig, evaluate, segment_stages, size_stages, train
-from minirmt.training import LineBar, load_checkpoint, lr_at, make_optimizer, save_checkpoint
+from minirmt.data.tasks import make_task
+from minirmt.training.checkpoints import load_checkpoint, save_checkpoint
+from minirmt.training.common import lr_at, make_optimizer
+from minirmt.training.progress import LineBar
+from minirmt.training.task_loop import TrainConfig, evaluate, segment_stages, size_stages, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 

@@ -10,7 +10,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from minirmt import build_model, masks, preset, viz  # noqa: E402
+from minirmt import build_model, preset, viz
+from minirmt.model import masks  # noqa: E402
 
 M, N = 3, 5  # memory tokens, segment length: a decoder axis has 2m + n = 11 positions
 

@@ -1,10 +1,12 @@
-"""minirmt.widgets: explorers work without a frontend: build one, move a slider, the picture changes."""
+"""minirmt.course.widgets: explorers work without a frontend: build one, move a slider, the picture changes."""
 
 import ipywidgets
 import pytest
 import torch
 
-from minirmt import masks, viz, widgets
+from minirmt import viz
+from minirmt.course import widgets
+from minirmt.model import masks
 
 M, N = 2, 4
 

@@ -1,11 +1,11 @@
 """CPU time to solve copy over 4 segments (>= 99% exact match): minirmt vs the peer, with the same budget.
 
-Task: `minirmt.tasks.make_task("copy", 8)` sampled with g = 4 segments of n = 8 tokens: 16 digits, GO, the
+Task: `minirmt.data.tasks.make_task("copy", 8)` sampled with g = 4 segments of n = 8 tokens: 16 digits, GO, the
 16 digits again (RMT paper, Sec. 4.1); every answer lies in an earlier segment, so only memory solves it.
 `--source-len 8` copies 8 digits: the source fills the first segment, the copy the last, two segments of
 padding lie between.
 Models (same sizes): d 64, 2 layers, 4 heads, m = 8 memory tokens, vocabulary 12. Training (the copy
-recipe, minirmt/recipes.py): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
+recipe, minirmt/training/recipes.py): AdamW lr 3e-3, betas (0.9, 0.98), weight decay 0.01 on matrices, 100 warm-up steps
 then cosine over the step budget, batch 64, gradient clipping 1.0, full BPTT.
 
 Clocks: each model's clock counts only its own training steps (evaluation excluded), in wall-clock and in
@@ -34,9 +34,9 @@ import harness  # noqa: E402
 import torch  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.tasks import make_task  # noqa: E402
-from minirmt.training import LoopConfig, lr_at, make_optimizer  # noqa: E402
-from minirmt.validation import IGNORE_INDEX  # noqa: E402
+from minirmt.data.tasks import make_task  # noqa: E402
+from minirmt.model.validation import IGNORE_INDEX  # noqa: E402
+from minirmt.training.common import LoopConfig, lr_at, make_optimizer  # noqa: E402
 
 SIZES = dict(d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8)
 SEGMENTS = 4

@@ -4,7 +4,7 @@ Config: gpu_throughput.py's (vocab 32,768, d 512, 8 layers, 8 heads, n 512, m 16
 fused AdamW, eager), full BPTT over g in {1, 4, 16, 64} segments. The model is called with targets and
 return_logits=False, so no logits are returned and kept. With memory_flat each segment's activations are
 recomputed in the backward pass (activation checkpointing per segment; the head and the loss are not
-recomputed, see minirmt/head_loss.py), so the peak should barely grow with g; without it every segment's
+recomputed, see minirmt/model/head_loss.py), so the peak should barely grow with g; without it every segment's
 activations wait for the backward pass.
 
 peak = torch.cuda.max_memory_allocated over a setting's first two steps, measured for each setting alone
@@ -33,7 +33,7 @@ import torch  # noqa: E402
 from gpu_throughput import BATCH, CONFIG, SMOKE  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.accel import compile_model  # noqa: E402
+from minirmt.training.accel import compile_model  # noqa: E402
 
 SEGMENTS = [1, 4, 16, 64]
 PEER_SEGMENTS = [1, 4, 16]

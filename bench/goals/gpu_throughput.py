@@ -16,7 +16,7 @@ the record says so):
     dense compiled                  the whole dense model compiled (head and loss included), with CUDA graphs
     peer, peer-lean                 lucidrains' RMT (harness.py: as shipped / stripped to minirmt's design)
 
-MFU = tokens/s * training FLOPs per token / peak (minirmt.accel.flops_per_token; the peer rows are credited
+MFU = tokens/s * training FLOPs per token / peak (minirmt.training.accel.flops_per_token; the peer rows are credited
 with minirmt's FLOPs for the same sizes; H100/H200 dense bf16 peak 989 TFLOP/s).
 
     python bench/goals/gpu_throughput.py            # on a GPU: writes bench/results/gpu_throughput/latest.json
@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from dense import DenseDecoder  # noqa: E402
 
 import minirmt  # noqa: E402
-from minirmt.accel import compile_model, flops_per_token, peak_flops  # noqa: E402
+from minirmt.training.accel import compile_model, flops_per_token, peak_flops  # noqa: E402
 
 CONFIG = dict(vocab_size=32_768, d_model=512, n_layers=8, n_heads=8, segment_len=512, num_mem_tokens=16)
 SEGMENTS, BATCH = 4, 16

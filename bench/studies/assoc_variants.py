@@ -50,12 +50,12 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-from minirmt.config import preset  # noqa: E402
-from minirmt.models import build_model  # noqa: E402
-from minirmt.rmt import RecurrentMemoryTransformer  # noqa: E402
-from minirmt.tasks import PAD, AssociativeRecall, MultiQueryRecall, make_task  # noqa: E402
-from minirmt.train import TrainConfig, eval_batches, evaluate, size_stages, train  # noqa: E402
-from minirmt.validation import IGNORE_INDEX  # noqa: E402
+from minirmt.data.tasks import PAD, AssociativeRecall, MultiQueryRecall, make_task  # noqa: E402
+from minirmt.model.config import preset  # noqa: E402
+from minirmt.model.registry import build_model  # noqa: E402
+from minirmt.model.rmt import RecurrentMemoryTransformer  # noqa: E402
+from minirmt.model.validation import IGNORE_INDEX  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, eval_batches, evaluate, size_stages, train  # noqa: E402
 
 
 class ScaledMemoryRMT(RecurrentMemoryTransformer):

@@ -3,7 +3,7 @@ segments back) for several seeds.
 
 Notebook 06's lab settings: copy with a fixed source of 4 digits, segments of 4, lab-size models (m 8, cache 4),
 250 steps, batch 32; the evaluation of the run's end (4 held-out batches). Writes the rows as JSON (the notebook reads
-the copy shipped as minirmt/assets/baselines_seeds.json).
+the copy shipped as minirmt/course/assets/baselines_seeds.json).
 
     python bench/studies/baselines_seeds.py --out bench/results/baselines_seeds/results.json
 """
@@ -16,8 +16,8 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 import harness  # noqa: E402
 
 from minirmt import build_model, preset  # noqa: E402
-from minirmt.tasks import make_task  # noqa: E402
-from minirmt.train import TrainConfig, train  # noqa: E402
+from minirmt.data.tasks import make_task  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, train  # noqa: E402
 
 MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")
 SEGMENTS, STEPS = (2, 3, 4), 250

@@ -3,7 +3,7 @@ number of segments g) for several seeds.
 
 Notebook 03's lab settings: copy on minirmt's layout (segments of 8, the source half the sequence), lab-size models,
 AdamW lr 3e-3, batch 64; RMT 400 steps, segment-only 300; answer accuracy on 256 fresh sequences (seed 7). Writes
-the rows as JSON (the notebook reads the copy shipped as minirmt/assets/copy_seeds.json).
+the rows as JSON (the notebook reads the copy shipped as minirmt/course/assets/copy_seeds.json).
 
     python bench/studies/copy_seeds.py --out bench/results/copy_seeds/results.json
 """
@@ -16,9 +16,10 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 import harness  # noqa: E402
 import torch  # noqa: E402
 
-from minirmt import build_model, preset, tasks  # noqa: E402
-from minirmt.metrics import answer_accuracy  # noqa: E402
-from minirmt.train import TrainConfig, train  # noqa: E402
+from minirmt import build_model, preset  # noqa: E402
+from minirmt.data import tasks  # noqa: E402
+from minirmt.training.metrics import answer_accuracy  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, train  # noqa: E402
 
 COUNTS, STEPS = (1, 2, 4), {"rmt": 400, "segment": 300}
 

@@ -3,7 +3,7 @@ trained to copy across 4 segments with the same budget, then evaluated on up to 
 
 Notebook 07's lab settings: copy with a fixed source of 4 digits, segments of 4, lab-size RMT (m 8), 500 steps,
 batch 32, eval every 50 steps; evaluation on 128 sequences per length (seed 1). Writes the rows as JSON (the notebook
-reads the copy shipped as minirmt/assets/curricula.json).
+reads the copy shipped as minirmt/course/assets/curricula.json).
 
     python bench/studies/curricula_seeds.py --out bench/results/curricula/results.json
 """
@@ -16,9 +16,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 import harness  # noqa: E402
 
 from minirmt import build_model, preset  # noqa: E402
-from minirmt.checks import reference_accuracy_by_segments, reference_doubling_stages  # noqa: E402
-from minirmt.tasks import make_task  # noqa: E402
-from minirmt.train import TrainConfig, segment_stages, train  # noqa: E402
+from minirmt.course.checks import reference_accuracy_by_segments, reference_doubling_stages  # noqa: E402
+from minirmt.data.tasks import make_task  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, segment_stages, train  # noqa: E402
 
 N, TRAIN_SEGMENTS, STEPS = 4, 4, 500
 EVAL_SEGMENTS = [2, 3, 4, 6, 8, 12, 16, 24, 32]

@@ -34,8 +34,8 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from minirmt.lm import LMConfig, train_lm  # noqa: E402
-from minirmt.text import load_bytes  # noqa: E402
+from minirmt.data.corpora import load_bytes  # noqa: E402
+from minirmt.training.lm_loop import LMConfig, train_lm  # noqa: E402
 from minirmt.viz import plot_lm_curves, plot_loss_by_position  # noqa: E402
 
 ROWS = {  # row -> (model, model_args beyond the shared sizes, label)

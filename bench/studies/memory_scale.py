@@ -48,13 +48,13 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
-import minirmt.layers as layers_module  # noqa: E402
-import minirmt.train as train_module  # noqa: E402
-from minirmt.config import preset  # noqa: E402
-from minirmt.rmt import RecurrentMemoryTransformer  # noqa: E402
-from minirmt.tasks import make_task  # noqa: E402
-from minirmt.train import TrainConfig, evaluate, size_stages, train  # noqa: E402
-from minirmt.validation import IGNORE_INDEX  # noqa: E402
+import minirmt.model.layers as layers_module  # noqa: E402
+import minirmt.training.task_loop as train_module  # noqa: E402
+from minirmt.data.tasks import make_task  # noqa: E402
+from minirmt.model.config import preset  # noqa: E402
+from minirmt.model.rmt import RecurrentMemoryTransformer  # noqa: E402
+from minirmt.model.validation import IGNORE_INDEX  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, evaluate, size_stages, train  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "memory_scale" / "memory_scale.jsonl"
 HELD_OUT_ANSWERS = 8192

@@ -6,10 +6,10 @@ Targets:
     associative retrieval over 4 segments of 8 (4 pairs)        RMT answer accuracy >= 0.95 within 180 s
     SegmentTransformer on both, same budget                     at chance (it cannot see earlier segments)
 
-Each run trains with `minirmt.train.train` on the task's recipe (minirmt.recipes: lab-size model, d 64, 2
-layers, 4 heads, m 8) and is evaluated on the same held-out sequences; the time to solve is the training time
-(evaluation excluded) at the first evaluation that meets the target, and the run stops there or when its budget
-is spent. Associative retrieval is what `python -m minirmt train --task assoc` does (the recipe), with
+Each run trains with `minirmt.training.task_loop.train` on the task's recipe (minirmt.training.recipes: lab-size
+model, d 64, 2 layers, 4 heads, m 8) and is evaluated on the same held-out sequences; the time to solve is the
+training time (evaluation excluded) at the first evaluation that meets the target, and the run stops there or when its
+budget is spent. Associative retrieval is what `python -m minirmt train --task assoc` does (the recipe), with
 `--set NAME=VALUE` laid over it (e.g. `--set memory_hint=false`): the time to solve is still that of the first
 evaluation at 0.95, and the run goes on to its own stop; its final model is also scored on 8,192 fresh answers
 (`held_out`). Both wall-clock and process CPU seconds are recorded: on a machine other jobs share, the CPU
@@ -36,8 +36,8 @@ sys.path[:0] = [str(BENCH.parent), str(BENCH), str(BENCH / "goals"), str(BENCH /
 import harness  # noqa: E402
 import torch  # noqa: E402
 
-from minirmt.recipes import recipe  # noqa: E402
-from minirmt.train import curriculum_stages, eval_batches, evaluate, train  # noqa: E402
+from minirmt.training.recipes import recipe  # noqa: E402
+from minirmt.training.task_loop import curriculum_stages, eval_batches, evaluate, train  # noqa: E402
 
 THREADS = 2
 MODELS = ("rmt", "segment")

@@ -3,7 +3,7 @@ control that tells truncation from budget: the truncated runs again with three t
 
 Notebook 02's lab settings: copy, segments of 8, g = 3, lab-size RMT (d 64, 2 layers, 4 heads, m 8), AdamW lr 3e-3,
 batch 64, 500 steps (the control: 1,500), 4 held-out batches. Writes the rows as JSON (the notebook reads the copy
-shipped as minirmt/assets/truncation.json).
+shipped as minirmt/course/assets/truncation.json).
 
     python bench/studies/truncation_seeds.py --out bench/results/truncation/results.json
 """
@@ -17,8 +17,9 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[2]), str(Path(__file__).res
 
 import harness  # noqa: E402
 
-from minirmt import build_model, preset, tasks  # noqa: E402
-from minirmt.train import TrainConfig, train  # noqa: E402
+from minirmt import build_model, preset  # noqa: E402
+from minirmt.data import tasks  # noqa: E402
+from minirmt.training.task_loop import TrainConfig, train  # noqa: E402
 
 RUNS = [(None, 500), (2, 500), (1, 500), (2, 1500), (1, 1500)]  # (bptt_depth, steps)
 

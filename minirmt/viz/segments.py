@@ -5,7 +5,8 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ..recurrence import detached_before
+from minirmt.model.recurrence import detached_before
+
 from .common import BLOCK_COLORS, as_matrix
 
 

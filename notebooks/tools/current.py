@@ -1,4 +1,4 @@
-"""Which committed notebooks ran against the library as it is now (`minirmt.nb.library_sha256`).
+"""Which committed notebooks ran against the library as it is now (`minirmt.course.nb.library_sha256`).
 
     python notebooks/tools/current.py                       # list the stale ones; exit 1 if there are any
     python notebooks/tools/current.py --stamp notebooks/05_inside_the_memory.ipynb   # after executing it
@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from minirmt.nb import library_sha256
+from minirmt.course.nb import library_sha256
 
 NOTEBOOKS = Path(__file__).resolve().parents[1]
 

@@ -25,7 +25,7 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "notebooks" / "tools")]
 import harness  # noqa: E402
 from current import stamp  # noqa: E402
 
-from minirmt.nb import library_sha256  # noqa: E402
+from minirmt.course.nb import library_sha256  # noqa: E402
 
 BUDGET_S = {"ci": 15 * 60, "lab": 2 * 60}  # ci: all notebooks together; lab: each notebook
 

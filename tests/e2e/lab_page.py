@@ -3,7 +3,7 @@
 The notebook on screen is read from the page's DOM, cell by cell in notebook order: its input prompt (`[ ]:`
 not run, `[*]:` queued or running, `[7]:` done) and its outputs. JupyterLab draws an error, like text written
 to stderr, as an output of mime type `application/vnd.jupyter.stderr`; an error's text holds its traceback.
-An explorer from `minirmt.widgets` is an ipywidgets VBox with sliders (noUiSlider handles, `role="slider"`)
+An explorer from `minirmt.course.widgets` is an ipywidgets VBox with sliders (noUiSlider handles, `role="slider"`)
 above an <img> whose `src` is a blob URL of the figure's PNG bytes.
 """
 

@@ -1,0 +1,180 @@
+"""The machinery every checker shares: call the learner's function safely, compare shapes (in the
+dimension names) and values, recognise known mistakes, print one line, hand back a working function."""
+
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+
+import torch
+
+from minirmt.model.config import ModelConfig
+from minirmt.model.rmt import RecurrentMemoryTransformer
+
+# What each dimension letter of a checker's message means: one meaning per letter (a test checks the messages).
+DIMENSIONS = {
+    "b": "batch", "s": "sequence", "g": "segments", "n": "segment length", "m": "memory tokens",
+    "d": "model width", "h": "heads", "k": "head width", "v": "vocabulary", "l": "layers",
+    "i": "queries", "j": "keys", "c": "cached positions", "N": "examples", "f": "features", "y": "classes",
+    "L": "tokens per row",
+}
+
+
+class CheckFailed(Exception):
+    """The learner's function gave a wrong answer; the message says what is wrong and how to fix it."""
+
+
+class NotAttempted(Exception):
+    """The learner's function still raises NotImplementedError."""
+
+
+STRICT = os.environ.get("MINIRMT_STRICT_CHECKS", "") not in ("", "0")
+
+
+@contextmanager
+def strict(on: bool = True):
+    """Inside the block a checker that does not pass raises AssertionError instead of handing back the library's
+    version: what an autograder (nbgrader) needs to give no points. Also on with MINIRMT_STRICT_CHECKS=1."""
+    global STRICT
+    before, STRICT = STRICT, on
+    try:
+        yield
+    finally:
+        STRICT = before
+
+
+def run_checker(name: str, fn, reference: Callable, cases: Callable) -> Callable:
+    """Run `cases(fn)`, print one line, and return `fn` if it passed, else `reference` (strict: raise).
+
+    cases: calls fn on seeded examples; raises CheckFailed (or NotAttempted, through `call`) or returns the
+           number of cases passed.
+    """
+    try:
+        if not callable(fn):
+            raise CheckFailed(f"expected a function, got {type(fn).__name__}")
+        count = cases(fn)
+    except NotAttempted:
+        return _fall_back(reference, f"… {name}: not attempted yet (it raises NotImplementedError); using the "
+                                     f"library's version for now")
+    except CheckFailed as failure:
+        return _fall_back(reference, f"✗ {name}: {failure}\n  (using the library's version so you can go on)")
+    except Exception as bug:  # a bug in the checker itself must not stop the notebook
+        return _fall_back(reference, f"? {name}: the checker itself failed ({type(bug).__name__}: {bug}); using "
+                                     f"the library's version")
+    print(f"✓ {name}: passed {count} cases")
+    return fn
+
+
+def _fall_back(reference: Callable, message: str) -> Callable:
+    print(message)
+    if STRICT:
+        raise AssertionError(message.split("\n")[0])
+    return reference
+
+
+def call(fn: Callable, *args, **kwargs):
+    """Call the learner's function: NotImplementedError -> NotAttempted; any other error -> CheckFailed."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as error:
+        raise NotAttempted() from error
+    except Exception as error:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        raise CheckFailed(
+            f"it raised {type(error).__name__}: {error} (line {frame.lineno}: `{(frame.line or '').strip()}`)"
+        ) from error
+
+
+def _dims(dims: str | Sequence[str]) -> list[str]:
+    return dims.split() if isinstance(dims, str) else list(dims)
+
+
+def expect_tensor(value, dims: str, shape: Sequence[int], what: str = "the result", dtype=None,
+                  hints: dict | None = None) -> None:
+    """Check type, then number of dims, then each dim (by name), then dtype; raise CheckFailed on the first miss.
+
+    dims:  names of the dimensions, e.g. "g b n"; shape: the expected sizes, in the same order
+    hints: {wrong shape: message} for the usual mistakes, added to the message when the shape matches
+    """
+    names, shape = _dims(dims), tuple(int(x) for x in shape)
+    want = f"({', '.join(names)}) = {shape}"
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(f"{what} is a {type(value).__name__}, expected a tensor {want}")
+    got = tuple(value.shape)
+    hint = (hints or {}).get(got)
+    suffix = f". Hint: {hint}" if hint else ""
+    if len(got) != len(names):
+        raise CheckFailed(f"{what} has {len(got)} dims {got}, expected {len(names)}: {want}{suffix}")
+    for name, size, expected in zip(names, got, shape):
+        if size != expected:
+            raise CheckFailed(
+                f"{what} has shape {got}, expected {want}: {name} ({DIMENSIONS.get(name, name)}) is {size}, "
+                f"expected {expected}{suffix}"
+            )
+    if dtype is not None and value.dtype != dtype:
+        raise CheckFailed(f"{what} has dtype {value.dtype}, expected {dtype}")
+
+
+def _mismatch(value: torch.Tensor, expected: torch.Tensor, atol: float) -> torch.Tensor:
+    if expected.is_floating_point():
+        return ~torch.isclose(value.float(), expected.float(), atol=atol, rtol=atol)
+    return value != expected
+
+
+def expect_close(value: torch.Tensor, expected: torch.Tensor, dims: str, what: str = "the result",
+                 atol: float = 0.0) -> None:
+    """Values equal (or within atol, relative and absolute, for floats); else name the first wrong entry."""
+    wrong = _mismatch(value, expected, atol)
+    if wrong.any():
+        index = tuple(wrong.nonzero()[0].tolist())
+        where = ", ".join(f"{name}={i}" for name, i in zip(_dims(dims), index))
+        raise CheckFailed(
+            f"{what}[{where}] is {_show(value[index])}, expected {_show(expected[index])} "
+            f"({int(wrong.sum())} of {wrong.numel()} entries are wrong)"
+        )
+
+
+def known_mistakes(value: torch.Tensor, expected: torch.Tensor, mistakes: Sequence[tuple[torch.Tensor, str]],
+                   atol: float = 0.0) -> None:
+    """If `value` is wrong and equals the output of a known mistake (same shape and values), raise its message.
+
+    A mistake that gives the right answer on this case (e.g. padding on the wrong side when there is no
+    padding) is skipped.
+    """
+    if tuple(value.shape) == tuple(expected.shape) and not _mismatch(value, expected, atol).any():
+        return
+    for wrong_value, message in mistakes:
+        if tuple(wrong_value.shape) == tuple(value.shape) and not _mismatch(value, wrong_value, atol).any():
+            raise CheckFailed(message)
+
+
+def _show(x: torch.Tensor):
+    return x.item() if x.dtype == torch.bool or not x.is_floating_point() else round(x.item(), 5)
+
+
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def as_number(x, what: str) -> float:
+    if isinstance(x, torch.Tensor) and x.numel() == 1:
+        return float(x.item())
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        return float(x)
+    raise CheckFailed(f"{what} is a {type(x).__name__}{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}, "
+                      "expected one number (a float, or a tensor with one element: use .item())")
+
+
+def sharp_rmt(seed: int, **sizes) -> RecurrentMemoryTransformer:
+    """A small decoder RMT with large random weights (sharp attention, so that mistakes change the outputs)."""
+    cfg = ModelConfig(**{"vocab_size": 12, "d_model": 32, "n_layers": 2, "n_heads": 2, "segment_len": 6,
+                         "num_mem_tokens": 3, **sizes})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = RecurrentMemoryTransformer(cfg).eval()
+    gen = seeded(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    return model

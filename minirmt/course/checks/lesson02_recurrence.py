@@ -1,0 +1,178 @@
+"""Checkers of lesson 02, recurrence and BPTT: the loop over segments, and its truncated version."""
+
+from collections.abc import Callable
+
+import torch
+
+from minirmt.model.rmt import RecurrentMemoryTransformer
+
+from .core import CheckFailed, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded, sharp_rmt
+
+
+def reference_run_segments(model: RecurrentMemoryTransformer, tokens: torch.Tensor):
+    """The recurrence: `tokens (b, s)` -> logits `(b, s, v)` and the g memories written, each `(b, m, d)`."""
+    out = model(tokens)
+    return out.logits, out.memories
+
+
+def reference_run_truncated(model: RecurrentMemoryTransformer, tokens: torch.Tensor, bptt_depth: int):
+    """`reference_run_segments` with the memory entering segments 1 .. g - bptt_depth detached."""
+    out = model(tokens, bptt_depth=bptt_depth)
+    return out.logits, out.memories
+
+
+def _loop_mistakes(model, tokens) -> list[tuple[torch.Tensor, str]]:
+    """Wrong loops, flattened as `_flat_loop` does, each with what went wrong."""
+    start = model.initial_state(tokens.shape[0])  # (b, m, d)
+    pieces = tokens.split(model.cfg.segment_len, dim=1)
+    stale = [model.step(x, start) for x in pieces]  # every segment given the initial memory
+    read, memory = [], start
+    for x in pieces:
+        read.append(memory)
+        memory = model.step(x, memory)[1]
+    return [
+        (_flat_loop(torch.cat([model.backbone.head(h) for h, _, _ in stale], dim=1), [w for _, w, _ in stale]),
+         "every segment reads the initial memory: pass the memory returned by model.step on to the next segment"),
+        (_flat_loop(model(tokens).logits, read),
+         "memories[i] is the memory segment i read; collect the one it wrote (returned by model.step)"),
+    ]
+
+
+def _flat_loop(logits: torch.Tensor, memories) -> torch.Tensor:
+    """`logits (b, s, v)` and g memories `(b, m, d)` -> one row per sequence `(b, s * v + g * m * d)`."""
+    return torch.cat([logits.flatten(1), *(mem.flatten(1) for mem in memories)], dim=1)
+
+
+def _check_loop_output(got, model, tokens, label: str) -> None:
+    """Type, shapes, then values of a recurrence's `(logits (b, s, v), [g memories (b, m, d)])`."""
+    cfg = model.cfg
+    b, s = tokens.shape
+    n, g = cfg.segment_len, -(-s // cfg.segment_len)
+    with torch.no_grad():
+        out = model(tokens)
+    if not (isinstance(got, tuple | list) and len(got) == 2):
+        raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (logits (b, s, v), "
+                          "list of g memories (b, m, d))")
+    logits, memories = got
+    hints = {(b, g, cfg.vocab_size): "that is one row per segment; keep every position: torch.cat along dim 1"}
+    if s % n:
+        hints[(b, (s // n) * n, cfg.vocab_size)] = (f"the last, shorter segment ({s % n} tokens) is missing; "
+                                                   "tokens.split(n, dim=1) keeps it")
+    expect_tensor(logits, "b s v", out.logits.shape, f"{label}: logits", hints=hints)
+    if not isinstance(memories, list | tuple) or not all(isinstance(x, torch.Tensor) for x in memories):
+        raise CheckFailed(f"{label}: the memories are a {type(memories).__name__}, expected a list of g = {g} "
+                          "tensors (b, m, d)")
+    if len(memories) != g:
+        hint = " (the initial memory is not one of them: collect what each segment writes)" \
+            if len(memories) == g + 1 else ""
+        raise CheckFailed(f"{label}: {len(memories)} memories for g = {g} segments, expected one per segment{hint}")
+    for i, mem in enumerate(memories):
+        expect_tensor(mem, "b m d", out.memory.shape, f"{label}: memories[{i}]")
+    with torch.no_grad():
+        both = _flat_loop(logits.detach(), [mem.detach() for mem in memories])
+        known_mistakes(both, _flat_loop(out.logits, out.memories), _loop_mistakes(model, tokens), atol=1e-4)
+    for i in range(g):
+        lo, hi = i * n, min(s, (i + 1) * n)
+        if not torch.allclose(logits[:, lo:hi].detach(), out.logits[:, lo:hi], atol=1e-4, rtol=1e-4):
+            first = "" if i == 0 else ", though the segments before it agree: is the memory carried over?"
+            raise CheckFailed(f"{label}: the logits of segment {i} (positions {lo}..{hi - 1}) differ from the "
+                              f"model's{first}")
+        expect_close(memories[i].detach(), out.memories[i], "b m d", f"{label}: memories[{i}]", atol=1e-4)
+
+
+def check_run_segments(fn) -> Callable:
+    """Exercise 02.1: `run_segments(model, tokens (b, s)) -> (logits (b, s, v), [g memories (b, m, d)])`."""
+
+    def cases(fn):
+        model = sharp_rmt(seed=21)
+        gen = seeded(21)
+        shapes = [(2, 18), (3, 14), (1, 6)]  # whole segments, a shorter last segment, a single segment
+        for b, s in shapes:
+            tokens = torch.randint(0, model.cfg.vocab_size, (b, s), generator=gen)
+            with torch.no_grad():
+                got = call(fn, model, tokens.clone())
+            _check_loop_output(got, model, tokens, f"run_segments(tokens of shape (b, s) = {(b, s)})")
+        tokens = torch.randint(0, model.cfg.vocab_size, (2, 18), generator=gen)  # 3 segments, with gradients
+        reached, initial, _ = _segments_with_gradient(lambda model, tokens, _: fn(model, tokens), model, tokens, None)
+        if reached != [0, 1, 2] or not initial:
+            raise CheckFailed(f"the last segment's loss reached segments {reached} of [0, 1, 2] and "
+                              f"{'' if initial else 'not '}the learned initial memory: is the memory detached? "
+                              "Backpropagation through time needs every memory to stay in the graph")
+        return len(shapes) + 1
+
+    return run_checker("run_segments", fn, reference_run_segments, cases)
+
+
+def _segments_with_gradient(fn, model, tokens, bptt_depth) -> tuple[list[int], bool, object]:
+    """Run `fn` with gradients; backpropagate a loss on the last segment's logits.
+
+    Returns the segments whose token embeddings received gradient, whether the learned initial memory did,
+    and fn's output.
+    """
+    n = model.cfg.segment_len
+    embedded = []
+
+    def keep(module, inputs, output):
+        if output.requires_grad:
+            output.retain_grad()
+        embedded.append(output)
+
+    model.zero_grad(set_to_none=True)
+    hook = model.backbone.embed.register_forward_hook(keep)
+    try:
+        got = call(fn, model, tokens.clone(), bptt_depth)
+    finally:
+        hook.remove()
+    if not (isinstance(got, tuple | list) and len(got) == 2 and isinstance(got[0], torch.Tensor)):
+        return [], False, got
+    g = -(-tokens.shape[1] // n)
+    if len(embedded) != g:
+        raise CheckFailed(f"model.backbone.embed ran {len(embedded)} times for g = {g} segments; call model.step "
+                          "once per segment")
+    logits = got[0]
+    if not logits.requires_grad:
+        return [], False, got
+    weights = torch.randn(logits[:, -n:].shape, generator=seeded(5))
+    (logits[:, -n:] * weights).sum().backward()
+    reached = [i for i, e in enumerate(embedded) if e.grad is not None and e.grad.abs().sum() > 0]
+    initial = model.memory.grad is not None and model.memory.grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+    return reached, bool(initial), got
+
+
+def check_run_truncated(fn) -> Callable:
+    """Exercise 02.2: `run_truncated(model, tokens (b, s), bptt_depth)`: `run_segments` with truncated BPTT."""
+
+    def cases(fn):
+        model = sharp_rmt(seed=22)
+        gen = seeded(22)
+        settings = [(2, 24, 2), (2, 30, 1), (1, 18, 3), (2, 16, 5), (3, 30, 3)]  # b, s, bptt_depth
+        for b, s, depth in settings:
+            tokens = torch.randint(0, model.cfg.vocab_size, (b, s), generator=gen)
+            g = -(-s // model.cfg.segment_len)
+            label = f"run_truncated(g = {g} segments, bptt_depth={depth})"
+            reached, initial, got = _segments_with_gradient(fn, model, tokens, depth)
+            _check_loop_output(got, model, tokens, label)
+            want = list(range(max(g - depth, 0), g))
+            if not reached:
+                raise CheckFailed(f"{label}: no gradient reaches even the last segment's tokens; detach the memory "
+                                  "between segments, not the logits or hidden states")
+            if reached != want:
+                if reached == list(range(g)):
+                    problem = "every segment received gradient: detach the memory entering segments " \
+                              f"1 .. g - bptt_depth = {g - depth}"
+                elif len(reached) == len(want) + 1:
+                    problem = "one segment too many: detach when i <= g - bptt_depth (not i < g - bptt_depth)"
+                elif len(reached) == len(want) - 1:
+                    problem = "one segment too few: detach only when i <= g - bptt_depth, and detach the memory " \
+                              "entering segment i (before model.step), not the one it hands on"
+                else:
+                    problem = f"detach the memory entering segments 1 .. g - bptt_depth = {g - depth}"
+                raise CheckFailed(f"{label}: the last segment's loss reached segments {reached}, expected the last "
+                                  f"{min(depth, g)}, {want}: {problem}")
+            if depth >= g and not initial:
+                raise CheckFailed(f"{label}: the learned initial memory got no gradient although bptt_depth >= g; "
+                                  "never detach the memory entering segment 0 (detach only for i > 0)")
+        return len(settings)
+
+    return run_checker("run_truncated", fn, reference_run_truncated, cases)

@@ -1,0 +1,126 @@
+"""Checkers of lesson 03, copy and reverse: the targets of a copy task, answer accuracy."""
+
+from collections.abc import Callable
+
+import torch
+
+from minirmt.data import tasks
+from minirmt.model.validation import IGNORE_INDEX
+from minirmt.training.metrics import answer_accuracy
+
+from .core import CheckFailed, as_number, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+
+
+def _source_index(tokens: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """`(b, s)`: at each position from GO on, the index of the source digit answered there; -1 before GO."""
+    s = tokens.shape[1]
+    go = (tokens == tasks.GO).int().argmax(dim=1, keepdim=True)  # (b, 1)
+    i = torch.arange(s, device=tokens.device) - go  # (b, s): answer number, negative before GO
+    return torch.where(i < 0, -1, (s - go - 1 - i) if reverse else i)
+
+
+def reference_copy_targets(tokens: torch.Tensor, reverse: bool = False) -> torch.Tensor:
+    """The targets of a copy (or reverse) sequence `tokens (b, s)`: `(b, s)`, -100 before GO.
+
+    The source is the first L tokens and GO sits at s - L; the answer at GO + i is source digit i (copy)
+    or L - 1 - i (reverse): RMT paper, Sec. 4.1.
+    """
+    index = _source_index(tokens, reverse)  # (b, s)
+    return tokens.gather(1, index.clamp(min=0)).masked_fill(index < 0, IGNORE_INDEX)
+
+
+def check_copy_targets(fn) -> Callable:
+    """Exercise 03.1: `copy_targets(tokens (b, s), reverse=False) -> targets (b, s)`."""
+
+    def cases(fn):
+        gen = seeded(31)
+        settings = [("copy", 8, 3, {}), ("copy", 4, 3, {"source_len": 5}), ("copy", 5, 1, {}),
+                    ("reverse", 8, 4, {}), ("reverse", 4, 3, {"source_len": 3})]
+        for name, n, g, sizes in settings:
+            task = tasks.make_task(name, n, **sizes)
+            tokens, expected = task.sample(3, g, gen)
+            reverse = name == "reverse"
+            got = call(fn, tokens.clone(), reverse)
+            label = f"copy_targets({name}: g={g} segments of n={n}, reverse={reverse})"
+            expect_tensor(got, "b s", expected.shape, label)
+            if got.dtype != torch.long:
+                raise CheckFailed(f"{label} has dtype {got.dtype}, expected torch.long (token ids, like the targets "
+                                  "cross_entropy takes)")
+            asked = expected != IGNORE_INDEX
+            index = _source_index(tokens, reverse)  # (b, s)
+            digit = "L - 1 - i" if reverse else "i"
+            late, early = (tokens.gather(1, (index + k).clamp(0, tokens.shape[1] - 1)).masked_fill(~asked, IGNORE_INDEX)
+                           for k in (1, -1))  # answers taken one source digit too far, one too near
+
+            mistakes = [
+                (expected.masked_fill(~asked, 0), "positions with nothing to predict must hold -100 (the "
+                                                  "ignore_index of cross_entropy), not 0"),
+                (torch.cat([torch.full_like(expected[:, :1], IGNORE_INDEX), expected[:, :-1]], dim=1),
+                 "the answers start one position late: targets[t] is the token that comes after tokens[t], so "
+                 "the GO position itself already asks for the first digit"),
+                (reference_copy_targets(tokens, not reverse),
+                 f"this is the {'copy' if reverse else 'reverse'}; with reverse={reverse} the answer at GO + i is "
+                 f"source digit {digit}"),
+                (late, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
+                (early, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
+            ]
+            known_mistakes(got, expected, mistakes)
+            wrong = got != expected
+            if wrong.any() and not wrong[:, :-1].any():
+                raise CheckFailed(f"{label}: only the last position is wrong. Its answer is never fed to the model "
+                                  "(the sequence ends there), so take it from the source at the start, not from the "
+                                  "tokens after GO")
+            expect_close(got, expected, "b s", label)
+        return len(settings)
+
+    return run_checker("copy_targets", fn, reference_copy_targets, cases)
+
+
+def check_answer_accuracy(fn) -> Callable:
+    """Exercise 03.2: `answer_accuracy(logits (b, s, v), targets (b, s)) -> (accuracy, exact_match)`."""
+
+    def cases(fn):
+        gen = seeded(32)
+        shapes = [(6, 10, 5), (8, 16, 12), (5, 7, 3)]
+        for b, s, v in shapes:
+            targets = torch.randint(0, v, (b, s), generator=gen)
+            targets[:, : s // 2] = IGNORE_INDEX  # the first half asks nothing
+            targets[0, s // 2] = IGNORE_INDEX  # one sequence asks one answer fewer: rows have unequal answers
+            logits = torch.randn(b, s, v, generator=gen)
+            # make some sequences right on every answer, the others right on about half of them
+            good = torch.rand(b, s, generator=gen) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
+            good[: b // 3] = True
+            boost = torch.nn.functional.one_hot(targets.clamp(min=0), v) * 10.0 * good.unsqueeze(-1)
+            logits = logits + boost
+            expected = answer_accuracy(logits, targets)
+            got = call(fn, logits.clone(), targets.clone())
+            label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)})"
+            if not (isinstance(got, tuple | list) and len(got) == 2):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (accuracy, exact_match)")
+            for x, name in zip(got, ("accuracy", "exact match")):
+                if isinstance(x, torch.Tensor) and x.numel() == 1:
+                    raise CheckFailed(f"{label}: the {name} is a tensor; return a plain float (use .item())")
+            accuracy, exact = (as_number(x, f"{label}: {name}") for x, name in zip(got, ("accuracy", "exact match")))
+            right = logits.argmax(-1) == targets
+            asked = targets != IGNORE_INDEX
+            if abs(accuracy - expected[1]) < 1e-6 and abs(exact - expected[0]) < 1e-6 and expected[0] != expected[1]:
+                raise CheckFailed(f"{label} returned (exact match, accuracy); return (accuracy, exact match)")
+            if abs(accuracy - expected[0]) > 1e-6:
+                hint = ""
+                if abs(accuracy - right.float().mean().item()) < 1e-6:
+                    hint = ": that counts every position; count only the answers, where targets != -100"
+                elif abs(accuracy - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
+                    hint = (": that is the mean of each sequence's accuracy; sequences ask different numbers of "
+                            "answers, so count right answers over all answers of the batch at once")
+                raise CheckFailed(f"{label}: accuracy {accuracy:.4f}, expected {expected[0]:.4f}{hint}")
+            if abs(exact - expected[1]) > 1e-6:
+                hint = ""
+                if abs(exact - right.all(dim=1).float().mean().item()) < 1e-6:
+                    hint = ": that asks every position to be right; ask only the answers (targets != -100)"
+                elif abs(exact - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
+                    hint = (": that is the mean per-sequence accuracy; exact match counts a sequence as 1 only if "
+                            "all its answers are right, else 0")
+                raise CheckFailed(f"{label}: exact match {exact:.4f}, expected {expected[1]:.4f}{hint}")
+        return len(shapes)
+
+    return run_checker("answer_accuracy", fn, answer_accuracy, cases)

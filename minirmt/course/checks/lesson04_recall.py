@@ -1,0 +1,119 @@
+"""Checkers of lesson 04, associative recall: a batch of the task, the information in the pairs."""
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from minirmt.data import tasks
+from minirmt.model.validation import IGNORE_INDEX
+
+from .core import CheckFailed, as_number, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+
+
+def reference_recall_batch(keys: torch.Tensor, values: torch.Tensor, order: torch.Tensor, s: int):
+    """An associative-recall batch (RMT paper, Sec. 4.1): tokens `(b, s)` and targets `(b, s)`.
+
+    keys, values `(b, p)`: token ids of the stored pairs, written `k v k v ...` from position 0;
+    order `(b, q)`: which pairs are asked, in which order. The query phase fills the last 2q - 1 positions
+    with `k v k v ... k` (the last value is only a target, never read); the target at each asked key is its
+    value; PAD in between; -100 where nothing is asked.
+    """
+    b, p = keys.shape
+    q = order.shape[1]
+    start = s - (2 * q - 1)  # the first query
+    tokens = torch.full((b, s), tasks.PAD, dtype=torch.long, device=keys.device)
+    tokens[:, 0 : 2 * p : 2], tokens[:, 1 : 2 * p : 2] = keys, values
+    asked_keys, asked_values = keys.gather(1, order), values.gather(1, order)  # (b, q)
+    tokens[:, start::2] = asked_keys
+    tokens[:, start + 1 :: 2] = asked_values[:, :-1]
+    targets = torch.full_like(tokens, IGNORE_INDEX)
+    targets[:, start::2] = asked_values
+    return tokens, targets
+
+
+def _recall_case(task, g: int, generator: torch.Generator):
+    """A batch of `task` and the keys `(b, p)`, values `(b, p)` and order `(b, q)` it was built from."""
+    tokens, targets = task.sample(3, g, generator)
+    p, s = task.num_pairs, tokens.shape[1]
+    q = task.num_pairs if task.num_queries is None else task.num_queries
+    keys, values = tokens[:, 0 : 2 * p : 2], tokens[:, 1 : 2 * p : 2]
+    asked = tokens[:, s - (2 * q - 1) :: 2]  # (b, q) the asked keys
+    order = (asked.unsqueeze(-1) == keys.unsqueeze(1)).int().argmax(-1)  # (b, q): the pair each one asks
+    return keys, values, order, tokens, targets
+
+
+def check_recall_batch(fn) -> Callable:
+    """Exercise 04.1: `recall_batch(keys (b, p), values (b, p), order (b, q), s) -> tokens (b, s), targets (b, s)`."""
+
+    def cases(fn):
+        gen = seeded(41)
+        settings = [(4, 4, {}), (8, 3, {"num_pairs": 3}), (4, 5, {"num_pairs": 3, "num_queries": 2}),
+                    (6, 2, {"num_pairs": 2, "num_keys": 4, "num_values": 3})]  # n, g, sizes
+        for n, g, sizes in settings:
+            task = tasks.make_task("assoc", n, **sizes)
+            keys, values, order, tokens, targets = _recall_case(task, g, gen)
+            s = tokens.shape[1]
+            label = (f"recall_batch(p={keys.shape[1]} pairs, q={order.shape[1]} queries, s={s})")
+            got = call(fn, keys.clone(), values.clone(), order.clone(), s)
+            if not (isinstance(got, tuple | list) and len(got) == 2):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (tokens (b, s), "
+                                  "targets (b, s))")
+            got_tokens, got_targets = got
+            expect_tensor(got_tokens, "b s", tokens.shape, f"{label}: tokens")
+            expect_tensor(got_targets, "b s", targets.shape, f"{label}: targets")
+            q = order.shape[1]
+            early = [torch.nn.functional.pad(x, (0, 1), value=fill) for x, fill in
+                     zip(reference_recall_batch(keys, values, order, s - 1), (tasks.PAD, IGNORE_INDEX))]
+            stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
+            on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
+            known_mistakes(torch.cat([got_tokens, got_targets], dim=1), torch.cat([tokens, targets], dim=1), [
+                (torch.cat([tokens, targets.clamp(min=0)], dim=1),
+                 "targets must be -100 where nothing is asked (the ignore_index of cross_entropy), not 0"),
+                (torch.cat([tokens, on_values], dim=1),
+                 "the targets sit on the values; put each value as the target at its key's position: targets[t] "
+                 "is what comes after tokens[t]"),
+                (torch.cat(stored_order, dim=1),
+                 "the keys are asked in stored order; ask them in the order given by `order`: keys.gather(1, order)"),
+                (torch.cat(early, dim=1),
+                 f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
+                 "because the last value is only a target, never read"),
+            ])
+            expect_close(got_tokens, tokens, "b s", f"{label}: tokens")
+            expect_close(got_targets, targets, "b s", f"{label}: targets")
+        return len(settings)
+
+    return run_checker("recall_batch", fn, reference_recall_batch, cases)
+
+
+def reference_pairs_information(num_pairs: int, num_keys: int, num_values: int) -> float:
+    """Bits of information in p stored pairs: which p of the K keys (order irrelevant), and a value of V for
+    each: log2 C(K, p) + p log2 V."""
+    return math.log2(math.comb(num_keys, num_pairs)) + num_pairs * math.log2(num_values)
+
+
+def check_pairs_information(fn) -> Callable:
+    """Exercise 04.2: `pairs_information(num_pairs, num_keys, num_values) -> bits (a float)`."""
+
+    def cases(fn):
+        settings = [(4, 16, 16), (1, 16, 16), (6, 16, 16), (3, 8, 5), (16, 16, 16)]
+        for p, k, v in settings:
+            expected = reference_pairs_information(p, k, v)
+            got = as_number(call(fn, p, k, v), f"pairs_information({p}, {k}, {v})")
+            label = f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})"
+            if math.isclose(got, expected, rel_tol=1e-5):
+                continue
+            known = [
+                (math.log2(math.perm(k, p)) + p * math.log2(v),
+                 f"that counts the order the pairs were written in, log2(p!) = {math.log2(math.factorial(p)):.2f} "
+                 "bits too many; recall does not care about the order (math.comb, not math.perm)"),
+                (p * math.log2(k) + p * math.log2(v),
+                 "the keys are distinct: choose p of the K keys without replacement, log2 C(K, p)"),
+                (p * math.log2(v), "which keys were stored is information too: add log2 C(K, p)"),
+                (expected * math.log(2), "that is in nats (natural log); use log2 for bits"),
+            ]
+            hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-5)), "")
+            raise CheckFailed(f"{label} is {got:.4f}, expected {expected:.4f}" + (f": {hint}" if hint else ""))
+        return len(settings)
+
+    return run_checker("pairs_information", fn, reference_pairs_information, cases)

@@ -1,0 +1,78 @@
+"""Checkers of lesson 05, inside the memory: similarity of memory states, a linear probe."""
+
+from collections.abc import Callable
+
+import torch
+
+from minirmt import viz
+from minirmt.course import probe
+
+from .core import call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+
+
+def reference_memory_similarity(states: torch.Tensor) -> torch.Tensor:
+    """`states (g, m, d)` -> `(g, g)`: cosine similarity of the flattened memory states."""
+    return viz.memory_similarity(states)
+
+
+def check_memory_similarity(fn) -> Callable:
+    """Exercise 05.1: `memory_similarity(states (g, m, d)) -> (g, g)`, cosine similarity of whole states."""
+
+    def cases(fn):
+        gen = seeded(5)
+        shapes = [(4, 3, 8), (6, 2, 5), (2, 4, 4)]
+        for g, m, d in shapes:
+            scale = torch.rand(g, 1, 1, generator=gen) * 3 + 0.5
+            states = (torch.randn(g, m, d, generator=gen) + torch.randn(1, m, d, generator=gen)) * scale
+            expected = reference_memory_similarity(states)
+            got = call(fn, states.clone())
+            label = f"memory_similarity(states of shape (g, m, d) = {(g, m, d)})"
+            expect_tensor(got, "g g", expected.shape, label,
+                          hints={(g * m, g * m): "that is one row per slot; flatten each state to one "
+                                                 "vector (m * d) first"})
+            flat = states.flatten(1)
+            per_slot = torch.nn.functional.normalize(states, dim=-1)
+            known_mistakes(got.float(), expected, [
+                (flat @ flat.T, "the diagonal is not 1: normalise each flattened state to unit length "
+                                "(cosine similarity is the dot product of unit vectors)"),
+                (torch.einsum("amd,bmd->ab", per_slot, per_slot) / m,
+                 "you compared the states slot by slot and averaged; flatten each state to (m * d) first"),
+                (1 - expected, "these are 1 - cosine (a distance); return the similarity itself"),
+            ], atol=1e-4)
+            expect_close(got.float(), expected, "g g", label, atol=1e-4)
+        return len(shapes)
+
+    return run_checker("memory_similarity", fn, reference_memory_similarity, cases)
+
+
+def check_fit_probe(fn) -> Callable:
+    """Exercise 05.2: `fit_probe(features (N, f), labels (N,), num_classes, ridge) -> weights (f + 1, y)`."""
+
+    def cases(fn):
+        gen = seeded(7)
+        shapes = [(300, 6, 4, 1.0), (120, 10, 3, 0.1), (80, 3, 5, 10.0)]
+        for count, f, c, ridge in shapes:
+            centers = torch.randn(c, f, generator=gen) * 2
+            labels = torch.randint(0, c, (count,), generator=gen)
+            features = centers[labels] + torch.randn(count, f, generator=gen) + 1.5
+            expected = probe.fit_linear_probe(features, labels, c, ridge)
+            got = call(fn, features.clone(), labels.clone(), c, ridge)
+            label = f"fit_probe(features (N, f) = {(count, f)}, y={c} classes, ridge={ridge})"
+            expect_tensor(got, "f y", (f + 1, c), label, hints={
+                (f, c): "one row short: append a column of ones to the features (the bias) before solving",
+                (f + 1,): "that regresses the label ids themselves; regress one-hot targets (N, y), one column "
+                          "per class",
+                (f + 1, 1): "that regresses the label ids themselves; regress one-hot targets (N, y), one "
+                            "column per class",
+            })
+            known_mistakes(got.float(), expected, [
+                (probe.fit_linear_probe(features, labels, c, 0.0),
+                 f"this matches ridge = 0: add ridge * I (ridge = {ridge}) to X^T X before solving"),
+                (torch.cat([expected[-1:], expected[:-1]]),  # what [1 | features] gives
+                 "the bias is the first row: put the column of ones last, so the bias is the last row "
+                 "(like minirmt.course.probe.with_bias)"),
+            ], atol=2e-3)
+            expect_close(got.float(), expected, "f y", label, atol=2e-3)
+        return len(shapes)
+
+    return run_checker("fit_probe", fn, probe.fit_linear_probe, cases)

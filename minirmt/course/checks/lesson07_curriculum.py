@@ -1,0 +1,159 @@
+"""Checkers of lesson 07, curriculum and length: doubling stages, accuracy against segments."""
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from minirmt.data import tasks
+from minirmt.model.recurrence import ModelOutput
+from minirmt.training.metrics import answer_accuracy
+
+from .core import CheckFailed, call, run_checker
+
+
+def reference_doubling_stages(start: int, target: int) -> list[int]:
+    """The numbers of segments of a doubling curriculum's stages before the target: start, 2 start, 4 start, ...
+    while below target (the RMT follow-ups grow the number of segments 1 -> 2 -> 4 -> ...; Bulatov et al., 2023).
+
+    `train(model, task, config, stages=[(task, g) for g in reference_doubling_stages(start, target)])` then
+    trains on each stage until it is learnt, and on `target` segments last.
+    """
+    stages, g = [], start
+    while g < target:
+        stages.append(g)
+        g *= 2
+    return stages
+
+
+def check_doubling_stages(fn) -> Callable:
+    """Exercise 07.1: `doubling_stages(start, target) -> [start, 2 start, 4 start, ...]`, all below target."""
+
+    def cases(fn):
+        settings = [(2, 12), (1, 8), (2, 5), (3, 3), (1, 1), (2, 16), (3, 24), (1, 2), (5, 11)]
+        for start, target in settings:
+            expected = reference_doubling_stages(start, target)
+            got = call(fn, start, target)
+            label = f"doubling_stages(start={start}, target={target})"
+            if isinstance(got, tuple | range):
+                got = list(got)
+            if not isinstance(got, list):
+                raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a list of numbers of segments")
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in got):
+                raise CheckFailed(f"{label} is {got}: the numbers of segments must be ints (use // or int(), "
+                                  "not /)")
+            if got == expected:
+                continue
+            linear = list(range(start, target))
+            mistakes = [
+                (expected + [target], "leave the target out: train() always adds it as the last stage"),
+                (expected + [start * 2 ** len(expected)] if expected else [start],
+                 f"every stage must be below the target = {target}"),
+                (expected[1:], f"the first stage is start = {start} itself"),
+                ([2 * g for g in expected], f"the first stage is start = {start}, not 2 * start"),
+                (expected[:-1], f"the last stage below the target is missing ({expected[-1] if expected else ''})"),
+                (linear, "that grows by one segment per stage; double it: start, 2 start, 4 start, ..."),
+            ]
+            for wrong, message in mistakes:
+                if got == wrong:
+                    raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+            raise CheckFailed(f"{label} is {got}, expected {expected}")
+        return len(settings)
+
+    return run_checker("doubling_stages", fn, reference_doubling_stages, cases)
+
+
+def reference_accuracy_by_segments(model, task, segment_counts: Sequence[int], batch_size: int = 32,
+                                   seed: int = 0) -> dict[int, float]:
+    """Length generalisation: the model's answer accuracy on held-out sequences of each number of segments.
+
+    For every g in segment_counts, one batch of `batch_size` sequences of g segments from a generator seeded
+    with `seed`; accuracy = right answers / answers, over positions whose target is not -100.
+    Returns `{g: accuracy}`.
+    """
+    was_training = model.training
+    model.eval()
+    result = {}
+    with torch.no_grad():
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
+            result[g] = answer_accuracy(model(tokens).logits, targets)[0]
+    model.train(was_training)
+    return result
+
+
+class _FadingReverser(torch.nn.Module):
+    """A stand-in model for the checker: it solves `reverse` perfectly within `horizon` tokens and forgets beyond.
+
+    The answer to source digit j at position t is right when t - j <= horizon, else it says PAD. For a reverse
+    task with a fixed source, the accuracy depends on g alone (not on the digits drawn), so any way of sampling
+    gives the same numbers.
+    """
+
+    def __init__(self, source_len: int, horizon: int, vocab_size: int):
+        super().__init__()
+        self.source_len, self.horizon, self.vocab_size = source_len, horizon, vocab_size
+
+    def forward(self, tokens, memory=None, targets=None, **kwargs):
+        b, s = tokens.shape
+        L = self.source_len
+        go = s - L  # reverse with a fixed source: GO then L - 1 fed answers end the sequence
+        answer = torch.zeros_like(tokens)  # PAD by default
+        t = torch.arange(go, s)
+        j = L - 1 - (t - go)  # source position answered at t
+        remembered = (t - j) <= self.horizon
+        answer[:, t] = torch.where(remembered, tokens[:, j], torch.zeros_like(tokens[:, j]))
+        logits = torch.nn.functional.one_hot(answer, self.vocab_size).float() * 10
+        loss = None
+        if targets is not None:
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+        return ModelOutput(logits=logits, loss=loss, memory=None, memories=[])
+
+
+def _fading_task_and_model():
+    """The checker's reverse task (n = 4, source of 6) and a model that forgets after 13 tokens."""
+    task = tasks.make_task("reverse", 4, source_len=6)
+    return task, _FadingReverser(source_len=6, horizon=13, vocab_size=task.vocab_size)
+
+
+def _fading_accuracy(g: int, n: int = 4, L: int = 6, horizon: int = 13, all_positions: bool = False) -> float:
+    """The exact accuracy of `_FadingReverser` on g segments (per answer, or per position if all_positions)."""
+    go = g * n - L
+    right = sum(1 for i in range(L) if go + i - (L - 1 - i) <= horizon)
+    return right / (g * n) if all_positions else right / L
+
+
+def check_accuracy_by_segments(fn) -> Callable:
+    """Exercise 07.2: `accuracy_by_segments(model, task, segment_counts, batch_size, seed) -> {g: accuracy}`."""
+
+    def cases(fn):
+        task, model = _fading_task_and_model()
+        counts = [4, 5, 6, 8, 10]
+        got = call(fn, model, task, list(counts), 16, 0)
+        label = f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed=0)"
+        if not isinstance(got, dict):
+            raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
+        if set(got) != set(counts):
+            raise CheckFailed(f"{label} has keys {sorted(got, key=repr)}, expected the numbers of segments {counts}")
+        values = {}
+        for g, value in got.items():
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                raise CheckFailed(f"{label}[{g}] is a tensor; return a plain float (use .item())")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise CheckFailed(f"{label}[{g}] is a {type(value).__name__}, expected a float in [0, 1]")
+            values[g] = float(value)
+        expected = {g: _fading_accuracy(g) for g in counts}
+        if all(abs(values[g] - expected[g]) < 1e-6 for g in counts):
+            return len(counts)
+        if all(abs(values[g] - _fading_accuracy(g, all_positions=True)) < 1e-6 for g in counts):
+            raise CheckFailed(f"{label} divides by every position: count only the answers, where targets != -100")
+        if len(set(values.values())) == 1:
+            raise CheckFailed(f"{label} gives {values[counts[0]]:.3f} for every g: sample each evaluation with "
+                              "num_segments=g")
+        if all(abs(values[g] - _fading_accuracy(g - 1)) < 1e-6 for g in counts):
+            raise CheckFailed(f"{label} is the accuracy on g - 1 segments: task.sample(batch_size, g, generator) "
+                              "takes the number of segments itself")
+        wrong = next(g for g in counts if abs(values[g] - expected[g]) >= 1e-6)
+        raise CheckFailed(f"{label}[{wrong}] is {values[wrong]:.4f}, expected {expected[wrong]:.4f} "
+                          "(right answers / answers, at the positions where targets != -100)")
+
+    return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)

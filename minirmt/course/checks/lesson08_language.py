@@ -1,0 +1,145 @@
+"""Checkers of lesson 08, WikiText on a GPU: contiguous batches, loss by position, stream loss."""
+
+import math
+from collections.abc import Callable
+
+import torch
+from einops import rearrange
+
+from minirmt.data.corpora import stream_batches
+
+from .core import CheckFailed, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded, sharp_rmt
+
+
+def reference_batchify(ids: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stream `ids (N,)` -> b contiguous rows `(b, L)`, L = (N - 1) // b, and their next tokens `(b, L)`:
+    row r is ids[r L : (r + 1) L] and its targets ids[r L + 1 : (r + 1) L + 1] (Transformer-XL's batchify)."""
+    return next(stream_batches(ids, b, (ids.numel() - 1) // b))
+
+
+def check_batchify(fn) -> Callable:
+    """Exercise 08.1: `batchify(ids (N,), b) -> (inputs (b, L), targets (b, L))`, L = (N - 1) // b."""
+
+    def cases(fn):
+        gen = seeded(81)
+        settings = [(48, 4), (37, 3), (100, 7), (9, 1)]  # N, b
+        for size, b in settings:
+            ids = torch.randint(0, 1000, (size,), generator=gen)
+            label = f"batchify(ids of N = {size} tokens, b = {b})"
+            got = call(fn, ids.clone(), b)
+            if not (isinstance(got, tuple | list) and len(got) == 2):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (inputs, targets)")
+            length = (size - 1) // b
+            hints = {(b, size // b): "L = (N - 1) // b: every input needs the next token as its target, so the "
+                                     "last token of the stream can only be a target"}
+            for value, what in zip(got, ("inputs", "targets")):
+                expect_tensor(value, "b L", (b, length), f"{label}: {what}", hints=hints)
+            inputs, targets = reference_batchify(ids, b)
+            used = ids[: b * length + 1]
+            mistakes = [
+                (rearrange(used[:-1], "(t b) -> b t", b=b),
+                 "the rows interleave the stream (token t went to row t % b); each row must be one contiguous "
+                 "piece ids[r L : (r + 1) L], so that the next batch continues every row where it stopped"),
+            ]
+            known_mistakes(got[0], inputs, mistakes)
+            expect_close(got[0], inputs, "b L", f"{label}: inputs")
+            known_mistakes(got[1], targets, [
+                (inputs, "the targets are the inputs themselves; a language model predicts the NEXT token: "
+                         "targets[r, t] = ids[r L + t + 1]"),
+                (rearrange(used[1:], "(t b) -> b t", b=b), "the targets interleave the stream; shift each "
+                                                           "contiguous row by one token instead"),
+            ])
+            expect_close(got[1], targets, "b L", f"{label}: targets")
+        return len(settings)
+
+    return run_checker("batchify", fn, reference_batchify, cases)
+
+
+def reference_loss_by_position(loss: torch.Tensor, n: int) -> torch.Tensor:
+    """Per-token losses `(b, g * n)` -> the mean loss at each position 0..n-1 inside a segment, `(n,)`."""
+    return rearrange(loss, "b (g n) -> (b g) n", n=n).mean(0)
+
+
+def check_loss_by_position(fn) -> Callable:
+    """Exercise 08.2: `loss_by_position(loss (b, g * n), n) -> (n,)`, averaged over rows and segments."""
+
+    def cases(fn):
+        gen = seeded(82)
+        settings = [(2, 3, 4), (3, 5, 5), (1, 1, 8), (4, 2, 3)]  # b, g, n
+        for b, g, n in settings:
+            loss = torch.rand(b, g * n, generator=gen) * 5
+            label = f"loss_by_position(loss (b, g * n) = {(b, g * n)}, n = {n})"
+            got = call(fn, loss.clone(), n)
+            expect_tensor(got, "n", (n,), label, hints={
+                (g,): "that is one mean per segment; average over rows and segments, keep the n positions",
+                (b,): "that is one mean per row; average over rows and segments, keep the n positions",
+                (g * n,): "that averages the rows only; fold the g segments of each row onto n positions too",
+            })
+            expected = reference_loss_by_position(loss, n)
+            known_mistakes(got, expected, [
+                (rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0),
+                 'the pattern "b (n g)" makes the segment index the fastest-varying one (token t is segment '
+                 't % g); a row is g segments one after the other, "b (g n) -> (b g) n"'),
+                (loss[:, :n].mean(0), "that is the first segment only; average over all g segments"),
+            ], atol=1e-5)
+            expect_close(got, expected, "n", label, atol=1e-5)
+        return len(settings)
+
+    return run_checker("loss_by_position", fn, reference_loss_by_position, cases)
+
+
+@torch.no_grad()
+def reference_stream_loss(model, batches) -> torch.Tensor:
+    """Mean cross-entropy over every target of `batches` [(tokens (b, s), targets (b, s)), ...], one after the
+    other, the state (`out.memory`) of each batch passed to the next (Transformer-XL style evaluation)."""
+    state, total, count = None, 0.0, 0
+    for tokens, targets in batches:
+        out = model(tokens, memory=state, targets=targets)
+        state = out.memory
+        total, count = total + out.loss * targets.numel(), count + targets.numel()
+    return total / count
+
+
+def check_stream_loss(fn) -> Callable:
+    """Exercise 08.3: `stream_loss(model, batches) -> the mean loss over all targets`, memory carried."""
+
+    def cases(fn):
+        model = sharp_rmt(seed=83)
+        gen = seeded(83)
+        settings = [(2, (12, 12, 6)), (3, (6, 18)), (1, (6,))]  # b, lengths s of the batches
+        for b, lengths in settings:
+            stream = torch.randint(0, model.cfg.vocab_size, (b, sum(lengths) + 1), generator=gen)
+            cuts = torch.tensor((0, *lengths)).cumsum(0).tolist()
+            batches = [(stream[:, lo:hi], stream[:, lo + 1 : hi + 1]) for lo, hi in zip(cuts, cuts[1:])]
+            label = f"stream_loss(batches of b = {b} rows and s = {list(lengths)} tokens)"
+            with torch.no_grad():
+                got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches])
+                expected = float(reference_stream_loss(model, batches))
+                reset = [model(x, targets=y).loss for x, y in batches]
+                carried, state = [], None
+                for x, y in batches:
+                    out = model(x, memory=state, targets=y)
+                    carried.append(out.loss)
+                    state = out.memory
+            if isinstance(got, torch.Tensor) and got.numel() == 1:
+                got = got.item()
+            if not isinstance(got, int | float):
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a number (or a 0-dim tensor)")
+            if math.isclose(got, expected, rel_tol=1e-4):
+                continue
+            known = [
+                (float(sum(l * x.numel() for l, (x, _) in zip(reset, batches))) / sum(x.numel() for x, _ in batches),
+                 "every batch starts from a fresh memory: pass `memory=out.memory` of one batch to the next"),
+                (float(sum(carried)) / len(carried),
+                 "that averages the batches' mean losses, but the batches hold different numbers of targets: "
+                 "weight each mean by its number of targets (or sum the losses and divide by the total count)"),
+            ]
+            hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-4)), "")
+            raise CheckFailed(f"{label} is {got:.5f}, expected {expected:.5f}" + (f": {hint}" if hint else ""))
+        got = call(fn, model, batches)  # called as a learner would, outside no_grad
+        if isinstance(got, torch.Tensor) and got.requires_grad:
+            raise CheckFailed("the loss it returns still holds its autograd graph: an evaluation keeps "
+                              "no gradient; run the loop under torch.no_grad() (and return a float)")
+        return len(settings) + 1
+
+    return run_checker("stream_loss", fn, reference_stream_loss, cases)

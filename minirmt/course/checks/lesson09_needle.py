@@ -1,0 +1,102 @@
+"""Checkers of lesson 09, reading far past the training length: the needle's depth, the longest reliable length."""
+
+from collections.abc import Callable
+
+import torch
+
+from minirmt.data.tasks import make_task
+from minirmt.data.tasks.needle import needle_depth
+
+from .core import CheckFailed, call, expect_tensor, run_checker
+
+reference_needle_depth = needle_depth  # the library's own: tasks/needle.py
+
+
+def check_needle_depth(fn) -> Callable:
+    """Exercise 09.1: `needle_depth(tokens (b, s)) -> (b,)` floats in [0, 1)."""
+
+    def cases(fn):
+        task = make_task("needle", 8, num_facts=2)
+        checked = 0
+        for g in (2, 5, 9):
+            tokens, _ = task.sample(16, g, torch.Generator().manual_seed(g))
+            expected = reference_needle_depth(tokens)
+            got = call(fn, tokens.clone())
+            label = f"needle_depth(tokens) for g = {g} segments of 8"
+            expect_tensor(got, "b", (16,), what=label)
+            got = got.float()
+            s = tokens.shape[1]
+            if torch.allclose(got, expected, atol=1e-6):
+                checked += 1
+                continue
+            if torch.allclose(got, expected * (s - 2), atol=1e-4):
+                raise CheckFailed(f"{label} gives positions, 0 .. {s - 3}: divide by the s - 2 tokens before the "
+                                  "question, for a depth in [0, 1)")
+            if torch.allclose(got, expected * (s - 2) / s, atol=1e-6):
+                raise CheckFailed(f"{label} divides by s = {s}: the depth is a fraction of the s - 2 tokens before "
+                                  "the question")
+            if torch.allclose(got, expected + 1 / (s - 2), atol=1e-6):
+                raise CheckFailed(f"{label} points at the value, one place after the key: find the key itself")
+            raise CheckFailed(f"{label} is {got[:4].tolist()} ..., expected {expected[:4].tolist()} ...: find where "
+                              "the asked key (the last token) first appears before the question")
+        return checked
+
+    return run_checker("needle_depth", fn, reference_needle_depth, cases)
+
+
+def reference_reliable_length(accuracy: dict[int, float], threshold: float = 0.9) -> int | None:
+    """The longest length g of `accuracy = {g: accuracy}` up to which every accuracy (at g and at every shorter
+    length) is at least `threshold`; None if the shortest length already falls below it."""
+    return _reliable(sorted(accuracy), accuracy, threshold)
+
+
+def _reliable(lengths, accuracy: dict, threshold: float):
+    """The last of `lengths`, taken in that order, before the first whose accuracy is below `threshold`."""
+    reliable = None
+    for g in lengths:
+        if accuracy[g] < threshold:
+            break
+        reliable = g
+    return reliable
+
+
+def check_reliable_length(fn) -> Callable:
+    """Exercise 09.2: `reliable_length({g: accuracy}, threshold) -> g or None`."""
+
+    def cases(fn):
+        settings = [
+            ({8: 1.0, 16: 0.98, 32: 0.93, 64: 0.85, 128: 0.5}, 0.9, None),
+            ({128: 0.5, 8: 1.0, 32: 0.93, 16: 0.98, 64: 0.85}, 0.9, "shuffled"),
+            ({8: 1.0, 16: 0.7, 32: 0.95, 64: 0.3}, 0.9, "a dip"),
+            ({8: 0.9, 16: 0.9, 32: 0.89}, 0.9, "equal"),
+            ({8: 0.6, 16: 0.95}, 0.9, "none"),
+            ({4: 1.0, 8: 1.0}, 0.9, "all"),
+        ]
+        for accuracy, threshold, _ in settings:
+            expected = reference_reliable_length(accuracy, threshold)
+            got = call(fn, dict(accuracy), threshold)
+            label = f"reliable_length({accuracy}, threshold={threshold})"
+            if got == expected and (got is None) == (expected is None):
+                continue
+            if expected is None and got is not None:
+                raise CheckFailed(f"{label} is {got}, expected None: the shortest length is already below the "
+                                  "threshold")
+            passing = [g for g, a in accuracy.items() if a >= threshold]
+            failing = sorted(g for g, a in accuracy.items() if a < threshold)
+            if passing and got == max(passing):
+                raise CheckFailed(f"{label} is {got}, expected {expected}: a length counts only if every shorter one "
+                                  "is reliable too; stop at the first length below the threshold")
+            if failing and got == failing[0]:
+                raise CheckFailed(f"{label} is {got}, the first length that fails; return the one before it, "
+                                  f"{expected}")
+            if got == _reliable(list(accuracy), accuracy, threshold):
+                raise CheckFailed(f"{label} is {got}, expected {expected}: go through the lengths in order, "
+                                  "sorted(accuracy)")
+            if threshold in accuracy.values():
+                raise CheckFailed(f"{label} is {got!r}, expected {expected!r}: an accuracy equal to the threshold "
+                                  "counts as reliable (>=)")
+            raise CheckFailed(f"{label} is {got!r}, expected {expected!r}: take the lengths as numbers, in "
+                              "increasing order, and stop at the first below the threshold")
+        return len(settings)
+
+    return run_checker("reliable_length", fn, reference_reliable_length, cases)

@@ -1,0 +1,158 @@
+"""Small trained models shipped with the package, so that a notebook's analysis need not wait for training.
+
+Each checkpoint is a recipe (recipes.py) run to its end: its task, model, overrides and seed are the table below,
+so `python -m minirmt.course.pretrained` makes every file again (`... pretrained needle-rmt-s0`: one).
+A checkpoint keeps the trained weights and the run's history and last evaluation; after training, `make` also
+reads each needle model far past its training length and records the accuracies.
+
+    model, run, info = pretrained.load("needle-rmt-s0")  # eval mode; the Recipe; {"eval_accuracy", "read", ...}
+    result = pretrained.trained("copy-rmt-g4")         # the same as a TrainResult: .model, .history, .metrics
+    pretrained.result("needle_full_mode")             # a shipped result, e.g. notebook 09's GPU run
+
+The results a notebook shows without re-running them (a GPU run, several seeds) ship beside the checkpoints as
+JSON, each written by the script or notebook named in its "made_by" field.
+"""
+
+import argparse
+import json
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+from minirmt.training.checkpoints import load_checkpoint, save_checkpoint
+from minirmt.training.recipes import Recipe, recipe
+from minirmt.training.task_loop import TrainResult, train
+
+from . import long_context
+
+# name -> (task, model, recipe overrides, the factors of the training length `make` reads it at afterwards)
+FAR = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+# the plain schedule the notebooks' experiments use: TrainConfig's defaults, no curriculum, no early stop
+PLAIN = {"lr": 3e-3, "warmup": 100, "eval_every": 100, "curriculum": "none", "stop_accuracy": None}
+CHECKPOINTS = {
+    # notebook 09: one fact in filler, read far past the training length
+    **{f"needle-rmt-s{seed}": ("needle", "rmt", {"seed": seed}, FAR) for seed in (0, 1, 2)},
+    **{f"needle-rmt-short-s{seed}": ("needle", "rmt", {"seed": seed, "steps": 2000}, FAR[:8]) for seed in (0, 1, 2)},
+    **{f"needle-full-s{seed}": ("needle", "full", {"seed": seed}, FAR[:6]) for seed in (0, 1, 2)},
+    "needle-segment": ("needle", "segment", {"steps": 500}, FAR[:3]),
+    # notebook 02: copy over 3 segments of 8 with full BPTT and with the gradient cut to 2 and to 1 segments
+    **{f"copy-rmt-bptt-{depth or 'full'}": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 500, "eval_every": 83,
+                                                            "bptt_depth": depth}, ()) for depth in (None, 2, 1)},
+    # notebook 03: copy and reverse over 4 segments of 8 (the largest g of its experiment)
+    "copy-rmt-g4": ("copy", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
+    "copy-segment-g4": ("copy", "segment", {**PLAIN, "segments": 4, "steps": 300}, ()),
+    "reverse-rmt-g4": ("reverse", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
+    # notebook 04: full attention on 2 pairs over 4 segments (the calibration), and the RMT with the memory hint
+    "assoc-full": ("assoc", "full", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 1200}, ()),
+    "assoc-rmt": ("assoc", "rmt", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 500, "memory_hint": False}, ()),
+    "assoc-rmt-hint": ("assoc", "rmt", {}, ()),
+    # notebook 05: the copy model it opens up, 3 segments of 8
+    "copy-rmt-g3": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 1000}, ()),
+}
+READ_COUNT = 128  # texts per length in the reading `make` records
+
+
+def checkpoint_path(name: str) -> Path:
+    """Where the package keeps checkpoint `name`."""
+    _check(name)
+    return Path(str(resources.files("minirmt.course.assets") / f"{name}.pt"))
+
+
+def run_of(name: str) -> Recipe:
+    """The recipe checkpoint `name` is trained from."""
+    _check(name)
+    task, model, overrides, _ = CHECKPOINTS[name]
+    return recipe(task, model, **overrides)
+
+
+def load(name: str):
+    """`(model, recipe, info)`: checkpoint `name` in eval mode on the CPU, its recipe, and what `make` recorded:
+    "eval_accuracy" on the held-out batches at the training length, "steps", "seconds", "history" and "metrics"
+    (the run's records and last evaluation, as in TrainResult), and for a needle model "read": {g: answer
+    accuracy on READ_COUNT texts of g segments} at the table's factors of the training length."""
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {name!r} is not in this installation ({path}); make it with "
+                                f"`python -m minirmt.course.pretrained {name}`")
+    state = load_checkpoint(path)
+    run = run_of(name)
+    model = run.build_model()
+    model.load_state_dict(state["model"])
+    return model.eval(), run, state["info"]
+
+
+def trained(name: str) -> TrainResult:
+    """Checkpoint `name` as the TrainResult its training returned: the model (eval mode, CPU), history, metrics
+    (the needle models keep their readings instead: their history and metrics are empty)."""
+    model, run, info = load(name)
+    return TrainResult(model, info.get("history", []), info.get("metrics", {}), step=info["steps"],
+                       segments=run.train_config.segments, seconds=info["seconds"])
+
+
+def result(name: str) -> dict:
+    """The shipped result `name` (minirmt/course/assets/<name>.json)."""
+    path = Path(str(resources.files("minirmt.course.assets") / f"{name}.json"))
+    if not path.is_file():
+        shipped = sorted(p.name[:-5] for p in path.parent.iterdir() if p.name.endswith(".json"))
+        raise FileNotFoundError(f"no shipped result {name!r}; the package has {shipped}")
+    return json.loads(path.read_text())
+
+
+def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
+    """Train checkpoint `name` from its recipe and write it (to the package's assets unless `out`)."""
+    run = run_of(name)
+    started = time.perf_counter()
+    result = train(run.build_model(), run.task, run.train_config, progress=progress)
+    info = {"eval_accuracy": result.metrics["eval_accuracy"], "steps": result.step,
+            "seconds": round(time.perf_counter() - started, 1), "history": result.history, "metrics": result.metrics}
+    g = run.train_config.segments
+    lengths = [f * g for f in CHECKPOINTS[name][3]]
+    if lengths:
+        read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
+        info["read"] = {str(length): accuracy for length, accuracy in read.items()}
+    path = (out / f"{name}.pt") if out is not None else checkpoint_path(name)
+    save_checkpoint(path, model=result.model.state_dict(), info=info)
+    return info
+
+
+def report() -> str:
+    """A markdown table of every shipped checkpoint: its training and its recorded readings."""
+    factors = sorted({f for *_, far in CHECKPOINTS.values() for f in far})
+    lines = ["| checkpoint | steps | training s | accuracy at 1x | " + " | ".join(f"{f}x" for f in factors) + " |",
+             "|---" * (len(factors) + 4) + "|"]
+    for name in CHECKPOINTS:
+        _, run, info = load(name)
+        g = run.train_config.segments
+        read = info.get("read", {})
+        cells = [f"{read[str(f * g)]:.2f}" if str(f * g) in read else "" for f in factors]
+        lines.append(f"| {name} | {info['steps']} | {info['seconds']:.0f} | {info['eval_accuracy']:.3f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _check(name: str) -> None:
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="Train the package's small checkpoints again, from their recipes.")
+    p.add_argument("names", nargs="*", default=list(CHECKPOINTS), help=f"some of {tuple(CHECKPOINTS)} (all)")
+    p.add_argument("--out", type=Path, default=None, help="write here instead of the package's assets")
+    p.add_argument("--report", action="store_true", help="print the shipped checkpoints' table, train nothing")
+    args = p.parse_args(argv)
+    if args.report:
+        print(report())
+        return 0
+    unknown = [n for n in args.names if n not in CHECKPOINTS]
+    if unknown:
+        p.error(f"unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}")
+    for name in args.names:
+        info = make(name, args.out)
+        print(name, {key: value for key, value in info.items() if key not in ("history", "metrics")}, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
