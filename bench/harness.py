@@ -17,11 +17,12 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -291,6 +292,23 @@ def result_path(name: str, smoke: bool, out: str | Path | None = None) -> Path:
     if out is not None:
         return Path(out)
     return (SMOKE_RESULTS / f"{name}.json") if smoke else RESULTS / name / "latest.json"
+
+
+BUSY_LOOP = ["-c", "while True: pass"]  # one CPU-bound job that never waits
+
+
+@contextmanager
+def crowded(jobs: int = 2, command: list[str] = BUSY_LOOP):
+    """Inside the block `jobs` other CPU-bound processes (`python COMMAND...`) share the machine, as on a lab server
+    where other kernels are running; they are stopped when the block ends, however it ends."""
+    others = [subprocess.Popen([sys.executable, *command], stdout=subprocess.DEVNULL) for _ in range(jobs)]
+    try:
+        time.sleep(1.0)  # let them reach full speed
+        yield others
+    finally:
+        for process in others:
+            process.kill()
+            process.wait()
 
 
 def write_json(path: str | Path, payload: dict) -> Path:

@@ -1,6 +1,8 @@
 """Where data lives (downloads.py): the environment variable, the checkout's data/, a per-user cache; clear errors."""
 
+import importlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,51 @@ def test_download_list_names_every_archive_and_the_folder(installed, capsys):
 def test_the_data_folder_is_created_on_the_first_download(installed):
     target = downloads.writable_folder(downloads.data_folder())
     assert target.is_dir() and os.access(target, os.W_OK)
+
+
+# ---------------------------------------------------------------- what the READMEs name exists
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def named_in(readme: Path) -> tuple[set[str], set[str], set[str]]:
+    """The `minirmt.x.y` names, `python -m minirmt ...` commands and `minirmt/...` paths a README names."""
+    text = readme.read_text()
+    names = set(re.findall(r"\b(minirmt(?:\.\w+)+)", text))
+    commands = {m.strip() for m in re.findall(r"python -m minirmt ([^`#\n]*)", text)}
+    paths = set(re.findall(r"(?<![\w/.])(minirmt/[\w./-]*\w/?)", text))
+    return names, commands, paths
+
+
+def resolves(dotted: str) -> bool:
+    """`minirmt.data.corpora.corpus_info` -> importable module, then attributes."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+@pytest.mark.parametrize("readme", ["data/README.md", "README.md"])
+def test_every_module_command_and_file_a_readme_names_exists(readme):
+    names, commands, paths = named_in(REPO / readme)
+    assert names and paths
+    assert [n for n in sorted(names) if not resolves(n)] == []
+    assert [p for p in sorted(paths) if not (REPO / p).exists()] == []
+    parser = cli.make_parser()
+    for command in commands:
+        words = [w for w in command.split() if w not in ("...", "…")]
+        if not words:
+            continue
+        try:
+            parser.parse_args(words)  # an unknown command or option exits with status 2
+        except SystemExit as done:
+            assert done.code == 0, f"`python -m minirmt {command}` does not parse"  # --help exits with 0

@@ -277,7 +277,7 @@ def test_load_bytes_reads_any_folder_of_text_or_gzip(tmp_path):
 def test_corpus_registry(tmp_path):
     expected = {
         "wikitext-2": (33_278, "ppl"), "wikitext-103": (267_735, "ppl"), "wikitext-2-raw": (256, "bpb"),
-        "wikitext-103-raw": (256, "bpb"), "pg-books": (256, "bpb"),
+        "wikitext-103-raw": (256, "bpb"), "pg-books": (256, "bpb"), "wikitext-2-raw-sample": (256, "bpb"),
     }
     assert {name: (c.vocab_size, c.unit) for name, c in corpora.CORPORA.items()} == expected
     (tmp_path / "valid.txt").write_text("hello", encoding="utf-8")
@@ -357,3 +357,14 @@ def test_stream_batches_rejects_bad_arguments(ids, kwargs, error, match):
     args = {"batch_size": 2, "seq_len": 4} | kwargs
     with pytest.raises(error, match=match):
         corpora.stream_batches(ids, **args)
+
+
+def test_the_shipped_sample_is_the_head_of_wikitext_2_raw(wt2):
+    """wikitext-2-raw-sample: the first 300,000 bytes of the raw valid split, the first 100,000 of test, in the
+    package itself (so the language-model lesson runs offline); nothing else."""
+    sample, full = corpora.corpus_info("wikitext-2-raw-sample"), corpora.corpus_info("wikitext-2-raw")
+    for split, size in (("valid", 300_000), ("test", 100_000)):
+        assert torch.equal(sample.load(split), full.load(split, wt2, limit=size))
+    assert sample.unit == "bpb" and sample.load("test", limit=7).numel() == 7
+    with pytest.raises(ValueError, match="has the splits 'valid' and 'test' only"):
+        sample.load("train")

@@ -212,3 +212,26 @@ def test_evaluate_counts_answers_and_whole_sequences():
     metrics = evaluate(Oracle(task.vocab_size, wrong=[(0, first), (0, first + 1)]), [(tokens, targets)])
     assert metrics["eval_accuracy"] == pytest.approx(1 - 2 / answers)
     assert metrics["eval_exact_match"] == pytest.approx(3 / 4)
+
+
+@pytest.mark.parametrize("requested, env, shared, load, expected", [
+    (3, "2", True, 9.0, (3, "asked for")),                     # an explicit request wins
+    (None, "2", True, 9.0, (2, "OMP_NUM_THREADS")),            # then the environment
+    (None, "", True, 0.0, (1, "one thread stays fast when other kernels share the cores")),
+    (None, "", False, 0.0, (4, "the machine is idle")),        # the command line on a quiet machine
+    (None, "", False, 3.0, (1, "other jobs are using the cores (load 3.0)")),
+])
+def test_cpu_threads_policy(monkeypatch, requested, env, shared, load, expected):
+    from minirmt.training import common
+
+    monkeypatch.setenv("OMP_NUM_THREADS", env)
+    monkeypatch.setattr(common.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(common.os, "getloadavg", lambda: (load, load, load))
+    assert common.cpu_threads(requested, shared) == expected
+
+
+def test_cpu_threads_refuses_a_bad_request():
+    from minirmt.training import common
+
+    with pytest.raises(ValueError, match="threads=0 must be >= 1"):
+        common.cpu_threads(0)

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
+from minirmt.training.common import set_cpu_threads
+
 MODES = ("ci", "lab", "full")
 ENV_VAR = "MINIRMT_MODE"
-CI_THREADS = 2  # fixed in ci so results do not depend on the machine's core count
 
 _UNSET = object()
 
@@ -54,26 +55,26 @@ def library_sha256() -> str:
 
 
 def summary(seed: int = 0) -> str:
-    """One line: mode, device, torch version, threads and seed (printed by `setup`)."""
+    """One line: mode, device, torch version, threads and seed."""
     return (
         f"minirmt | mode {mode()} | device {device()} | torch {torch.__version__} | "
         f"threads {torch.get_num_threads()} | seed {seed}"
     )
 
 
-def setup(seed: int = 0) -> None:
-    """Configure the notebook for the current mode and print a one-line summary.
+def setup(seed: int = 0, threads: int | None = None) -> None:
+    """Configure the notebook for the current mode and print what was chosen.
 
-    Sets torch's thread count in ci mode, seeds torch's global generator (a safety net: library code
-    and notebook cells take explicit generators), sets print options and small inline figures (so the
-    committed notebooks stay well under a megabyte). Raises ValueError for an unknown MINIRMT_MODE.
+    On the CPU, one thread (`threads`, or OMP_NUM_THREADS, to change it): a notebook never knows how many
+    kernels will share the machine, and one thread stays fast when they do. Also seeds torch's global
+    generator (a safety net: library code and notebook cells take explicit generators), sets print options
+    and small inline figures. Raises ValueError for an unknown MINIRMT_MODE.
     """
-    if mode() == "ci":
-        torch.set_num_threads(CI_THREADS)
+    threads_line = set_cpu_threads(threads, shared=True) if device() == "cpu" else None
     torch.manual_seed(seed)
     torch.set_printoptions(precision=3, sci_mode=False, linewidth=110)
     _setup_matplotlib()
-    print(summary(seed))
+    print(summary(seed) + (f" ({threads_line}; nb.setup(threads=N) to change)" if threads_line else ""))
 
 
 def _setup_matplotlib() -> None:

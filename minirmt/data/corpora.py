@@ -9,10 +9,12 @@ Word level (unit "ppl"): WikiText-2 and WikiText-103 (Merity et al., 2016, arXiv
 literature does (pytorch/examples `word_language_model/data.py`): whitespace tokens plus one `<eos>` per
 line, vocabulary from the train split (33,278 types for WikiText-2, 267,735 for WikiText-103), perplexity
 over the whole test stream. Byte level (unit "bpb", vocabulary 256): the raw WikiText variants, pg-books,
-or any folder of `.txt` files.
+or any folder of `.txt` files; and `wikitext-2-raw-sample`, the first 300,000 bytes of WikiText-2's raw
+validation split and the first 100,000 of its test split, shipped with the package so that a laptop offline
+can still train and test a small language model (data/sample/: CC BY-SA, see data/README.md).
 
-Where files are looked for: the `root` argument if given, else the data folder (data.py). Files may be plain
-or gzip (`wiki.valid.tokens` or `wiki.valid.tokens.gz`).
+Where files are looked for: the `root` argument if given, else the data folder (downloads.py). Files may be
+plain or gzip (`wiki.valid.tokens` or `wiki.valid.tokens.gz`).
 """
 
 import array
@@ -23,6 +25,7 @@ import math
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from itertools import repeat
 from pathlib import Path
 
@@ -318,6 +321,18 @@ def _folder_byte_loader(name: str) -> Callable:
     return load
 
 
+def _sample_loader(name: str) -> Callable:
+    """The shipped sample's splits (`data/sample/<name>/`); `root` is not needed."""
+    def load(split, root, limit):
+        if split not in ("valid", "test"):
+            raise ValueError(f"{SAMPLE} has the splits 'valid' and 'test' only (the heads of WikiText-2's), "
+                             f"not {split!r}")
+        return load_bytes(Path(str(resources.files("minirmt.data") / "sample" / name / f"wiki.{split}.raw.gz")),
+                          limit=limit)
+    return load
+
+
+SAMPLE = "wikitext-2-raw-sample"
 CORPORA = {
     "wikitext-2": Corpus("wikitext-2", TRAIN_VOCAB["wikitext-2"], "ppl", _word_loader("wikitext-2"),
                          lambda root: wikitext_vocab("wikitext-2", root)),
@@ -326,6 +341,7 @@ CORPORA = {
     "wikitext-2-raw": Corpus("wikitext-2-raw", 256, "bpb", _raw_byte_loader("wikitext-2-raw")),
     "wikitext-103-raw": Corpus("wikitext-103-raw", 256, "bpb", _raw_byte_loader("wikitext-103-raw")),
     "pg-books": Corpus("pg-books", 256, "bpb", _folder_byte_loader("pg-books")),
+    SAMPLE: Corpus(SAMPLE, 256, "bpb", _sample_loader("wikitext-2-raw")),
 }
 
 

@@ -4,6 +4,7 @@ Both loops use it: the synthetic tasks' (task_loop.py) and the language model's 
 """
 
 import math
+import os
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 
@@ -60,7 +61,35 @@ class LoopConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-# ---------------------------------------------------------------- device and precision
+# ---------------------------------------------------------------- device, threads and precision
+
+
+def cpu_threads(requested: int | None = None, shared: bool = False) -> tuple[int, str]:
+    """The CPU threads for torch, and why, in a few words.
+
+    PyTorch's threads busy-wait for each other at every operation, so when other jobs hold the cores (a lab
+    server, a busy laptop) two threads can be several times slower than one. In order: `requested`, then
+    OMP_NUM_THREADS, then one thread where the machine is `shared` or already busy, else every core.
+    """
+    if requested is not None:
+        require_int("cpu_threads", "threads", requested, minimum=1)
+        return requested, "asked for"
+    if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
+        return int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if shared:
+        return 1, "one thread stays fast when other kernels share the cores"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load >= cores / 2:
+        return 1, f"other jobs are using the cores (load {load:.1f})"
+    return cores, "the machine is idle"
+
+
+def set_cpu_threads(requested: int | None = None, shared: bool = False) -> str:
+    """Apply `cpu_threads` to torch; returns what was chosen and why ("1 thread: ...")."""
+    threads, why = cpu_threads(requested, shared)
+    torch.set_num_threads(threads)
+    return f"{threads} thread{'s' if threads > 1 else ''}: {why}"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
