@@ -115,15 +115,22 @@ def test_with_the_end_window_only_the_last_segments_loss_reaches_back():
     assert window_of(model, 5, 2, 2) == [2]  # an earlier one: no memory gradient at all
 
 
-def test_each_window_gives_the_same_values_and_full_bptt_without_a_depth():
-    x = ids(2, 40)
+def test_each_window_gives_the_same_values_and_full_bptt_when_the_window_spans_the_sequence(monkeypatch):
+    """With a window as long as the sequence (5 segments), every segment's loss reaches back to the initial
+    memory: the recomputed windows give full BPTT's gradient, through `_each_window` itself."""
+    x = ids(2, 40)  # 5 segments of 8
     end, each = make(bptt_window="end"), make(bptt_window="each")
     torch.testing.assert_close(end(x, bptt_depth=2).logits, each(x, bptt_depth=2).logits)
-    grads = []
-    for model in (make(bptt_window="end").train(), make(bptt_window="each").train()):
-        model(x, targets=x).loss.backward()
-        grads.append(model.memory.grad.clone())
-    torch.testing.assert_close(grads[0], grads[1])
+    full = make(bptt_window="end").train()
+    full(x, targets=x).loss.backward()
+    windows = make(bptt_window="each").train()
+    calls = []
+    each_window = type(windows)._each_window
+    monkeypatch.setattr(type(windows), "_each_window", lambda self, *a: calls.append(1) or each_window(self, *a))
+    windows(x, targets=x, bptt_depth=5).loss.backward()
+    assert calls == [1]
+    for name, p in full.named_parameters():
+        torch.testing.assert_close(p.grad, dict(windows.named_parameters())[name].grad, msg=name)
 
 
 @pytest.mark.parametrize("depth", [0, 1])
@@ -215,3 +222,23 @@ def test_generation_leaves_the_model_in_the_mode_it_found(training):
     model = make().train(training)
     minirmt.generate(model, ids(1, 4), 3, generator=torch.Generator().manual_seed(0))
     assert model.training == training
+
+
+def test_memxl_offers_the_authors_mask(monkeypatch):
+    """MemTr-XL: by default causal with the cache read by every row; with the block mask and without
+    memory_reads_cache, as in the authors' code, the memory rows see their whole block and no cache."""
+    mask = masks.memxl_with_cache(2, 3, 4, "block", memory_reads_cache=False)  # (m + n, c + m + n)
+    assert mask.shape == (5, 9)
+    assert not mask[:2, :4].any() and mask[:2, 4:6].all() and not mask[:2, 6:].any()  # memory rows
+    assert mask[2:, :4].all() and torch.equal(mask[2:, 4:], masks.causal(5)[2:])  # the tokens as before
+    assert torch.equal(masks.memxl_with_cache(2, 3, 4), masks.with_cache(5, 4))  # the default: causal
+    x = ids(2, 24)
+    authors = make("memxl", memory_mask="block", memory_reads_cache=False)
+    default = make("memxl")
+    default.load_state_dict(authors.state_dict())
+    assert not torch.allclose(authors(x).logits, default(x).logits)  # the mask changes what the tokens read
+    seen = []
+    monkeypatch.setattr(authors.backbone, "forward", lambda h, **kw: seen.append(kw["mask"]) or
+                        type(authors.backbone).forward(authors.backbone, h, **kw))
+    authors(x)
+    assert seen[0] is not None and not seen[1][:4, :8].any()  # segment 2's memory rows see no cached position

@@ -75,7 +75,9 @@ class MemTransformerXL(TransformerXL):
     """MemTr-XL: Transformer-XL whose segments start with m learned memory tokens `[mem | tokens]`.
 
     Unlike RMT the memory tokens are the same parameters in every segment: they are not written and
-    carried on (Burtsev & Sapunov, 2020); only the XL cache crosses segments.
+    carried on (Burtsev & Sapunov, 2020); only the XL cache crosses segments. The mask is causal and the memory
+    rows read the cache (the defaults); cfg.memory_mask="block" with cfg.memory_reads_cache=False is the
+    authors' code: the memory block sees itself whole and not the cache (`masks.memxl_with_cache`).
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -83,9 +85,12 @@ class MemTransformerXL(TransformerXL):
         self.memory = nn.Parameter(torch.randn(cfg.num_mem_tokens, cfg.d_model) * 0.02)
 
     def step(self, tokens, cache, return_attention=False):
-        b, m = tokens.shape[0], self.cfg.num_mem_tokens
+        (b, n), m, cfg = tokens.shape, self.cfg.num_mem_tokens, self.cfg
+        c = 0 if cache is None else cache.shape[2]
+        authors = cfg.memory_mask == "block" or not cfg.memory_reads_cache
+        mask = masks.memxl_with_cache(m, n, c, cfg.memory_mask, cfg.memory_reads_cache) if authors else None
         x = torch.cat([repeat(self.memory, "m d -> b m d", b=b), self.backbone.embed(tokens)], dim=1)
-        h, layer_inputs, attn = self.backbone(x, cache=cache, return_attention=return_attention)
+        h, layer_inputs, attn = self.backbone(x, cache=cache, mask=mask, return_attention=return_attention)
         tokens_only = [z[:, m:] for z in layer_inputs]  # cache the tokens' states, not the memory's
         return h[:, m:], self.next_cache(cache, tokens_only), attn
 

@@ -42,14 +42,15 @@ class ModelConfig:
     memory_form: str = option("decoder", "decoder: [read_mem | tokens | write_mem], causal (the paper's "
                                          "language model); encoder: [mem | tokens], bidirectional",
                               choices=MEMORY_FORMS)
-    memory_mask: str = option("causal", "decoder form: causal, or block (each memory block sees itself fully, as "
-                                        "in the paper's own code); see masks.py", choices=MEMORY_MASKS)
+    memory_mask: str = option("causal", "decoder form and MemTr-XL: causal, or block (each memory block sees itself "
+                                        "fully, as in the paper's own code); see masks.py", choices=MEMORY_MASKS)
     bptt_window: str = option("end", "with bptt_depth: end (one window, at the end of the sequence) or each (every "
                                      "segment's loss gets its own window, recomputed, as in the paper's code)",
                               choices=BPTT_WINDOWS)
     num_classes: int | None = option(None, "y, classes of the encoder form's classifier, read from the memory "
                                            "after the last segment (none: a language model)")
-    memory_reads_cache: bool = option(True, "the RMT with an XL cache: do the memory slots attend to the cache too")
+    memory_reads_cache: bool = option(True, "the RMT with an XL cache and MemTr-XL: do the memory slots attend to "
+                                            "the cache too (the authors' runs: no)")
     memory_flat: bool = option(False, "recompute each segment's blocks (but the last's) in the backward pass, "
                                       "so that peak memory barely grows with the number of segments")
     xl_cache_len: int | None = option(None, "c, hidden states cached per layer by the Transformer-XL models "

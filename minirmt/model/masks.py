@@ -62,6 +62,19 @@ def rmt_with_cache(m: int, n: int, c: int, kind: str = "causal", memory_reads_ca
     return mask
 
 
+def memxl_with_cache(m: int, n: int, c: int, kind: str = "causal", memory_reads_cache: bool = True) -> torch.Tensor:
+    """`(m + n, c + m + n)`: a MemTr-XL segment `[mem | tokens]` after c cached positions. Causal, as the default;
+    with `kind="block"` the memory block sees itself fully, and without `memory_reads_cache` the memory rows do
+    not see the cache: both together are the authors' code (LM-RMT `mem_transformer.py`)."""
+    t = m + n
+    mask = with_cache(t, c)
+    if kind == "block":
+        mask[:m, c : c + m] = True
+    if not memory_reads_cache:
+        mask[:m, :c] = False
+    return mask
+
+
 def rmt_encoder(m: int, n: int) -> torch.Tensor:
     """`(m + n, m + n)`: the encoder form `[mem | tokens]`, every position sees every position."""
     return bidirectional(m + n)

@@ -77,9 +77,10 @@ class SegmentRecurrence(nn.Module):
         labels:      `(b,)` classes, for a classifier (cfg.num_classes): its logits `(b, y)` and loss
         bptt_depth:  truncated BPTT (default cfg.bptt_depth): with cfg.bptt_window "end", the last segment's
                      loss reaches back through this many segments, itself included (`detached_before`); with
-                     "each", every segment's loss does (the paper's code, recomputing each window from a
-                     detached memory: its `mem_backprop_depth` is this depth minus one). 0 or 1: no gradient
-                     crosses a hand-over of memory.
+                     "each", every segment's loss does (as the authors' synthetic-task code does, recomputing
+                     each window from a detached memory: their `mem_backprop_depth = k > 0` is depth k + 1 here;
+                     their default `mem_backprop_depth = 0`, used in all their published runs, is full BPTT,
+                     depth None). 0 or 1: no gradient crosses a hand-over of memory.
         check_ids:   check that every id is in range (each check waits for the device); False where the ids
                      were checked once for a whole stream (train_lm)
         """
@@ -137,7 +138,9 @@ class SegmentRecurrence(nn.Module):
     def _each_window(self, xs, ys, memory, depth, return_attention, return_logits):
         """Every segment's loss gets its own window of `depth` segments: segment i is recomputed from the
         detached memory that entered segment i - depth + 1, through the segments in between (their outputs
-        are dropped), so its gradient reaches exactly those segments. Costs up to `depth` steps a segment."""
+        are dropped), so its gradient reaches exactly those segments. Costs up to `depth` steps a segment.
+        A window that starts at segment 0 starts from the learned initial memory, which so gets a gradient;
+        the authors' code starts it from a detached copy, so there the initial memory is not trained."""
         entering = [memory]  # the memory entering each segment (values only; gradients come from the windows)
         logits, memories, attentions = [], [], []
         loss_sum = count = xs[0].new_zeros((), dtype=torch.float32)

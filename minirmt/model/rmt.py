@@ -55,5 +55,6 @@ class RecurrentMemoryTransformer(SegmentRecurrence):
         return h[:, m:], h[:, :m], attn
 
     def classify(self, memory: torch.Tensor) -> torch.Tensor:
-        """The class logits `(b, y)` of the memory after the last segment `(b, m, d)`, averaged over its slots."""
+        """The class logits `(b, y)` of the memory after the last segment `(b, m, d)`, averaged over its slots (the
+        authors' classifier reads a CLS token instead; the mean of the memory keeps the encoder form plain)."""
         return self.classifier(reduce(memory, "b m d -> b d", "mean"))
