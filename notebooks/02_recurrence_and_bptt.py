@@ -313,8 +313,10 @@ run_truncated = checks.check_run_truncated(run_truncated)
 #   `1 .. g - k` is detached, so the last segment's loss reaches back `k` segments, and the loss of a segment
 #   before the window reaches no other segment at all.
 # - `bptt_window="each"`: every segment's loss gets its own window of `k` segments, as in the authors'
-#   synthetic-task code (its `mem_backprop_depth` is `k - 1`: the previous segments it reaches). The model
-#   recomputes each window from a detached memory, so it costs up to `k` segment steps per segment.
+#   synthetic-task code when its `mem_backprop_depth` is set to `k - 1 > 0` (the previous segments it reaches).
+#   The model recomputes each window from a detached memory, so it costs up to `k` segment steps per segment.
+#   The authors' default, `mem_backprop_depth=0`, detaches nothing: full BPTT, `bptt_depth=None` here, and it is
+#   the setting of every copy, reverse and retrieval result they published.
 #
 # `bptt_depth=0` and `1` mean the same under both: no gradient crosses any hand-over (the paper's
 # "memory without BPTT" setting); a negative depth is an error. **Predict** the two `g x g` pictures below: row
