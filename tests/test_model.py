@@ -198,7 +198,7 @@ def test_rotary_table_and_longer_calls_agree():
 
 def test_attention_with_a_cache_computes_the_last_rows_of_attention_over_cache_and_segment():
     torch.manual_seed(0)
-    attn, rotary = Attention(d_model=16, n_heads=2, dropout=0.0), Rotary(head_width=8, base=10_000.0, max_positions=8)
+    attn, rotary = Attention(d_model=16, n_heads=2, head_width=8, dropout=0.0), Rotary(head_width=8, base=10_000.0, max_positions=8)
     past, x = torch.randn(2, 5, 16), torch.randn(2, 3, 16)  # c = 5 cached positions, t = 3 new ones
     whole, _ = attn(torch.cat([past, x], dim=1), rotary(8), causal=True)
     part, _ = attn(x, rotary(8), causal=True, mask=with_cache(3, 5), past=past)
@@ -349,3 +349,15 @@ def test_presets_build():
     for name in minirmt.PRESETS:
         cfg = preset(name)
         assert isinstance(cfg, ModelConfig) and cfg.ff_width == 4 * cfg.d_model
+
+
+def test_heads_may_be_wider_than_d_model_over_h():
+    """d_head sets the head width k on its own (the authors' copy model: d 128, 4 heads of 64)."""
+    cfg = preset("tiny", d_model=32, n_heads=4, d_head=16)
+    model = RecurrentMemoryTransformer(cfg)
+    assert cfg.head_width == 16 and model.backbone.blocks[0].attn.qkv.weight.shape == (3 * 4 * 16, 32)
+    x = torch.randint(0, cfg.vocab_size, (2, 20))
+    out = model(x, targets=x)
+    out.loss.backward()
+    assert out.logits.shape == (2, 20, cfg.vocab_size)
+    assert preset("tiny").head_width == 16  # without d_head: d_model / n_heads

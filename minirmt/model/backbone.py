@@ -20,7 +20,7 @@ class Backbone(nn.Module):
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.rotary = Rotary(cfg.head_width, cfg.rope_base, max_positions=cfg.max_positions)
         self.blocks = nn.ModuleList(
-            Block(cfg.d_model, cfg.n_heads, cfg.ff_width, cfg.dropout) for _ in range(cfg.n_layers)
+            Block(cfg.d_model, cfg.n_heads, cfg.head_width, cfg.ff_width, cfg.dropout) for _ in range(cfg.n_layers)
         )
         self.norm = nn.LayerNorm(cfg.d_model)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)

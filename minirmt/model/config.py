@@ -31,7 +31,8 @@ class ModelConfig:
     vocab_size: int = option(MISSING, "v, number of token ids")
     d_model: int = option(64, "d, model width")
     n_layers: int = option(2, "l, number of Transformer blocks")
-    n_heads: int = option(4, "h, attention heads; d_model / n_heads is the head width k")
+    n_heads: int = option(4, "h, attention heads")
+    d_head: int | None = option(None, "k, the width of each head (none: d_model / n_heads)")
     segment_len: int = option(8, "n, tokens per segment")
     num_mem_tokens: int = option(8, "m, memory tokens (0 turns the RMT into a segment-only Transformer)")
     d_ff: int | None = option(None, "feed-forward width (none: 4 * d_model)")
@@ -61,16 +62,15 @@ class ModelConfig:
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "segment_len"):
             require_int("ModelConfig", name, getattr(self, name), minimum=1)
         require_int("ModelConfig", "num_mem_tokens", self.num_mem_tokens, minimum=0)
-        for name in ("d_ff", "xl_cache_len"):
+        for name in ("d_ff", "xl_cache_len", "d_head"):
             require_int("ModelConfig", name, getattr(self, name), minimum=1, optional=True)
         require_int("ModelConfig", "bptt_depth", self.bptt_depth, minimum=0, optional=True)
-        if self.d_model % self.n_heads:
-            raise ValueError(f"ModelConfig: n_heads={self.n_heads} must divide d_model={self.d_model}")
-        if (self.d_model // self.n_heads) % 2:
-            raise ValueError(
-                f"ModelConfig: head width d_model/n_heads = {self.d_model // self.n_heads} must be even "
-                "(rotary positions rotate pairs of features)"
-            )
+        if self.d_head is None and self.d_model % self.n_heads:
+            raise ValueError(f"ModelConfig: n_heads={self.n_heads} must divide d_model={self.d_model} (or give "
+                             f"d_head, the width of each head)")
+        if self.head_width % 2:
+            raise ValueError(f"ModelConfig: the head width k = {self.head_width} must be even (rotary positions "
+                             "rotate pairs of features)")
         require("ModelConfig", "dropout", self.dropout, 0.0 <= self.dropout < 1.0, "a number in [0, 1)")
         require("ModelConfig", "memory_form", self.memory_form, self.memory_form in MEMORY_FORMS,
                 f"one of {MEMORY_FORMS}")
@@ -92,7 +92,7 @@ class ModelConfig:
 
     @property
     def head_width(self) -> int:
-        return self.d_model // self.n_heads
+        return self.d_head if self.d_head is not None else self.d_model // self.n_heads
 
     @property
     def cache_len(self) -> int:

@@ -62,11 +62,11 @@ class Attention(nn.Module):
     Explicit path (`return_weights=True`): softmax(q k^T / sqrt(k)) written out, for attention maps.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float):
+    def __init__(self, d_model: int, n_heads: int, head_width: int, dropout: float):
         super().__init__()
         self.n_heads = n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)  # queries, keys and values in one matmul
-        self.out = nn.Linear(d_model, d_model, bias=False)
+        self.qkv = nn.Linear(d_model, 3 * n_heads * head_width, bias=False)  # queries, keys, values in one matmul
+        self.out = nn.Linear(n_heads * head_width, d_model, bias=False)
         self.dropout = dropout
 
     def forward(self, x, rope, causal=True, mask=None, past=None, return_weights=False):
@@ -123,10 +123,10 @@ class FeedForward(nn.Module):
 class Block(nn.Module):
     """Pre-norm Transformer block: x + attention(norm(x)), then x + feed_forward(norm(x))."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float):
+    def __init__(self, d_model: int, n_heads: int, head_width: int, d_ff: int, dropout: float):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
-        self.attn = Attention(d_model, n_heads, dropout)
+        self.attn = Attention(d_model, n_heads, head_width, dropout)
         self.norm2 = nn.LayerNorm(d_model)
         self.ff = FeedForward(d_model, d_ff, dropout)
         self.drop = nn.Dropout(dropout)

@@ -58,7 +58,7 @@ def flops_per_token(model: torch.nn.Module, seq_len: int) -> float:
     Per segment of n tokens the blocks process p = n + extra positions (RMT decoder: 2m memory slots,
     MemTr-XL: m) whose queries each see T keys (segment: n, RMT: n + 2m, XL: c + n, MemTr-XL: c + m + n,
     RMT with a cache: c + 2m + n, full: the whole row). So per token: 6 * (block parameters) * p / n, plus
-    12 * l * d * T * p / n for the attention scores and weighted sums (counted in full, as nanoGPT and PaLM do),
+    12 * l * (h k) * T * p / n for the attention scores and weighted sums (counted in full, as nanoGPT and PaLM do),
     plus 6 * d * v for the vocabulary head. Recomputation (memory_flat) is not counted: this is model FLOPs, for MFU.
     """
     model = unwrap(model)
@@ -77,7 +77,7 @@ def flops_per_token(model: torch.nn.Module, seq_len: int) -> float:
     else:
         extra, keys = 0, n
     block_params = sum(p.numel() for p in model.backbone.blocks.parameters())
-    per_position = 6 * block_params + 12 * cfg.n_layers * cfg.d_model * keys
+    per_position = 6 * block_params + 12 * cfg.n_layers * cfg.n_heads * cfg.head_width * keys
     return per_position * (n + extra) / n + 6 * cfg.d_model * cfg.vocab_size
 
 
