@@ -198,7 +198,8 @@ def test_rotary_table_and_longer_calls_agree():
 
 def test_attention_with_a_cache_computes_the_last_rows_of_attention_over_cache_and_segment():
     torch.manual_seed(0)
-    attn, rotary = Attention(d_model=16, n_heads=2, head_width=8, dropout=0.0), Rotary(head_width=8, base=10_000.0, max_positions=8)
+    attn = Attention(d_model=16, n_heads=2, head_width=8, dropout=0.0)
+    rotary = Rotary(head_width=8, base=10_000.0, max_positions=8)
     past, x = torch.randn(2, 5, 16), torch.randn(2, 3, 16)  # c = 5 cached positions, t = 3 new ones
     whole, _ = attn(torch.cat([past, x], dim=1), rotary(8), causal=True)
     part, _ = attn(x, rotary(8), causal=True, mask=with_cache(3, 5), past=past)
