@@ -136,6 +136,19 @@ def test_a_wrong_answer_fed_back_costs_more_when_free_running():
     assert free_running_accuracy(oracle, tokens, targets)[0] == pytest.approx(46 / 48)
 
 
+def test_the_authors_scoring_feeds_answers_back_inside_a_segment_only():
+    """A mistake at position 47, the last of segment 2 (of 3 segments of 24): written out, it is fed in at 48, the
+    first position of segment 3, and repeated at 71; the authors' scoring starts segment 3 from the true token."""
+    task = make_task("copy", layout="paper", segments=3)
+    tokens, targets = task.sample(2, 3, torch.Generator().manual_seed(1))
+    oracle = Oracle(task, wrong_at=47)
+    wrong = (free_running_predictions(oracle, tokens, targets) != targets) & (targets != -100)
+    assert wrong[:, 47].all() and wrong[:, 71].all() and wrong.sum() == 2 * 2
+    authors = (free_running_predictions(oracle, tokens, targets, across_segments=False) != targets) & (targets != -100)
+    assert authors[:, 47].all() and authors.sum() == 2
+    assert free_running_accuracy(oracle, tokens, targets, across_segments=False)[0] == pytest.approx(47 / 48)
+
+
 @pytest.mark.parametrize("name", ["rmt", "xl", "segment", "rmtxl"])
 def test_free_running_runs_every_model_on_a_paper_layout(name):
     task = make_task("reverse", layout="paper", segments=4)

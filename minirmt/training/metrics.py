@@ -45,13 +45,16 @@ def answer_accuracy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[float,
 
 
 @torch.no_grad()
-def free_running_predictions(model, tokens: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+def free_running_predictions(model, tokens: torch.Tensor, targets: torch.Tensor,
+                             across_segments: bool = True) -> torch.Tensor:
     """The model's greedy answers `(b, s)` when each answer it gives is fed back in place of the true one.
 
     Where an answer is read at position t and then fed in at t + 1 (`tokens[t + 1] == targets[t]`: copy, reverse,
     retrieval), the model's own prediction replaces it, as when it writes the answer out. The sequence is read
     segment by segment with the state carried; inside a segment the prefix is re-run for every answer. With no
-    answer fed back (mqar) this equals teacher forcing. RMT paper, Fig. 3 scores answers that span segments so.
+    answer fed back (mqar) this equals teacher forcing. `across_segments=False` is the authors' scoring of the
+    paper's tasks (LM-RMT `train_synthetic.py`): an answer is fed back inside its segment only, and every segment
+    starts from the true token.
     """
     was_training = model.training
     model.eval()
@@ -67,7 +70,7 @@ def free_running_predictions(model, tokens: torch.Tensor, targets: torch.Tensor)
                 logits = model(tokens[:, start : t + 1], memory=state).logits[:, -1]  # (b, v)
                 tokens[:, t + 1] = torch.where(fed[:, t + 1], logits.argmax(-1), tokens[:, t + 1])
         out = model(tokens[:, start:end], memory=state)
-        if end < s and fed[:, end].any():  # the segment's last answer feeds the next segment's first position
+        if across_segments and end < s and fed[:, end].any():  # the last answer feeds the next segment's first
             tokens[:, end] = torch.where(fed[:, end], out.logits[:, -1].argmax(-1), tokens[:, end])
         state = out.memory
     predictions = model(tokens).logits.argmax(-1)
@@ -75,6 +78,8 @@ def free_running_predictions(model, tokens: torch.Tensor, targets: torch.Tensor)
     return predictions
 
 
-def free_running_accuracy(model, tokens: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:
+def free_running_accuracy(model, tokens: torch.Tensor, targets: torch.Tensor,
+                          across_segments: bool = True) -> tuple[float, float]:
     """(accuracy, exact match) of `free_running_predictions`: the answers as the model writes them out."""
-    return accuracy_and_exact_match(prediction_counts(free_running_predictions(model, tokens, targets), targets))
+    predictions = free_running_predictions(model, tokens, targets, across_segments)
+    return accuracy_and_exact_match(prediction_counts(predictions, targets))
