@@ -349,7 +349,12 @@ def test_unknown_names_are_rejected():
 def test_presets_build():
     for name in minirmt.PRESETS:
         cfg = preset(name)
-        assert isinstance(cfg, ModelConfig) and cfg.ff_width == 4 * cfg.d_model
+        assert isinstance(cfg, ModelConfig)
+        assert cfg.ff_width == (2 * cfg.d_model if name.startswith("paper") else 4 * cfg.d_model)
+    copy, retrieval = preset("paper-copy"), preset("paper-retrieval")  # the authors' sizes (LM-RMT's runs)
+    assert (copy.d_model, copy.n_layers, copy.n_heads, copy.head_width, copy.ff_width) == (128, 4, 4, 64, 256)
+    assert (retrieval.d_model, retrieval.n_layers, retrieval.n_heads, retrieval.head_width) == (64, 6, 4, 32)
+    assert copy.memory_mask == retrieval.memory_mask == "block" and copy.dropout == retrieval.dropout == 0.1
 
 
 def test_heads_may_be_wider_than_d_model_over_h():

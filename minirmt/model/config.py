@@ -112,6 +112,13 @@ PRESETS = {
     "tiny": ModelConfig(vocab_size=16, d_model=32, n_layers=2, n_heads=2, segment_len=8, num_mem_tokens=4),
     # minutes on a laptop CPU: the synthetic tasks of the notebooks
     "lab": ModelConfig(vocab_size=12, d_model=64, n_layers=2, n_heads=4, segment_len=8, num_mem_tokens=8),
+    # the authors' two model sizes for the algorithmic tasks (RMT paper, Sec. 4; LM-RMT's published runs): copy and
+    # reverse, 4 layers of 4 heads of 64 at d 128; associative retrieval, 6 layers of 4 heads of 32 at d 64; both
+    # with dropout 0.1 and each memory block seeing itself whole (segment_len and num_mem_tokens: set per run)
+    "paper-copy": ModelConfig(vocab_size=12, d_model=128, n_layers=4, n_heads=4, d_head=64, d_ff=256,
+                              segment_len=24, num_mem_tokens=24, dropout=0.1, memory_mask="block"),
+    "paper-retrieval": ModelConfig(vocab_size=37, d_model=64, n_layers=6, n_heads=4, d_head=32, d_ff=128,
+                                   segment_len=5, num_mem_tokens=5, dropout=0.1, memory_mask="block"),
     # one GPU: word-level WikiText
     "wikitext": ModelConfig(
         vocab_size=33_278, d_model=512, n_layers=6, n_heads=8, segment_len=128, num_mem_tokens=16, dropout=0.1
@@ -120,7 +127,7 @@ PRESETS = {
 
 
 def preset(name: str, **overrides) -> ModelConfig:
-    """A named configuration ("tiny", "lab", "wikitext"), with any field overridden."""
+    """A named configuration (one of PRESETS), with any field overridden."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}, expected one of {sorted(PRESETS)}")
     return replace(PRESETS[name], **overrides)
