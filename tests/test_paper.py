@@ -165,3 +165,29 @@ def test_a_paper_recipe_refuses_sizes_that_its_fixed_layout_would_ignore():
         recipe("copy", "rmt", layout="paper", segments=3, num_digits=5)
     with pytest.raises(ValueError, match="segment_len: the paper's reverse in 2 segments has segments of"):
         recipe("reverse", "rmt", layout="paper", segments=2, segment_len=8)
+
+
+# ---------------------------------------------------------------- the authors' results
+
+def test_the_authors_runs_are_cut_as_torch_chunk_cut_them():
+    """Each run's `cut` is what `torch.chunk(x, len(x) // t)` gives for its segment length t."""
+    from minirmt.training.paper_reference import RUNS, nominal_segment
+
+    for run in RUNS:
+        total, t = sum(run.cut), nominal_segment(run)
+        assert total == {"copy": 72, "reverse": 48, "assoc": 10}[run.task]
+        assert tuple(len(piece) for piece in torch.arange(total).chunk(total // t)) == run.cut, run
+    assert [run.cut for run in RUNS if run.task == "assoc" and run.model == "xl"] == [
+        (5, 5), (5, 5), (4, 4, 2), (2, 2, 2, 2, 2)]  # their "3 segments" ran as 2, their "4" as 3
+
+
+def test_the_lowest_comparable_seed_is_the_goal_of_each_cell():
+    """The RMT's goal per cell (RMT paper, Fig. 4; the authors' CSV): memory of one nominal segment."""
+    from minirmt.training.paper_reference import comparable, lowest
+
+    assert [lowest("copy", "rmt", g) for g in (3, 6, 9)] == [1.0, 1.0, 1.0]
+    assert [lowest("reverse", "rmt", g) for g in (2, 4, 6)] == [1.0, 1.0, 0.701]
+    assert [lowest("assoc", "rmt", g) for g in (2, 3, 4, 5)] == [0.963, 0.986, None, 0.922]
+    assert lowest("copy", "xl", 6) == 0.904  # the cache of one segment, not the half-segment runs (0.298)
+    assert {run.label for run in comparable("assoc", "rmt", 2)} == {2, 3}  # both ran as [5, 5]
+    assert lowest("copy", "segment", 1) == 1.0 and lowest("copy", "rmt", 1) is None
