@@ -94,3 +94,32 @@ def test_notebooks_current_lists_stale_notebooks(tmp_path, monkeypatch, capsys):
     assert current.main([]) == 1 and "01_x.ipynb" in capsys.readouterr().out
     assert current.main(["--stamp", str(book)]) == 0
     assert current.recorded(book) == "abc" and current.main([]) == 0
+
+
+def test_notebook_times_budgets_and_the_readme_table(tmp_path, monkeypatch):
+    """The crowded-lab benchmark's budgets (each <= 2 min quiet, <= 3 min crowded and <= 10 min all ten) and the
+    README table it writes from the two records."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks" / "tools"))
+    import notebook_times as nt
+
+    rows = [{"notebook": f"0{i}_x.ipynb", "seconds": 50.0} for i in range(10)]
+    assert nt.budget_met(rows, "lab") and nt.budget_met(rows, "lab-crowded")  # 500 s crowded in all
+    assert not nt.budget_met([*rows[:9], {"notebook": "09_x.ipynb", "seconds": 121.0}], "lab")
+    assert not nt.budget_met([{**r, "seconds": 61.0} for r in rows], "lab-crowded")  # 610 s > 10 minutes
+    environment = {"time": "2026-12-05T12:00:00", "device": "a CPU", "torch": "2.13.0+cpu"}
+    for kind, seconds in (("lab", 20.0), ("lab-crowded", 70.0)):
+        record = {"environment": environment, "notebooks": [{**r, "seconds": seconds} for r in rows]}
+        (tmp_path / f"{kind}.json").write_text(json.dumps(record))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{nt.TABLE_START}\nold\n{nt.TABLE_END}\nafter\n")
+    monkeypatch.setattr(nt, "TIMES", tmp_path)
+    monkeypatch.setattr(nt, "README", readme)
+    nt.write_readme_table()
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert "| 05_inside_the_memory | 20.0 s | 70.0 s | about 40 min |" in text
+    assert "**200 s** | **700 s**" in text and "(met)" in text and "(missed)." in text  # 700 s > 10 min crowded
