@@ -6,7 +6,7 @@
     python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
     python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
     python -m minirmt train --task copy --layout paper --segments 9 --out runs/copy9   # the paper's layout
-    python -m minirmt experiment paper --out runs/paper --jobs 2   # the paper's Fig. 3, 3 seeds
+    python -m minirmt experiment paper --out runs/paper --jobs 2   # the paper's Fig. 4, 3 seeds
     python -m minirmt download wikitext-2                          # into the data folder (sha256 checked)
     python -m minirmt lm --corpus wikitext-2 --model rmt --out runs/wt2   # language modelling (GPU ready)
     python -m minirmt lm-eval --checkpoint runs/wt2/checkpoint.pt --split test   # score a language model
@@ -246,7 +246,7 @@ def cmd_demo(args, parser) -> int:
 
 
 def _add_experiment(commands) -> None:
-    p = commands.add_parser("experiment", help="the paper's algorithmic experiment on the paper's layouts (Fig. 3)")
+    p = commands.add_parser("experiment", help="the paper's algorithmic experiment on the paper's layouts (Fig. 4)")
     p.add_argument("name", choices=["paper"])
     p.add_argument("--out", required=True, type=Path, help="folder for rows.jsonl, results.json, results.md and "
                                                          "the figure (a sweep stopped half way goes on from there)")

@@ -241,7 +241,7 @@ viz.plot_read_write(attention[0, layer, head], m, n, title=f"first segment, laye
 # of one sequence (each state `(m, d)` flattened): 1 means unchanged.
 
 # %%
-viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories,
+viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories, names=viz.state_names(len(out.memories) + 1),
                            title="memory states: initial, then after each segment")
 
 # %% [markdown]

@@ -86,7 +86,7 @@ SIZES
 #
 # **Two layouts.** The figures of Sections 3 and 4 use `minirmt`'s own layout: segments of a fixed length
 # `n = 8`, the source half the sequence, so a longer sequence (more segments) also means a longer source. The
-# paper does it the other way round (Sec. 4, Fig. 3): a fixed task (copy: 24 digits, then `>`, then the digits
+# paper does it the other way round (Sec. 4, Fig. 4): a fixed task (copy: 24 digits, then `>`, then the digits
 # **twice**) cut into 1, 3, 6 or 9 segments, so more segments means shorter ones, and memory size = segment
 # length. Ours lets one small model grow the difficulty step by step on a laptop; the paper's compares models
 # on one task as it is cut finer. `make_task(name, layout="paper", segments=g)` gives the paper's (Section 5):
@@ -234,7 +234,7 @@ viz.plot_accuracy_vs_segments(table, chance=copy_task.chance_accuracy, title="co
 # predicts: every answer's source digit is in an earlier segment, out of its sight, and no amount of
 # training can change that. The RMT, the same backbone plus 8 memory vectors, stays at 1.0 up to 4
 # segments in this seed: 16 digits carried through three memory hand-overs. This is the paper's finding for copy and
-# reverse (Sec. 5, Fig. 3), here on our layout: what the segment-level model cannot see, the memory carries.
+# reverse (Sec. 5, Fig. 4), here on our layout: what the segment-level model cannot see, the memory carries.
 #
 # That was one seed. The package ships the same runs for 3 seeds (the first is this notebook's):
 
@@ -313,7 +313,7 @@ assert reverse_exact < 0.2 and losses[-1] < 0.8 * losses[-6]
 # behind copy, and almost no sequence entirely right. It is not stuck, though: its loss is still falling when
 # training stops. Does it get there with more steps? Try it: train the reverse run's recipe yourself with
 # `steps=1000` (`dataclasses.replace(recipe.train_config, steps=1000)`); the paper reports both tasks at 1.0
-# (Fig. 3).
+# (Fig. 4).
 # Why reverse is slower we did not measure; a hypothesis to test in notebook 05: in copy, the digits are
 # read out in the order they were written, and the answer at `GO + i` can use the same position `i` as
 # the source digit; in reverse the read-out order is the opposite of the write order. "Harder" shows up
@@ -321,7 +321,7 @@ assert reverse_exact < 0.2 and losses[-1] < 0.8 * losses[-6]
 #
 # ## 5. The paper's experiment, on the paper's layouts
 #
-# The paper's Fig. 3 compares RMT, Transformer-XL (its cache as large as the RMT's memory) and a model without
+# The paper's Fig. 4 compares RMT, Transformer-XL (its cache as large as the RMT's memory) and a model without
 # memory on the paper's layouts, cut into more and more segments. We ran the same comparison, 3 seeds per
 # setting, on a GPU (`python -m minirmt experiment paper`). Models are
 # our lab size (d = 64, 2 layers) and train 1,000 steps, far fewer than the authors' runs, and answers are
@@ -371,7 +371,7 @@ assert all(reverse_["rmt"][g][0] > reverse_["xl"][g][0] for g in (2, 4, 6))
 #   digits across segments, in a few hundred steps (2 seeds of 3 at 4 segments; the third was still
 #   learning); reverse takes longer than copy.
 # - On the paper's layouts (a fixed task cut finer), RMT keeps copying where Transformer-XL fails, as in the
-#   paper's Fig. 3; at our budget some seeds stay on the plateau, so the spread over seeds matters.
+#   paper's Fig. 4; at our budget some seeds stay on the plateau, so the spread over seeds matters.
 #
 # ## Questions
 #
@@ -413,7 +413,7 @@ assert all(reverse_["rmt"][g][0] > reverse_["xl"][g][0] for g in (2, 4, 6))
 # ## References
 #
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Recurrent Memory Transformer.* NeurIPS 2022, arXiv:2207.06881:
-#   Sec. 1 and 4 (copy, reverse and associative retrieval), Sec. 5 and Fig. 3 (accuracy against the number of
+#   Sec. 1 and 4 (copy, reverse and associative retrieval), Sec. 5 and Fig. 4 (accuracy against the number of
 #   segments).
 # - A. Bulatov, Y. Kuratov, M. S. Burtsev. *Scaling Transformer to 1M tokens and beyond with RMT.*
 #   arXiv:2304.11062, 2023 (the curriculum over segments).

@@ -240,7 +240,7 @@ assert every[:, 0, 1:].abs().max() < 0.2 and later.min() > 0.7
 widgets.memory_explorer(list(states), per_slot=True)
 
 # %%
-viz.plot_memory_similarity(list(states), per_slot=True, batch=0)
+viz.plot_memory_similarity(list(states), per_slot=True, batch=0, names=viz.state_names(len(states)))
 
 # %% [markdown]
 # A 2-D picture of the same path: project every state of every sequence on its first two principal

@@ -288,7 +288,8 @@ with torch.no_grad():
 weights = torch.stack([w[0] for w in out.attentions[-1]])  # (l, h, n, c + n): the answer segment, sequence 0
 into_cache = weights[..., : cfg.cache_len].sum(-1).mean(-1)  # (l, h): attention mass on the cache
 layer, head = divmod(int(into_cache.argmax()), weights.shape[1])
-viz.plot_attention(weights[layer, head], 0, None, title=f"XL, g = 2, answer segment, layer {layer}, head {head}")
+viz.plot_attention(weights[layer, head], 0, None, cache=cfg.cache_len,
+                   title=f"XL, g = 2, answer segment, layer {layer}, head {head}")
 
 # %% [markdown]
 # From `g = 3` on, the cache of the answer segment holds the *padding* segment before it. At `g = 3` the source

@@ -135,6 +135,11 @@ def test_plot_memory_similarity():
     assert image(fig).shape == (4, 4) and fig.axes[0].images[0].get_clim() == (-1.0, 1.0)
     slots = viz.plot_memory_similarity(memories(), per_slot=True)
     assert image(slots).shape == (4 * M, 4 * M) and len(slots.axes[0].lines) == 2 * 3
+    named = viz.plot_memory_similarity(memories(), names=viz.state_names(4)).axes[0]
+    assert [t.get_text() for t in named.get_xticklabels()] == ["initial", "after 1", "after 2", "after 3"]
+    assert named.get_xlabel() == "memory state" and viz.state_names(2, initial=False) == ["after 1", "after 2"]
+    with pytest.raises(ValueError, match="names has 3 entries for 4 memory states"):
+        viz.plot_memory_similarity(memories(), names=["a", "b", "c"])
 
 
 def test_pca_2d_finds_the_plane_and_fixes_signs():

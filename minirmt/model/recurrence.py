@@ -1,7 +1,7 @@
 """The loop over segments that every model shares, with BPTT truncation and memory-flat backprop.
 
 A model is a `step` from (segment tokens, state) to (hidden states, next state); this file runs the
-steps left to right (RMT paper, Sec. 3, Fig. 1c: "the recurrent memory transformer processes segments
+steps left to right (RMT paper, Sec. 3, Fig. 1: "the recurrent memory transformer processes segments
 one after another, passing memory to the next"), sums the loss per segment and returns one output.
 """
 

@@ -39,7 +39,7 @@ RECIPES = {
     "needle": {"segment_len": 8, "segments": 8, "steps": 4000, "lr": 3e-3, "curriculum": "mixed",
                "num_mem_tokens": 4},
 }
-# the paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 3; no curriculum
+# the paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 4; no curriculum
 PAPER_RECIPE = {"steps": 1000, "lr": 3e-3, "warmup": 100, "eval_every": 250}
 MODEL_RECIPES = {
     # associative retrieval across segments: without the hint the RMT leaves the "bag of values" plateau for only

@@ -4,7 +4,7 @@ Figures are built with `matplotlib.figure.Figure`, not pyplot: nothing is shown 
 figure list grows, and a notebook cell that ends with the figure displays it exactly once.
 
 Attention weights and masks are `(i, j)` for query i and key j. For the decoder RMT both axes are laid out
-`[read m | tokens n | write m]` (RMT paper, Sec. 3, Fig. 1b); the encoder form is `[memory m | tokens n]`
+`[read m | tokens n | write m]` (RMT paper, Sec. 3); the encoder form is `[memory m | tokens n]`
 and a model without memory has just `[tokens n]`. Memory states are `(m, d)` per segment.
 
     segments.py   the blocks of a segment, masks, a sequence cut into segments, the recurrence unrolled
@@ -14,7 +14,14 @@ and a model without memory has just `[tokens n]`. Memory states are `(m, d)` per
 
 from .attention import plot_attention, plot_attention_grid, plot_read_write, stack_attentions
 from .common import line_style
-from .memory import memory_similarity, memory_stack, pca_2d, plot_memory_similarity, plot_memory_trajectory
+from .memory import (
+    memory_similarity,
+    memory_stack,
+    pca_2d,
+    plot_memory_similarity,
+    plot_memory_trajectory,
+    state_names,
+)
 from .results import (
     plot_accuracy_panels,
     plot_accuracy_vs_segments,
@@ -50,4 +57,5 @@ __all__ = [
     "plot_segments",
     "plot_unrolled",
     "stack_attentions",
+    "state_names",
 ]

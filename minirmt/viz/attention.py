@@ -1,4 +1,4 @@
-"""Attention maps over `[read m | tokens n | write m]` (RMT paper, Sec. 3, Fig. 1b): one map, a grid, read and write."""
+"""Attention maps over `[read m | tokens n | write m]` (RMT paper, Sec. 3): one map, a grid, read and write."""
 
 from collections.abc import Sequence
 
@@ -22,16 +22,22 @@ def stack_attentions(attentions: Sequence[Sequence[torch.Tensor]], batch: int = 
     return torch.stack([torch.stack([w[batch] for w in per_layer]) for per_layer in attentions]).detach().cpu()
 
 
-def plot_attention(weights, m: int, n: int | None, title: str | None = None, vmax: float | None = None) -> Figure:
+def plot_attention(weights, m: int, n: int | None, title: str | None = None, vmax: float | None = None,
+                   cache: int = 0) -> Figure:
     """One attention map `(i, j)` (one layer, head and segment) with the read/token/write blocks marked.
 
-    n=None draws the map without blocks (e.g. a Transformer-XL map over [cache | tokens]).
+    n=None draws the map without blocks; `cache` > 0 marks where the keys of a Transformer-XL map over
+    `[cache c | tokens]` change from the cached positions to the segment's own.
     """
     weights = as_matrix(weights, "weights")
     fig = Figure(figsize=(4.6, 4.0), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(weights.numpy(), cmap="magma", vmin=0.0, vmax=vmax, interpolation="nearest")
     draw_layout(ax, weights.shape[0], weights.shape[1], m, n)
+    if cache:
+        ax.axvline(cache - 0.5, color="white", linewidth=1.5)
+        ax.axvline(cache - 0.5, color="black", linewidth=0.6)
+        ax.set_xticks([(cache - 1) / 2, (cache + weights.shape[1] - 1) / 2], ["cache", "tokens"])
     ax.set_xlabel("key j (attended to)")
     ax.set_ylabel("query i (attending)")
     ax.set_title(title or "attention weights")

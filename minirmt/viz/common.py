@@ -12,9 +12,11 @@ DASHES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)
 
 
 def line_style(i: int) -> dict:
-    """Keyword arguments for `ax.plot` that make the i-th line of a figure distinct: colour, marker and dash."""
-    return {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[i % len(MARKERS)],
-            "linestyle": DASHES[i % len(DASHES)]}
+    """Keyword arguments for `ax.plot` that make the i-th line of a figure distinct: colour, marker and dash.
+    Past eight lines the colours repeat, with the next marker and dash, so that no two lines look alike."""
+    turn = i // len(OKABE_ITO)
+    return {"color": OKABE_ITO[i % len(OKABE_ITO)], "marker": MARKERS[(i + turn) % len(MARKERS)],
+            "linestyle": DASHES[(i + turn) % len(DASHES)]}
 
 
 def as_matrix(x, name: str, dims: str = "(i, j)") -> torch.Tensor:

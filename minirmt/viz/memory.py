@@ -38,9 +38,21 @@ def memory_similarity(memories, per_slot: bool = False, batch: int = 0) -> torch
     return flat @ flat.T
 
 
-def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, title: str | None = None) -> Figure:
-    """Heat map of `memory_similarity`: how much the memory changes from segment to segment."""
+def state_names(g: int, initial: bool = True) -> list[str]:
+    """Names of g memory states: "initial" (before the first segment, if `initial`), then "after 1", "after 2"..."""
+    if initial:
+        return ["initial"] + [f"after {i}" for i in range(1, g)]
+    return [f"after {i}" for i in range(1, g + 1)]
+
+
+def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, title: str | None = None,
+                           names: list[str] | None = None) -> Figure:
+    """Heat map of `memory_similarity`: how much the memory changes from segment to segment. `names`: one per
+    state (`state_names`: "initial", "after 1", ...); by default the states are numbered from 0."""
     g, _, m, _ = memory_stack(memories).shape
+    names = [str(i) for i in range(g)] if names is None else list(names)
+    if len(names) != g:
+        raise ValueError(f"names has {len(names)} entries for {g} memory states")
     sim = memory_similarity(memories, per_slot, batch)
     fig = Figure(figsize=(4.4, 3.8), layout="constrained")
     ax = fig.add_subplot()
@@ -50,14 +62,14 @@ def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, tit
             ax.axvline(k * m - 0.5, color="black", linewidth=0.6)
             ax.axhline(k * m - 0.5, color="black", linewidth=0.6)
         centers = [k * m + (m - 1) / 2 for k in range(g)]
-        ax.set_xticks(centers, range(g))
-        ax.set_yticks(centers, range(g))
-        ax.set_xlabel("segment (m slots each)")
+        ax.set_xticks(centers, names, rotation=45 if g > 4 else 0, ha="right" if g > 4 else "center")
+        ax.set_yticks(centers, names)
+        ax.set_xlabel(f"memory state ({m} slots each)")
     else:
-        ax.set_xticks(range(g))
-        ax.set_yticks(range(g))
-        ax.set_xlabel("segment")
-    ax.set_ylabel("segment")
+        ax.set_xticks(range(g), names, rotation=45 if g > 4 else 0, ha="right" if g > 4 else "center")
+        ax.set_yticks(range(g), names)
+        ax.set_xlabel("memory state")
+    ax.set_ylabel("memory state")
     ax.set_title(title or ("cosine similarity of memory slots" if per_slot else "cosine similarity of memory states"))
     fig.colorbar(image, ax=ax, shrink=0.8)
     return fig

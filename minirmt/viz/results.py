@@ -84,7 +84,8 @@ def plot_grad_norms(norms, title: str | None = None) -> Figure:
     """Gradient norm reaching each segment's memory, on a log scale; exact zeros are drawn as crosses.
 
     norms: a sequence of g numbers (segment 0 first) or `{label: sequence}` (e.g. one per BPTT depth).
-    Truncated BPTT makes the norms before its window exactly zero: the crosses on the bottom edge.
+    Truncated BPTT makes the norms before its window exactly zero: each line's crosses, in its colour, on a row of
+    their own below the smallest norm (the band labelled "exactly 0").
     """
     if not isinstance(norms, Mapping):
         norms = {None: norms}
@@ -93,11 +94,17 @@ def plot_grad_norms(norms, title: str | None = None) -> Figure:
     floor = min(positive) / 10 if positive else 1e-8
     fig = Figure(figsize=(4.8, 3.2), layout="constrained")
     ax = fig.add_subplot()
+    rows = 0
     for i, (name, vals) in enumerate(norms.items()):
         (line,) = ax.plot(range(len(vals)), [v if v > 0 else float("nan") for v in vals], label=name, **line_style(i))
-        zeros = [i for i, v in enumerate(vals) if v == 0]
-        if zeros:
-            ax.plot(zeros, [floor] * len(zeros), linestyle="none", marker="x", color=line.get_color())
+        zeros = [j for j, v in enumerate(vals) if v == 0]
+        if zeros:  # a row per line: floor, floor / 3, floor / 9, ...
+            ax.plot(zeros, [floor / 3**rows] * len(zeros), linestyle="none", marker="x", color=line.get_color())
+            rows += 1
+    if rows:
+        ax.axhspan(floor / 3**rows, floor * 2, color="0.92", zorder=0)
+        ax.text(0.99, floor * 1.5, "exactly 0", transform=ax.get_yaxis_transform(), ha="right", va="center",
+                fontsize=7, color="0.35")
     ax.set_yscale("log")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("segment")
@@ -204,7 +211,9 @@ def plot_accuracy_panels(panels: Mapping, chance: Mapping | None = None, xlabel:
             ax.axhline(chance[task], color="0.5", linestyle="--", linewidth=1, label="chance")
         if log2:
             ax.set_xscale("log", base=2)
-        ax.set_xticks(gs, labels=gs)
+        crowded = len(gs) > 6  # long labels (512, 1024, ...) side by side would run into each other
+        ax.set_xticks(gs, labels=gs, rotation=45 if crowded else 0, ha="right" if crowded else "center",
+                      fontsize=7 if crowded else None)
         ax.set(title=task, xlabel=xlabel, ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("answer accuracy")

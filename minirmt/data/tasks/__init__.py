@@ -1,4 +1,4 @@
-"""Synthetic memory tasks: copy, reverse and associative retrieval (RMT paper, Sec. 4.1) and multi-query
+"""Synthetic memory tasks: copy, reverse and associative retrieval (RMT paper, Sec. 4) and multi-query
 associative recall (MQAR; Zoology, Arora et al. 2023).
 
 `make_task(name, segment_len, **sizes)` returns a `Task`; `task.sample(b, g, generator)` draws

@@ -1,4 +1,4 @@
-"""Copy and reverse (RMT paper, Sec. 4 and Fig. 3): read digits, then after GO write them again, or backwards."""
+"""Copy and reverse (RMT paper, Sec. 4 and Fig. 4): read digits, then after GO write them again, or backwards."""
 
 from dataclasses import dataclass
 from typing import ClassVar
@@ -12,7 +12,7 @@ from .base import DIGITS, FIRST_SYMBOL, GO, Task, pads, randint, teacher_forced
 
 @dataclass(frozen=True)
 class Copy(Task):
-    """Copy (RMT paper, Sec. 4.1): read `source_len` digits, then after GO write them again.
+    """Copy (RMT paper, Sec. 4): read `source_len` digits, then after GO write them again.
 
     The source starts the sequence; GO and the copy end it, PAD fills any gap. The answer at GO + i repeats
     source digit i, GO positions back; for g >= 2 GO sits at position n or later, so every answer's digit lies
@@ -71,7 +71,7 @@ class Copy(Task):
 
 @dataclass(frozen=True)
 class Reverse(Copy):
-    """Reverse (RMT paper, Sec. 4.1): like `Copy`, but write the source back to front.
+    """Reverse (RMT paper, Sec. 4): like `Copy`, but write the source back to front.
 
     The first answer repeats the source's *last* digit, so for g >= 2 GO starts the first segment after the
     source. `source_len=None` takes the longest that fits: s // 2 for even g, n * (g - 1) / 2 for odd g (one

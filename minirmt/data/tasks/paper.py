@@ -1,4 +1,4 @@
-"""The paper's own layouts of copy, reverse and associative retrieval (RMT paper, Sec. 4 and Fig. 3; A.1, A.2).
+"""The paper's own layouts of copy, reverse and associative retrieval (RMT paper, Sec. 4 and Fig. 4).
 
 The paper fixes each task's total length and cuts it into more and shorter segments; minirmt's own layouts
 (copying.py, recall.py) keep the segment length and grow the task with the number of segments. These presets
@@ -33,7 +33,7 @@ from .base import DIGITS, GO, KEYS, Task, distinct, randint
 COPY_LEN = 24  # digits of the paper's short copy and reverse
 RETRIEVAL_PAIRS = 4
 QUESTION, FIRST_KEY = 10, 11  # retrieval: values are 0..9, "?" is 10, the 26 keys are 11..36
-PAPER_SEGMENTS = {"copy": (1, 3, 6, 9), "reverse": (1, 2, 4, 6), "assoc": (1, 2, 3, 4, 5)}  # the paper's Fig. 3
+PAPER_SEGMENTS = {"copy": (1, 3, 6, 9), "reverse": (1, 2, 4, 6), "assoc": (1, 2, 3, 4, 5)}  # the paper's Fig. 4
 
 
 def copy_layout(digits: torch.Tensor, reverse: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

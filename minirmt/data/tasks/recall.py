@@ -1,4 +1,4 @@
-"""Associative retrieval (RMT paper, Sec. 4 and Fig. 3) and multi-query associative recall (MQAR; Zoology, Arora
+"""Associative retrieval (RMT paper, Sec. 4 and Fig. 4) and multi-query associative recall (MQAR; Zoology, Arora
 et al. 2023): store key-value pairs, then answer keys."""
 
 from dataclasses import dataclass
@@ -14,7 +14,7 @@ from .base import DIGITS, FIRST_SYMBOL, KEYS, Task, distinct, pads, randint, tea
 
 @dataclass(frozen=True)
 class AssociativeRecall(Task):
-    """Associative retrieval (RMT paper, Sec. 4.1): store key-value pairs, then answer keys.
+    """Associative retrieval (RMT paper, Sec. 4): store key-value pairs, then answer keys.
 
     `num_pairs` pairs `k v k v ...` (distinct keys, values drawn independently) start the sequence and are
     padded to whole segments; the query phase ends it: `num_queries` of the keys (default: every key once)
