@@ -116,19 +116,18 @@ def _answer_case(b: int, s: int, v: int, generator: torch.Generator) -> tuple[to
 
 def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[list, list]:
     """The usual wrong (accuracy, exact match) numbers, each with what went wrong: two lists of (value, message)."""
-    b, s, v = logits.shape
+    s, v = logits.shape[1:]
     asked = targets != IGNORE_INDEX  # (b, s)
     right = (logits.argmax(-1) == targets) & asked  # (b, s)
     accuracy, exact = answer_accuracy(logits, targets)
     per_row = (right.sum(1) / asked.sum(1)).mean().item()
-    scaled = [(100 * accuracy, "that is a percentage; return a fraction in [0, 1]"),
-              (100 * exact, "that is a percentage; return a fraction in [0, 1]")]
+    percent = "that is a percentage; return a fraction in [0, 1]"
     accuracy_mistakes = [
         (right.float().mean().item(), "that counts every position; count only the answers, where targets != -100"),
         (per_row, "that is the mean of each sequence's accuracy; sequences ask different numbers of answers, so "
                   "count right answers over all answers of the batch at once"),
         (right.sum().item(), "that is the number of right answers; divide by the number of answers, asked.sum()"),
-        scaled[0],
+        (100 * accuracy, percent),
     ]
     exact_mistakes = [
         (float(right.sum() == asked.sum()), "that is one flag for the whole batch (1 only if every sequence is "
@@ -140,7 +139,7 @@ def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[lis
                   "answers are right, else 0"),
         ((right.sum(1) == asked.sum(1)).sum().item(), "that is the number of sequences all right; divide by b "
                                                       "for the fraction (or .float().mean())"),
-        scaled[1],
+        (100 * exact, percent),
     ]
     if s == v:  # the prediction taken over the positions (dim 1) runs without error only here
         wrong = logits.argmax(1) == targets  # (b, s)

@@ -57,13 +57,13 @@ def check_doubling_stages(fn) -> Callable:
                 ([2**i for i in range(target.bit_length()) if 2**i < target],
                  f"those are the powers of two from 1; start at start = {start}: start, 2 start, 4 start, ..."),
             ]
-            steps = {b - a for a, b in zip(got, got[1:])}
-            if len(got) > 2 and len(steps) == 1:
-                mistakes.append((got, f"that adds {steps.pop()} segments per stage; double instead: start, 2 start, "
-                                      "4 start, ..."))
             for wrong, message in mistakes:
                 if got == wrong:
                     raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+            steps = {b - a for a, b in zip(got, got[1:])}
+            if len(got) > 2 and len(steps) == 1:
+                raise CheckFailed(f"{label} is {got}, expected {expected}: that adds {steps.pop()} segments per "
+                                  "stage; double instead: start, 2 start, 4 start, ...")
             raise CheckFailed(f"{label} is {got}, expected {expected}")
         return len(settings)
 
