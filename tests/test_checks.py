@@ -1,7 +1,11 @@
-"""The exercise checkers: the reference passes, known-bad versions fail with the intended message, and a
-checker never raises and always hands back a working function."""
+"""The exercise checkers: per checker, a catalogue of the mistakes learners make, each refused with a message that
+names it, and right answers written in other ways that pass; a checker never raises and always hands back a
+working function."""
 
+import contextlib
+import itertools
 import math
+import time
 
 import pytest
 import torch
@@ -10,7 +14,7 @@ from einops import rearrange
 
 from minirmt.course import checks, probe
 from minirmt.course.checks import core, lesson03_copy, lesson07_curriculum
-from minirmt.data.tasks import GO
+from minirmt.data.tasks import GO, PAD
 from minirmt.model import masks, segments
 from minirmt.training.metrics import answer_accuracy
 
@@ -19,27 +23,6 @@ def run(checker, fn, capsys):
     """Run a checker; return (the function it handed back, what it printed)."""
     returned = checker(fn)
     return returned, capsys.readouterr().out
-
-
-def assert_passes(checker, fn, capsys):
-    returned, out = run(checker, fn, capsys)
-    assert out.startswith("✓"), out
-    assert returned is fn
-
-
-def assert_fails(checker, fn, reference, expected_message, capsys):
-    returned, out = run(checker, fn, capsys)
-    assert out.startswith("✗"), out
-    assert expected_message in out, out
-    assert returned is reference
-
-
-# ---------------------------------------------------------------------------------------------------------
-# the machinery
-
-
-def not_attempted(*args):
-    raise NotImplementedError("exercise: write this")
 
 
 # Every checker with the function it falls back to, lesson by lesson.
@@ -60,9 +43,47 @@ CHECKERS = [
     (checks.check_doubling_stages, checks.reference_doubling_stages),  # 07
     (checks.check_accuracy_by_segments, checks.reference_accuracy_by_segments),
     (checks.check_batchify, checks.reference_batchify),  # 08
-    (checks.check_loss_by_position, checks.reference_loss_by_position),
     (checks.check_stream_loss, checks.reference_stream_loss),
+    (checks.check_loss_by_position, checks.reference_loss_by_position),
+    (checks.check_needle_depth, checks.reference_needle_depth),  # 09
+    (checks.check_reliable_length, checks.reference_reliable_length),
 ]
+REFERENCE = dict(CHECKERS)
+CATALOGUED = set()  # the checkers that `catalogue` made a test for
+
+
+def catalogue(checker, right, wrong):
+    """One test over a checker's catalogue: its reference and every function of `right` pass (the learner's own
+    function handed back); every (function, message fragment) of `wrong` fails with that fragment in its message
+    (the reference handed back)."""
+    CATALOGUED.add(checker)
+    params = [pytest.param(REFERENCE[checker], None, id="right: reference")]
+    params += [pytest.param(fn, None, id=f"right: {_name(fn)}") for fn in right]
+    params += [pytest.param(fn, message, id=f"wrong: {_name(fn)}") for fn, message in wrong]
+
+    @pytest.mark.parametrize("fn, message", params)
+    def test(fn, message, capsys):
+        returned, out = run(checker, fn, capsys)
+        if message is None:
+            assert out.startswith("✓") and returned is fn, out
+        else:
+            assert out.startswith("✗") and message in out and returned is REFERENCE[checker], out
+
+    return test
+
+
+def _name(fn) -> str:
+    return fn.__name__.split("__")[-1]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the machinery
+
+
+def not_attempted(*args):
+    raise NotImplementedError("exercise: write this")
+
+
 BROKEN = (None, lambda *a, **k: "a string", lambda *a, **k: 1 / 0, lambda *a, **k: (torch.zeros(1), "x"))
 
 
@@ -75,6 +96,26 @@ def test_every_checker_reports_not_attempted_and_never_raises(checker, reference
         assert out.startswith("✗") and returned is reference, out
     _, out = run(checker, lambda *a, **k: 1 / 0, capsys)
     assert "ZeroDivisionError" in out and "line" in out
+
+
+def test_every_checker_has_a_catalogue():
+    assert {getattr(checks, name) for name in checks.__all__ if name.startswith("check_")} == set(REFERENCE)
+    assert CATALOGUED == set(REFERENCE)
+
+
+@pytest.mark.parametrize("checker, reference", CHECKERS)
+def test_a_checker_is_fast_and_strict_mode_raises(checker, reference, capsys):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as a notebook on a shared CPU runs (nb.setup)
+    try:
+        run(checker, reference, capsys)  # the first call pays for warming up
+        start = time.process_time()
+        run(checker, reference, capsys)
+        assert time.process_time() - start < 1.0
+    finally:
+        torch.set_num_threads(threads)
+    with checks.strict(), pytest.raises(AssertionError, match="✗"):
+        checker(lambda *a, **k: "a string")
 
 
 def test_expect_tensor_checks_type_then_shape_by_name():
@@ -98,6 +139,28 @@ def test_expect_close_names_the_first_wrong_entry():
     core.expect_close(expected + 1e-6, expected, "b n", atol=1e-4)
 
 
+def test_call_refuses_an_argument_changed_in_place():
+    def normalise(states, scale):
+        states /= scale
+        return states
+
+    with pytest.raises(checks.CheckFailed, match="changed its argument `states` in place"):
+        core.call(normalise, torch.ones(2, 3), 2.0)
+    with pytest.raises(checks.CheckFailed, match="changed its argument `accuracy` in place"):
+        core.call(lambda accuracy: accuracy.pop(8), {8: 1.0, 16: 0.5})
+    with pytest.raises(checks.CheckFailed, match="argument 1"):
+        core.call(lambda *a: a[0][0].zero_(), [torch.ones(3)])
+    assert core.call(lambda x, s: x / s, torch.ones(2), 2.0).tolist() == [0.5, 0.5]
+
+
+def test_known_number_names_the_mistake_it_matches():
+    with pytest.raises(checks.CheckFailed, match="is 3, expected 2: off by one"):
+        core.known_number(3.0, 2.0, "f(x)", [(4.0, "doubled"), (3.0, "off by one")])
+    with pytest.raises(checks.CheckFailed, match=r"is 0.5000, expected 2$"):
+        core.known_number(0.5, 2.0, "f(x)", [(3.0, "off by one")])
+    core.known_number(2.0 + 1e-7, 2.0, "f(x)", [(2.0, "never")])
+
+
 def test_a_bug_in_the_checker_is_reported_not_raised(capsys):
     def cases(fn):
         raise RuntimeError("checker bug")
@@ -106,8 +169,41 @@ def test_a_bug_in_the_checker_is_reported_not_raised(capsys):
     assert returned == "reference" and "checker itself failed" in capsys.readouterr().out
 
 
+def test_every_dimension_letter_of_a_checker_has_one_meaning():
+    """Every letter that a checker names a dimension with (`expect_tensor(..., "l b c d", ...)`) is a key of
+    DIMENSIONS, so a message reads "c (cached positions)" for the XL cache and "y (classes)" for a probe."""
+    import ast
+    import importlib
+    import inspect
+    import pkgutil
+
+    letters = set()
+    for info in pkgutil.iter_modules(checks.__path__):
+        module = importlib.import_module(f"{checks.__name__}.{info.name}")
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            name = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
+            if name in ("expect_tensor", "expect_close"):
+                dims = node.args[1 if name == "expect_tensor" else 2]
+                assert isinstance(dims, ast.Constant), f"{module.__name__}: dims must be a literal string"
+                letters |= set(dims.value.split())
+    assert letters <= set(checks.DIMENSIONS), letters - set(checks.DIMENSIONS)
+    assert {"c", "y", "L"} <= letters  # the letters that once had two meanings are in use, with one each
+
+
+def test_a_cache_message_says_cached_positions():
+    with pytest.raises(checks.CheckFailed, match=r"c \(cached positions\) is 6, expected 4"):
+        core.expect_tensor(torch.zeros(2, 3, 6, 8), "l b c d", (2, 3, 4, 8))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 01_segments_and_memory
+
+
+def split_segments__by_hand(tokens, n, pad_id):
+    g = math.ceil(tokens.shape[1] / n)
+    padded = torch.full((tokens.shape[0], g * n), pad_id, dtype=tokens.dtype)
+    padded[:, : tokens.shape[1]] = tokens
+    return torch.stack(list(padded.split(n, dim=1)))
 
 
 def split_segments__floor_division(tokens, n, pad_id):  # drops the partial last segment
@@ -130,13 +226,55 @@ def split_segments__viewed(tokens, n, pad_id):
 
 def split_segments__left_padded(tokens, n, pad_id):
     pad = segments.pad_to_segments(tokens, n, pad_id).shape[1] - tokens.shape[1]
-    return segments.stack(torch.nn.functional.pad(tokens, (pad, 0), value=pad_id), n)
+    return segments.stack(F.pad(tokens, (pad, 0), value=pad_id), n)
 
 
 def split_segments__extra_segment(tokens, n, pad_id):  # off by one: always adds a padding segment
     g = tokens.shape[1] // n + 1
-    padded = torch.nn.functional.pad(tokens, (0, g * n - tokens.shape[1]), value=pad_id)
-    return segments.stack(padded, n)
+    return segments.stack(F.pad(tokens, (0, g * n - tokens.shape[1]), value=pad_id), n)
+
+
+def split_segments__float_ids(tokens, n, pad_id):  # a float padding turns the ids into floats
+    g = -(-tokens.shape[1] // n)
+    padded = torch.full((tokens.shape[0], g * n), float(pad_id))
+    padded[:, : tokens.shape[1]] = tokens
+    return rearrange(padded, "b (g n) -> g b n", n=n)
+
+
+def split_segments__zero_padding(tokens, n, pad_id):
+    return checks.reference_split_segments(tokens, n, 0)
+
+
+def split_segments__tokens_before_batch(tokens, n, pad_id):
+    return rearrange(segments.pad_to_segments(tokens, n, pad_id), "b (g n) -> g n b", n=n)
+
+
+test_split_segments = catalogue(checks.check_split_segments, [split_segments__by_hand], [
+    (split_segments__floor_division, "the last 5 tokens were dropped"),
+    (split_segments__batch_first, "order (b, g, n)"),
+    (split_segments__strided, "(strided)"),
+    (split_segments__viewed, "mixes the sequences"),
+    (split_segments__left_padded, "padding is at the start"),
+    (split_segments__extra_segment, "one segment too many"),
+    (split_segments__float_ids, "a float padding"),
+    (split_segments__zero_padding, "holds 0 instead of pad_id"),
+    (split_segments__tokens_before_batch, "order (g, n, b)"),
+])
+
+
+def rmt_mask__by_blocks(m, n):
+    t = 2 * m + n
+    causal = torch.ones(t, t, dtype=torch.bool).tril()
+    mask = torch.zeros(t, t, dtype=torch.bool)
+    mask[:m, :m] = causal[:m, :m]
+    mask[m:, :m] = True
+    mask[m : m + n, m : m + n] = causal[m : m + n, m : m + n]
+    mask[m + n :, m:] = causal[m + n :, m:]
+    return mask
+
+
+def rmt_mask__tril(m, n):
+    return torch.ones(2 * m + n, 2 * m + n).tril().bool()
 
 
 def rmt_mask__memory_sees_the_future(m, n):  # read slots see the tokens
@@ -165,13 +303,38 @@ def rmt_mask__encoder_sized(m, n):
     return masks.rmt_encoder(m, n)
 
 
+def rmt_mask__inverted(m, n):  # True = blocked, as for masked_fill
+    return ~masks.rmt_decoder(m, n)
+
+
+def rmt_mask__transposed(m, n):
+    return masks.rmt_decoder(m, n).T
+
+
+def rmt_mask__memory_blocks_see_themselves(m, n):
+    return masks.rmt_decoder_block(m, n)
+
+
+test_rmt_mask = catalogue(checks.check_rmt_mask, [rmt_mask__by_blocks, rmt_mask__tril], [
+    (rmt_mask__memory_sees_the_future, "[read] attending to keys in [tokens]"),
+    (rmt_mask__memory_sees_the_future, "the memory would see the future"),
+    (rmt_mask__tokens_see_write, "they come after the whole segment"),
+    (rmt_mask__no_reading, "are all False, expected all True"),
+    (rmt_mask__as_floats, "expected torch.bool"),
+    (rmt_mask__encoder_sized, "read AND write slots"),
+    (rmt_mask__inverted, "True where attention is blocked"),
+    (rmt_mask__transposed, "is transposed"),
+    (rmt_mask__memory_blocks_see_themselves, "[read] attending to keys in [read] are all True, expected causal"),
+])
+
+
 def backbone_run(model, tokens, memory, causal=True, write=True):
     x = model.backbone.embed(tokens)
     parts = [memory, x, memory] if write else [memory, x]
     return model.backbone(torch.cat(parts, dim=1), causal=causal)[0]
 
 
-def rmt_step__from_backbone(model, tokens, memory):  # the reference written out: must pass too
+def rmt_step__from_backbone(model, tokens, memory):  # the reference written out
     m, n = memory.shape[1], tokens.shape[1]
     h = backbone_run(model, tokens, memory)
     return h[:, m : m + n], h[:, m + n :]
@@ -204,78 +367,79 @@ def rmt_step__whole_output(model, tokens, memory):
     return model(tokens, memory=memory)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# 05_inside_the_memory
+def rmt_step__detached(model, tokens, memory):
+    hidden, new_memory = checks.reference_rmt_step(model, tokens, memory.detach())
+    return hidden, new_memory.detach()
 
 
-def memory_similarity__by_hand(states):
-    flat = torch.nn.functional.normalize(states.flatten(1), dim=1)
-    return flat @ flat.T
+def rmt_step__without_grad(model, tokens, memory):
+    with torch.no_grad():
+        return checks.reference_rmt_step(model, tokens, memory)
 
 
-def memory_similarity__dot_product(states):
-    flat = states.flatten(1)
-    return flat @ flat.T
+def rmt_step__logits(model, tokens, memory):
+    hidden, new_memory = checks.reference_rmt_step(model, tokens, memory)
+    return model.backbone.head(hidden), new_memory
 
 
-def memory_similarity__per_slot_mean(states):
-    unit = torch.nn.functional.normalize(states, dim=-1)
-    return torch.einsum("amd,bmd->ab", unit, unit) / states.shape[1]
+def rmt_step__every_output(model, tokens, memory):
+    m, n = memory.shape[1], tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h, h[:, m + n :]
 
 
-def memory_similarity__per_slot_matrix(states):
-    unit = torch.nn.functional.normalize(states.flatten(0, 1), dim=-1)
-    return unit @ unit.T
+def rmt_step__with_attention(model, tokens, memory):
+    return model.step(tokens, memory)
 
 
-def memory_similarity__distance(states):
-    return 1 - memory_similarity__by_hand(states)
-
-
-def fit_probe__by_hand(features, labels, num_classes, ridge):  # float32, lstsq-free normal equations
-    x = torch.cat([features, torch.ones(len(features), 1)], dim=1)
-    y = torch.nn.functional.one_hot(labels, num_classes).float()
-    return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1]), x.T @ y)
-
-
-def fit_probe__no_bias(features, labels, num_classes, ridge):
-    y = torch.nn.functional.one_hot(labels, num_classes).double()
-    x = features.double()
-    return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y).float()
-
-
-def fit_probe__label_ids(features, labels, num_classes, ridge):
-    x = torch.cat([features, torch.ones(len(features), 1)], dim=1).double()
-    return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ labels.double())
-
-
-def fit_probe__no_ridge(features, labels, num_classes, ridge):
-    return probe.fit_linear_probe(features, labels, num_classes, 0.0)
-
-
-def fit_probe__bias_first(features, labels, num_classes, ridge):
-    x = torch.cat([torch.ones(len(features), 1), features], dim=1).double()
-    y = torch.nn.functional.one_hot(labels, num_classes).double()
-    return torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y).float()
+test_rmt_step = catalogue(checks.check_rmt_step, [rmt_step__from_backbone], [
+    (rmt_step__read_write_swapped, "taken from the read slots"),
+    (rmt_step__sees_the_future, "attention is not causal"),
+    (rmt_step__memory_only_in_front, "no write slots"),
+    (rmt_step__pair_swapped, "returned (memory, hidden)"),
+    (rmt_step__whole_output, "expected a pair"),
+    (rmt_step__detached, "is it detached"),
+    (rmt_step__without_grad, "computed under torch.no_grad()"),
+    (rmt_step__logits, "those are logits"),
+    (rmt_step__every_output, "the backbone's whole output"),
+    (rmt_step__with_attention, "returned 3 values"),
+])
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 02_recurrence_and_bptt
 
 
-def loop(model, tokens, detach_if=lambda i, g: False, carry=True, keep="written"):
-    """A recurrence loop with switchable mistakes: which hand-overs to detach, carrying, what to collect."""
+def loop(model, tokens, detach_if=lambda i, g: False, carry=True, keep="written", start="learned",
+         no_grad_if=lambda i, g: False):
+    """A recurrence loop with switchable mistakes: which hand-overs to detach, carrying, what to collect, the
+    initial memory, which segments to run without gradients."""
     pieces = tokens.split(model.cfg.segment_len, dim=1)
-    start = memory = model.initial_state(tokens.shape[0])
+    first = model.initial_state(tokens.shape[0])
+    memory = first = torch.zeros_like(first) if start == "zeros" else first
     logits, memories = [], []
     for i, x in enumerate(pieces):
         if detach_if(i, len(pieces)):
             memory = memory.detach()
-        hidden, written, _ = model.step(x, memory if carry else start)
+        with torch.no_grad() if no_grad_if(i, len(pieces)) else contextlib.nullcontext():
+            hidden, written, _ = model.step(x, memory if carry else first)
         logits.append(model.backbone.head(hidden))
         memories.append(written if keep == "written" else memory)
         memory = written
     return torch.cat(logits, dim=1), memories
+
+
+def run_segments__loop(model, tokens):
+    return loop(model, tokens)
+
+
+def run_segments__by_index(model, tokens):
+    n, memory, logits, memories = model.cfg.segment_len, model.initial_state(len(tokens)), [], []
+    for start in range(0, tokens.shape[1], n):
+        hidden, memory, _ = model.step(tokens[:, start : start + n], memory)
+        logits.append(model.backbone.head(hidden))
+        memories.append(memory)
+    return torch.cat(logits, 1), memories
 
 
 def run_segments__not_carried(model, tokens):
@@ -301,8 +465,67 @@ def run_segments__stacked_per_segment(model, tokens):
     return logits.unflatten(1, (-1, model.cfg.segment_len))[:, :, 0], memories
 
 
+def run_segments__detached(model, tokens):
+    return loop(model, tokens, detach_if=lambda i, g: True)  # every hand-over, the initial memory too
+
+
+def run_segments__from_zeros(model, tokens):
+    return loop(model, tokens, start="zeros")
+
+
+def run_segments__hidden_states(model, tokens):
+    memory, hidden, memories = model.initial_state(len(tokens)), [], []
+    for x in tokens.split(model.cfg.segment_len, dim=1):
+        h, memory, _ = model.step(x, memory)
+        hidden.append(h)
+        memories.append(memory)
+    return torch.cat(hidden, dim=1), memories
+
+
+def run_segments__stacked_memories(model, tokens):
+    logits, memories = loop(model, tokens)
+    return logits, torch.stack(memories)
+
+
+def run_segments__without_grad(model, tokens):
+    with torch.no_grad():
+        return loop(model, tokens)
+
+
+def run_segments__joined_along_the_batch(model, tokens):
+    logits, memories = loop(model, tokens)
+    return rearrange(logits, "b (g n) v -> (g b) n v", n=model.cfg.segment_len), memories
+
+
+test_run_segments = catalogue(checks.check_run_segments, [run_segments__loop, run_segments__by_index], [
+    (run_segments__not_carried, "every segment reads the initial memory"),
+    (run_segments__keeps_the_read_memory, "collect the one it wrote"),
+    (run_segments__drops_the_last_segment, "the last, shorter segment"),
+    (run_segments__with_initial_memory, "the initial memory is not one of them"),
+    (run_segments__stacked_per_segment, "torch.cat along dim 1"),
+    (run_segments__detached, "is the memory detached?"),
+    (run_segments__from_zeros, "starts from zeros"),
+    (run_segments__hidden_states, "those are the hidden states"),
+    (run_segments__stacked_memories, "no torch.stack"),
+    (run_segments__without_grad, "the logits carry no gradient"),
+    (run_segments__joined_along_the_batch, "joined along the batch"),
+])
+
+
 def run_truncated__right(model, tokens, depth):
     return loop(model, tokens, lambda i, g: 0 < i <= g - depth)
+
+
+def run_truncated__detaches_what_it_hands_on(model, tokens, depth):
+    pieces = tokens.split(model.cfg.segment_len, dim=1)
+    memory, logits, memories = model.initial_state(len(tokens)), [], []
+    for i, x in enumerate(pieces):
+        hidden, memory, _ = model.step(x, memory)
+        logits.append(model.backbone.head(hidden))
+        memories.append(memory)
+        if i + 1 <= len(pieces) - depth:  # the memory entering segment i + 1
+            memory = memory.detach()
+    return torch.cat(logits, dim=1), memories
 
 
 def run_truncated__never_detached(model, tokens, depth):
@@ -330,6 +553,23 @@ def run_truncated__not_carried(model, tokens, depth):
     return loop(model, tokens, lambda i, g: 0 < i <= g - depth, carry=False)
 
 
+def run_truncated__early_segments_without_grad(model, tokens, depth):  # the gradient stops, but so does training
+    return loop(model, tokens, no_grad_if=lambda i, g: i < g - depth)
+
+
+test_run_truncated = catalogue(
+    checks.check_run_truncated, [run_truncated__right, run_truncated__detaches_what_it_hands_on], [
+        (run_truncated__never_detached, "every segment received gradient"),
+        (run_truncated__one_too_many, "one segment too many"),
+        (run_truncated__one_too_few, "one segment too few"),
+        (run_truncated__detaches_the_initial_memory, "never detach the memory entering segment 0"),
+        (run_truncated__detaches_the_logits, "not the logits"),
+        (run_truncated__not_carried, "every segment reads the initial memory"),
+        (run_truncated__early_segments_without_grad, "ran under torch.no_grad()"),
+        (run_truncated__early_segments_without_grad, "does not reach their own tokens"),
+    ])
+
+
 # ---------------------------------------------------------------------------------------------------------
 # 03_copy_and_reverse
 
@@ -349,7 +589,7 @@ def copy_targets__zeros_elsewhere(tokens, reverse=False):
 
 
 def copy_targets__one_late(tokens, reverse=False):
-    return torch.nn.functional.pad(checks.reference_copy_targets(tokens, reverse)[:, :-1], (1, 0), value=-100)
+    return F.pad(checks.reference_copy_targets(tokens, reverse)[:, :-1], (1, 0), value=-100)
 
 
 def copy_targets__always_copy(tokens, reverse=False):
@@ -358,8 +598,7 @@ def copy_targets__always_copy(tokens, reverse=False):
 
 def copy_targets__next_tokens(tokens, reverse=False):  # right except the last answer, which is never fed
     targets = checks.reference_copy_targets(tokens, reverse)
-    shifted = torch.nn.functional.pad(tokens[:, 1:], (0, 1), value=0)
-    return torch.where(targets == -100, targets, shifted)
+    return torch.where(targets == -100, targets, F.pad(tokens[:, 1:], (0, 1), value=0))
 
 
 def copy_targets__off_by_one(tokens, reverse=False):
@@ -372,14 +611,53 @@ def copy_targets__as_floats(tokens, reverse=False):
     return checks.reference_copy_targets(tokens, reverse).float()
 
 
+def copy_targets__written_into_the_tokens(tokens, reverse=False):
+    targets = tokens  # not a copy
+    targets.copy_(checks.reference_copy_targets(tokens.clone(), reverse))
+    return targets
+
+
+def copy_targets__source_length_from_go(tokens, reverse=False):  # L taken as GO's position
+    targets = torch.full_like(tokens, -100)
+    for row in range(tokens.shape[0]):
+        go = int((tokens[row] == GO).nonzero()[0])
+        for i in range(tokens.shape[1] - go):
+            targets[row, go + i] = tokens[row, go - 1 - i if reverse else i]
+    return targets
+
+
+test_copy_targets = catalogue(checks.check_copy_targets, [copy_targets__by_hand], [
+    (copy_targets__zeros_elsewhere, "must hold -100"),
+    (copy_targets__one_late, "one position late"),
+    (copy_targets__always_copy, "this is the copy; with reverse=True"),
+    (copy_targets__next_tokens, "only the last position is wrong"),
+    (copy_targets__off_by_one, "off by one"),
+    (copy_targets__as_floats, "expected torch.long"),
+    (copy_targets__written_into_the_tokens, "changed its argument `tokens` in place"),
+    (copy_targets__source_length_from_go, "not the first (position of GO) ones"),
+])
+
+
+def answer_accuracy__notebook(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(dim=-1) == targets) & asked
+    exact = (right.sum(dim=1) == asked.sum(dim=1)).float().mean()
+    return (right.sum() / asked.sum()).item(), exact.item()
+
+
+def answer_accuracy__rows_right_where_asked(logits, targets):
+    asked = targets != -100
+    right = logits.argmax(-1) == targets
+    return right[asked].float().mean().item(), (right | ~asked).all(dim=1).float().mean().item()
+
+
 def answer_accuracy__as_tensors(logits, targets):
     accuracy, exact = answer_accuracy(logits, targets)
     return torch.tensor(accuracy), torch.tensor(exact)
 
 
 def answer_accuracy__every_position(logits, targets):
-    right = logits.argmax(-1) == targets
-    return right.float().mean().item(), answer_accuracy(logits, targets)[1]
+    return (logits.argmax(-1) == targets).float().mean().item(), answer_accuracy(logits, targets)[1]
 
 
 def answer_accuracy__exact_over_every_position(logits, targets):
@@ -403,22 +681,54 @@ def answer_accuracy__mean_of_sequence_accuracies(logits, targets):
     return (right.sum(1) / asked.sum(1)).mean().item(), answer_accuracy(logits, targets)[1]
 
 
-def rmt_step__detached(model, tokens, memory):
-    hidden, new_memory = checks.reference_rmt_step(model, tokens, memory.detach())
-    return hidden, new_memory.detach()
-
-
-def run_segments__detached(model, tokens):
-    return loop(model, tokens, detach_if=lambda i, g: True)  # every hand-over, the initial memory too
-
-
-def stream_loss__keeps_graph(model, batches):
-    return checks.reference_stream_loss.__wrapped__(model, batches)  # the reference without its no_grad
-
-
 def answer_accuracy__per_sequence(logits, targets):
     asked = targets != -100
     return ((logits.argmax(-1) == targets) & asked).sum(1) / asked.sum(1), 0.0
+
+
+def answer_accuracy__one_flag_for_the_batch(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return answer_accuracy(logits, targets)[0], float(right.sum() == asked.sum())
+
+
+def answer_accuracy__counts(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return right.sum().item(), answer_accuracy(logits, targets)[1]
+
+
+def answer_accuracy__rows_counted(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return answer_accuracy(logits, targets)[0], (right.sum(1) == asked.sum(1)).sum().item()
+
+
+def answer_accuracy__percent(logits, targets):
+    return tuple(100 * x for x in answer_accuracy(logits, targets))
+
+
+def answer_accuracy__argmax_over_positions(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(1) == targets) & asked
+    return (right.sum() / asked.sum()).item(), (right.sum(1) == asked.sum(1)).float().mean().item()
+
+
+test_answer_accuracy = catalogue(
+    checks.check_answer_accuracy, [answer_accuracy__notebook, answer_accuracy__rows_right_where_asked], [
+        (answer_accuracy__every_position, "count only the answers"),
+        (answer_accuracy__exact_over_every_position, "asks every position to be right"),
+        (answer_accuracy__mean_sequence_accuracy, "the mean per-sequence accuracy"),
+        (answer_accuracy__swapped, "returned (exact match, accuracy)"),
+        (answer_accuracy__per_sequence, "expected one number"),
+        (answer_accuracy__as_tensors, "is a tensor; return a plain float"),
+        (answer_accuracy__mean_of_sequence_accuracies, "mean of each sequence's accuracy"),
+        (answer_accuracy__one_flag_for_the_batch, "one flag for the whole batch"),
+        (answer_accuracy__counts, "the number of right answers"),
+        (answer_accuracy__rows_counted, "the number of sequences all right"),
+        (answer_accuracy__percent, "a percentage"),
+        (answer_accuracy__argmax_over_positions, "argmax over the vocabulary"),
+    ])
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -460,6 +770,55 @@ def recall_batch__starts_early(keys, values, order, s):  # 2q positions for the 
     return F.pad(tokens, (0, 1), value=0), F.pad(targets, (0, 1), value=-100)
 
 
+def recall_batch__targets_are_keys(keys, values, order, s):
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    return tokens, torch.where(targets == -100, targets, tokens)
+
+
+def recall_batch__first_rows_order(keys, values, order, s):
+    return checks.reference_recall_batch(keys, values, order[0].expand_as(order), s)
+
+
+def recall_batch__values_not_fed(keys, values, order, s):
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    q = order.shape[1]
+    tokens[:, s - 2 * q + 2 :: 2] = PAD
+    return tokens, targets
+
+
+def recall_batch__queries_after_the_pairs(keys, values, order, s):
+    used = 2 * keys.shape[1] + 2 * order.shape[1] - 1
+    tokens, targets = checks.reference_recall_batch(keys, values, order, used)
+    return F.pad(tokens, (0, s - used), value=PAD), F.pad(targets, (0, s - used), value=-100)
+
+
+def recall_batch__float_tokens(keys, values, order, s):
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    return tokens.float(), targets
+
+
+test_recall_batch = catalogue(checks.check_recall_batch, [recall_batch__by_hand], [
+    (recall_batch__zeros_elsewhere, "must be -100 where nothing is asked"),
+    (recall_batch__targets_on_values, "the targets sit on the values"),
+    (recall_batch__stored_order, "in the order given by `order`"),
+    (recall_batch__starts_early, "starts one position early"),
+    (recall_batch__targets_are_keys, "the target at each asked key is its VALUE"),
+    (recall_batch__first_rows_order, "in row 0's order"),
+    (recall_batch__values_not_fed, "the asked values are not fed back"),
+    (recall_batch__queries_after_the_pairs, "the query phase follows the pairs"),
+    (recall_batch__float_tokens, "expected torch.long"),
+])
+
+
+def pairs_information__as_tensor(p, k, v):
+    return torch.tensor(checks.reference_pairs_information(p, k, v))
+
+
+def pairs_information__by_lgamma(p, k, v):
+    log_comb = math.lgamma(k + 1) - math.lgamma(p + 1) - math.lgamma(k - p + 1)
+    return log_comb / math.log(2) + p * math.log2(v)
+
+
 def pairs_information__ordered(p, k, v):
     return math.log2(math.perm(k, p)) + p * math.log2(v)
 
@@ -476,14 +835,181 @@ def pairs_information__in_nats(p, k, v):
     return math.log(math.comb(k, p)) + p * math.log(v)
 
 
+def pairs_information__one_value(p, k, v):
+    return math.log2(math.comb(k, p)) + math.log2(v)
+
+
+def pairs_information__a_value_per_key(p, k, v):
+    return math.log2(math.comb(k, p)) + k * math.log2(v)
+
+
+def pairs_information__in_digits(p, k, v):
+    return math.log10(math.comb(k, p)) + p * math.log10(v)
+
+
+def pairs_information__count(p, k, v):
+    return math.comb(k, p) * v**p
+
+
+def pairs_information__rounded_up(p, k, v):
+    return math.ceil(checks.reference_pairs_information(p, k, v))
+
+
 def test_pairs_information_reference():
     assert checks.reference_pairs_information(4, 16, 16) == pytest.approx(math.log2(1820) + 16)
     # every key stored: only the values carry information
     assert checks.reference_pairs_information(16, 16, 16) == pytest.approx(64)
 
 
+test_pairs_information = catalogue(
+    checks.check_pairs_information, [pairs_information__as_tensor, pairs_information__by_lgamma], [
+        (pairs_information__ordered, "counts the order"),
+        (pairs_information__with_replacement, "without replacement"),
+        (pairs_information__values_only, "which keys were stored"),
+        (pairs_information__in_nats, "nats"),
+        (pairs_information__one_value, "p log2 V, not log2 V"),
+        (pairs_information__a_value_per_key, "not K log2 V"),
+        (pairs_information__in_digits, "log10"),
+        (pairs_information__count, "its log2"),
+        (pairs_information__rounded_up, "rounded up to whole bits"),
+    ])
+
+
 # ---------------------------------------------------------------------------------------------------------
-# 06_rmt_vs_transformer_xl (helper-7)
+# 05_inside_the_memory
+
+
+def memory_similarity__by_hand(states):
+    flat = F.normalize(states.flatten(1), dim=1)
+    return flat @ flat.T
+
+
+def memory_similarity__cosine_pairs(states):
+    flat = states.flatten(1)
+    return F.cosine_similarity(flat[:, None], flat[None], dim=-1)
+
+
+def memory_similarity__dot_product(states):
+    flat = states.flatten(1)
+    return flat @ flat.T
+
+
+def memory_similarity__per_slot_mean(states):
+    unit = F.normalize(states, dim=-1)
+    return torch.einsum("amd,bmd->ab", unit, unit) / states.shape[1]
+
+
+def memory_similarity__per_slot_matrix(states):
+    unit = F.normalize(states.flatten(0, 1), dim=-1)
+    return unit @ unit.T
+
+
+def memory_similarity__distance(states):
+    return 1 - memory_similarity__by_hand(states)
+
+
+def memory_similarity__correlation(states):
+    return torch.corrcoef(states.flatten(1))
+
+
+def memory_similarity__normalised_across_states(states):
+    flat = states.flatten(1)
+    flat = flat / flat.norm(dim=0, keepdim=True)
+    return flat @ flat.T
+
+
+def memory_similarity__one_length_twice(states):
+    flat = states.flatten(1)
+    return flat @ flat.T / flat.norm(dim=1) ** 2
+
+
+def memory_similarity__features_compared(states):
+    flat = F.normalize(states.flatten(1), dim=1)
+    return flat.T @ flat
+
+
+def memory_similarity__normalised_in_place(states):
+    flat = states.flatten(1)  # a view of states
+    flat /= flat.norm(dim=1, keepdim=True)
+    return flat @ flat.T
+
+
+test_memory_similarity = catalogue(
+    checks.check_memory_similarity, [memory_similarity__by_hand, memory_similarity__cosine_pairs], [
+        (memory_similarity__dot_product, "the diagonal is not 1"),
+        (memory_similarity__per_slot_mean, "slot by slot"),
+        (memory_similarity__per_slot_matrix, "one row per slot"),
+        (memory_similarity__distance, "1 - cosine"),
+        (memory_similarity__correlation, "that is the correlation"),
+        (memory_similarity__normalised_across_states, "not over dim 0"),
+        (memory_similarity__one_length_twice, "by both their lengths"),
+        (memory_similarity__features_compared, "compare the states: flat @ flat.T"),
+        (memory_similarity__normalised_in_place, "changed its argument `states` in place"),
+    ])
+
+
+def ridge_solve(x, y, ridge, eye=None):
+    eye = torch.eye(x.shape[1], dtype=x.dtype) if eye is None else eye
+    return torch.linalg.solve(x.T @ x + ridge * eye, x.T @ y)
+
+
+def features_and_targets(features, labels, num_classes, bias_first=False):
+    ones = torch.ones(len(features), 1)
+    x = torch.cat([ones, features] if bias_first else [features, ones], dim=1).double()
+    return x, F.one_hot(labels, num_classes).double()
+
+
+def fit_probe__by_hand(features, labels, num_classes, ridge):  # float32, lstsq-free normal equations
+    x = torch.cat([features, torch.ones(len(features), 1)], dim=1)
+    return ridge_solve(x, F.one_hot(labels, num_classes).float(), ridge)
+
+
+def fit_probe__by_inverse(features, labels, num_classes, ridge):
+    x, y = features_and_targets(features, labels, num_classes)
+    return torch.linalg.inv(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype)) @ x.T @ y
+
+
+def fit_probe__no_bias(features, labels, num_classes, ridge):
+    return ridge_solve(features.double(), F.one_hot(labels, num_classes).double(), ridge).float()
+
+
+def fit_probe__label_ids(features, labels, num_classes, ridge):
+    x, _ = features_and_targets(features, labels, num_classes)
+    return ridge_solve(x, labels.double(), ridge)
+
+
+def fit_probe__no_ridge(features, labels, num_classes, ridge):
+    return probe.fit_linear_probe(features, labels, num_classes, 0.0)
+
+
+def fit_probe__bias_first(features, labels, num_classes, ridge):
+    return ridge_solve(*features_and_targets(features, labels, num_classes, bias_first=True), ridge).float()
+
+
+def fit_probe__bias_not_regularised(features, labels, num_classes, ridge):
+    x, y = features_and_targets(features, labels, num_classes)
+    eye = torch.eye(x.shape[1], dtype=x.dtype)
+    eye[-1, -1] = 0
+    return ridge_solve(x, y, ridge, eye).float()
+
+
+def fit_probe__ridge_on_every_entry(features, labels, num_classes, ridge):
+    x, y = features_and_targets(features, labels, num_classes)
+    return torch.linalg.solve(x.T @ x + ridge, x.T @ y).float()
+
+
+test_fit_probe = catalogue(checks.check_fit_probe, [fit_probe__by_hand, fit_probe__by_inverse], [
+    (fit_probe__no_bias, "append a column of ones"),
+    (fit_probe__label_ids, "regress one-hot targets"),
+    (fit_probe__no_ridge, "matches ridge = 0"),
+    (fit_probe__bias_first, "the bias is the first row"),
+    (fit_probe__bias_not_regularised, "the bias is not regularised"),
+    (fit_probe__ridge_on_every_entry, "on the diagonal only"),
+])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 06_rmt_vs_transformer_xl
 
 
 def test_attention_pairs_reference_counts():
@@ -498,24 +1024,89 @@ def test_attention_pairs_reference_counts():
         pairs("lstm", 8, 8, 2, 8)
 
 
+def attention_pairs__by_cases(model, s, n, m, c):  # one branch per model, cache counted as it fills
+    if model == "full":
+        return s * s
+    total, seen = 0, 0
+    while seen < s:
+        t = min(n, s - seen)
+        cached = min(c, seen)
+        if model == "segment":
+            total += t * t
+        elif model == "xl":
+            total += t * (cached + t)
+        elif model == "memxl":
+            total += (m + t) * (cached + m + t)
+        elif model in ("rmt", "memtok"):
+            total += (2 * m + t) ** 2
+        else:
+            total += (2 * m + t) * (cached + 2 * m + t)
+        seen += t
+    return total
+
+
+def pairs_except(model_name, count):
+    """attention_pairs right for every model but `model_name`, counted there by `count(t, cached, s, n, m, c)`."""
+    def attention_pairs(model, s, n, m, c):
+        if model != model_name:
+            return checks.reference_attention_pairs(model, s, n, m, c)
+        return sum(count(min(n, s - i), min(c, i), s, n, m, c) for i in range(0, s, n))
+    attention_pairs.__name__ = count.__name__
+    return attention_pairs
+
+
 def attention_pairs__floor_segments(model, s, n, m, c):  # off by one segment: the short last one is dropped
     return checks.reference_attention_pairs(model, s - s % n, n, m, c) if model != "full" else s * s
 
 
-def attention_pairs__cache_from_the_start(model, s, n, m, c):
-    if model != "xl":
-        return checks.reference_attention_pairs(model, s, n, m, c)
-    return sum(min(n, s - i) * (c + min(n, s - i)) for i in range(0, s, n))
-
-
-def attention_pairs__read_only_memory(model, s, n, m, c):  # [read | tokens], the write slots forgotten
-    if model != "rmt":
-        return checks.reference_attention_pairs(model, s, n, m, c)
-    return sum((m + min(n, s - i)) ** 2 for i in range(0, s, n))
-
-
 def attention_pairs__causal_half(model, s, n, m, c):
     return s * (s + 1) // 2 if model == "full" else checks.reference_attention_pairs(model, s, n, m, c)
+
+
+def attention_pairs__fractional_segments(model, s, n, m, c):
+    return checks.reference_attention_pairs(model, s, n, m, c) * (s / n) / math.ceil(s / n)
+
+
+def attention_pairs__a_list(model, s, n, m, c):
+    return [checks.reference_attention_pairs(model, s, n, m, c)]
+
+
+def cache_from_the_start(t, cached, s, n, m, c):
+    return t * (c + t)
+
+
+def cache_as_queries(t, cached, s, n, m, c):
+    return (cached + t) ** 2
+
+
+def read_only_memory(t, cached, s, n, m, c):  # [read | tokens], the write slots forgotten
+    return (m + t) ** 2
+
+
+def memory_as_keys_only(t, cached, s, n, m, c):
+    return t * (cached + m + t)
+
+
+def memtok_as_segment(t, cached, s, n, m, c):
+    return t * t
+
+
+def rmtxl_without_cache(t, cached, s, n, m, c):
+    return (2 * m + t) ** 2
+
+
+test_attention_pairs = catalogue(checks.check_attention_pairs, [attention_pairs__by_cases], [
+    (attention_pairs__floor_segments, "the last, shorter segment is missing"),
+    (pairs_except("xl", cache_from_the_start), "the first segment has no cache"),
+    (pairs_except("xl", cache_as_queries), "the cached positions are keys only"),
+    (pairs_except("rmt", read_only_memory), "read AND write memory"),
+    (pairs_except("memxl", memory_as_keys_only), "the m memory tokens are queries too"),
+    (pairs_except("memtok", memtok_as_segment), "memory tokens that are not carried still take the RMT's input"),
+    (pairs_except("rmtxl", rmtxl_without_cache), "also attends to the c_i cached positions"),
+    (attention_pairs__causal_half, "not only the causal half"),
+    (attention_pairs__fractional_segments, "not a whole number"),
+    (attention_pairs__a_list, "expected one number"),
+])
 
 
 def test_xl_cache_reference_is_the_models_update():
@@ -527,6 +1118,19 @@ def test_xl_cache_reference_is_the_models_update():
     cache = torch.randn(2, 3, 6, 16)
     assert torch.equal(checks.reference_xl_cache(cache, inputs, 6), model.next_cache(cache, inputs))
     assert not checks.reference_xl_cache(None, inputs, 6).requires_grad
+
+
+def xl_cache__notebook(cache, layer_inputs, c):
+    new = torch.stack(layer_inputs).detach()
+    if cache is not None:
+        new = torch.cat([cache, new], dim=2)
+    return new[:, :, -c:]
+
+
+def xl_cache__layer_by_layer(cache, layer_inputs, c):
+    with torch.no_grad():
+        kept = [x if cache is None else torch.cat([cache[i], x], dim=1) for i, x in enumerate(layer_inputs)]
+        return torch.stack([x[:, max(0, x.shape[1] - c) :] for x in kept])
 
 
 def xl_cache__no_detach(cache, layer_inputs, c):
@@ -552,8 +1156,44 @@ def xl_cache__batch_first(cache, layer_inputs, c):
     return checks.reference_xl_cache(cache, layer_inputs, c).transpose(0, 1)
 
 
+def xl_cache__layers_concatenated(cache, layer_inputs, c):
+    new = torch.cat(layer_inputs).detach()  # (l b, t, d)
+    return (new if cache is None else torch.cat([cache.flatten(0, 1), new], dim=1))[:, -c:]
+
+
+def xl_cache__a_list(cache, layer_inputs, c):
+    return list(checks.reference_xl_cache(cache, layer_inputs, c))
+
+
+def xl_cache__joined_along_the_batch(cache, layer_inputs, c):
+    new = torch.stack(layer_inputs).detach()
+    return (new if cache is None else torch.cat([cache, new], dim=1))[:, :, -c:]
+
+
+test_xl_cache = catalogue(checks.check_xl_cache, [xl_cache__notebook, xl_cache__layer_by_layer], [
+    (xl_cache__no_detach, "still carries gradient"),
+    (xl_cache__oldest, "OLDEST c positions"),
+    (xl_cache__drops_old_cache, "the old cache was dropped"),
+    (xl_cache__segment_first, "the old cache comes first"),
+    (xl_cache__batch_first, "stack the layers first"),
+    (xl_cache__layers_concatenated, "torch.stack(layer_inputs) makes the new first axis"),
+    (xl_cache__a_list, "torch.stack the layers into one tensor"),
+    (xl_cache__joined_along_the_batch, "joined along the batch (dim 1)"),
+])
+
+
 # ---------------------------------------------------------------------------------------------------------
-# 07_curriculum_and_length (helper-7)
+# 07_curriculum_and_length
+
+
+def test_doubling_stages_reference():
+    assert checks.reference_doubling_stages(1, 8) == [1, 2, 4]
+    assert checks.reference_doubling_stages(2, 12) == [2, 4, 8]
+    assert checks.reference_doubling_stages(3, 3) == []
+
+
+def doubling_stages__by_logarithm(start, target):
+    return [start * 2**i for i in range(max(0, math.ceil(math.log2(target / start))))]
 
 
 def doubling_stages__overshoots(start, target):
@@ -563,10 +1203,56 @@ def doubling_stages__overshoots(start, target):
     return stages
 
 
-def test_doubling_stages_reference():
-    assert checks.reference_doubling_stages(1, 8) == [1, 2, 4]
-    assert checks.reference_doubling_stages(2, 12) == [2, 4, 8]
-    assert checks.reference_doubling_stages(3, 3) == []
+def doubling_stages__with_target(start, target):
+    return checks.reference_doubling_stages(start, target) + [target]
+
+
+def doubling_stages__one_more_each(start, target):
+    return list(range(start, target))
+
+
+def doubling_stages__floats(start, target):
+    return [g / 1 for g in checks.reference_doubling_stages(start, target)]
+
+
+def doubling_stages__generator(start, target):
+    g = start
+    while g < target:
+        yield g
+        g *= 2
+
+
+def doubling_stages__powers_of_two(start, target):
+    return [2**i for i in range(target) if 2**i < target]
+
+
+def doubling_stages__two_more_each(start, target):
+    return list(range(start, target, 2))
+
+
+def doubling_stages__first_doubled(start, target):
+    return [2 * g for g in checks.reference_doubling_stages(start, target)]
+
+
+def doubling_stages__stops_early(start, target):
+    stages, g = [], start
+    while 2 * g < target:
+        stages.append(g)
+        g *= 2
+    return stages
+
+
+test_doubling_stages = catalogue(checks.check_doubling_stages, [doubling_stages__by_logarithm], [
+    (doubling_stages__with_target, "leave the target out"),
+    (doubling_stages__one_more_each, "grows by one segment per stage"),
+    (doubling_stages__overshoots, "every stage must be below the target"),
+    (doubling_stages__floats, "must be ints"),
+    (doubling_stages__generator, "list(...)"),
+    (doubling_stages__powers_of_two, "powers of two from 1"),
+    (doubling_stages__two_more_each, "adds 2 segments per stage"),
+    (doubling_stages__first_doubled, "not 2 * start"),
+    (doubling_stages__stops_early, "the last stage below the target is missing"),
+])
 
 
 def test_fading_reverser_accuracy_depends_on_g_alone():
@@ -578,28 +1264,129 @@ def test_fading_reverser_accuracy_depends_on_g_alone():
         assert right.item() == pytest.approx(lesson07_curriculum._fading_accuracy(g))
     assert model(tokens, targets=targets).loss is not None
     assert len({lesson07_curriculum._fading_accuracy(g) for g in (4, 5, 6, 8)}) == 4  # graded, so mistakes show
+    assert all(training and grad for training, grad, _ in model.calls)  # it records how it was called
 
 
-def accuracy_by_segments__every_position(model, task, segment_counts, batch_size=32, seed=0):
+def accuracies(model, task, segment_counts, batch_size, generator_for, measure=None, evaluate=True, no_grad=True):
+    """{g: accuracy} with switchable mistakes: the generator of each g, the measure, eval mode, no_grad."""
+    if evaluate:
+        model.eval()
     result = {}
-    for g in segment_counts:
-        tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
-        result[g] = (model(tokens).logits.argmax(-1) == targets).float().mean().item()
+    with torch.no_grad() if no_grad else contextlib.nullcontext():
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, generator_for(g))
+            logits = model(tokens).logits
+            result[g] = measure(logits, targets) if measure else answer_accuracy(logits, targets)[0]
     return result
 
 
-def accuracy_by_segments__one_length(model, task, segment_counts, batch_size=32, seed=0):
-    first = checks.reference_accuracy_by_segments(model, task, segment_counts[:1], batch_size, seed)
-    return {g: first[segment_counts[0]] for g in segment_counts}
+def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, seed=0):
+    model.eval()
+    result = {}
+    with torch.no_grad():
+        for g in segment_counts:
+            tokens, targets = task.sample(batch_size, g, torch.Generator().manual_seed(seed))
+            predictions = model(tokens).logits.argmax(-1)
+            asked = targets != -100
+            result[g] = ((predictions == targets) & asked).sum().item() / asked.sum().item()
+    return result
+
+
+def accuracy_by_segments__seeded_once(model, task, segment_counts, batch_size=32, seed=0):  # same draws per call
+    generator = torch.Generator().manual_seed(seed)
+    model.eval()
+    with torch.inference_mode():
+        return {g: answer_accuracy(model(x).logits, y)[0] for g in segment_counts
+                for x, y in [task.sample(batch_size, g, generator)]}
+
+
+def accuracy_by_segments__not_in_eval_mode(model, task, segment_counts, batch_size=32, seed=0):
+    return accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator().manual_seed(seed),
+                      evaluate=False)
+
+
+def accuracy_by_segments__with_gradients(model, task, segment_counts, batch_size=32, seed=0):
+    return accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator().manual_seed(seed),
+                      no_grad=False)
+
+
+def accuracy_by_segments__generator_not_seeded(model, task, segment_counts, batch_size=32, seed=0):
+    return accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator())
+
+
+def accuracy_by_segments__random_seed(model, task, segment_counts, batch_size=32, seed=0):
+    generator = torch.Generator()
+    generator.seed()  # a fresh random seed each call
+    return accuracies(model, task, segment_counts, batch_size, lambda g: generator)
+
+
+def seeded_accuracies(measure=None):
+    def accuracy_by_segments(model, task, segment_counts, batch_size=32, seed=0):
+        return accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator().manual_seed(seed),
+                          measure)
+    return accuracy_by_segments
+
+
+def accuracy_by_segments__every_position(model, task, segment_counts, batch_size=32, seed=0):
+    return seeded_accuracies(lambda logits, targets: (logits.argmax(-1) == targets).float().mean().item())(
+        model, task, segment_counts, batch_size, seed)
+
+
+def accuracy_by_segments__exact_match(model, task, segment_counts, batch_size=32, seed=0):
+    return seeded_accuracies(lambda logits, targets: answer_accuracy(logits, targets)[1])(
+        model, task, segment_counts, batch_size, seed)
+
+
+def accuracy_by_segments__percent(model, task, segment_counts, batch_size=32, seed=0):
+    return {g: 100 * a for g, a in seeded_accuracies()(model, task, segment_counts, batch_size, seed).items()}
 
 
 def accuracy_by_segments__tensors(model, task, segment_counts, batch_size=32, seed=0):
-    accuracies = checks.reference_accuracy_by_segments(model, task, segment_counts, batch_size, seed)
-    return {g: torch.tensor(a) for g, a in accuracies.items()}
+    return {g: torch.tensor(a) for g, a in seeded_accuracies()(model, task, segment_counts, batch_size, seed).items()}
+
+
+def accuracy_by_segments__one_length(model, task, segment_counts, batch_size=32, seed=0):
+    first = seeded_accuracies()(model, task, segment_counts[:1], batch_size, seed)
+    return {g: first[segment_counts[0]] for g in segment_counts}
+
+
+def accuracy_by_segments__one_segment_short(model, task, segment_counts, batch_size=32, seed=0):
+    result = seeded_accuracies()(model, task, [g - 1 for g in segment_counts if g > 4], batch_size, seed)
+    return {g: result.get(g - 1, 1.0) for g in segment_counts}  # 4 segments is the shortest this task takes
+
+
+def accuracy_by_segments__a_list(model, task, segment_counts, batch_size=32, seed=0):
+    return list(seeded_accuracies()(model, task, segment_counts, batch_size, seed).values())
+
+
+test_accuracy_by_segments = catalogue(
+    checks.check_accuracy_by_segments, [accuracy_by_segments__notebook, accuracy_by_segments__seeded_once], [
+        (accuracy_by_segments__not_in_eval_mode, "call model.eval() first"),
+        (accuracy_by_segments__with_gradients, "evaluate under torch.no_grad()"),
+        (accuracy_by_segments__generator_not_seeded, "seed=1 drew the same sequences as seed=0"),
+        (accuracy_by_segments__random_seed, "a second call with seed=0 drew other sequences"),
+        (accuracy_by_segments__every_position, "count only the answers"),
+        (accuracy_by_segments__exact_match, "is the exact match"),
+        (accuracy_by_segments__percent, "is a percentage"),
+        (accuracy_by_segments__tensors, "use .item()"),
+        (accuracy_by_segments__one_length, "num_segments=g"),
+        (accuracy_by_segments__one_segment_short, "the accuracy on g - 1 segments"),
+        (accuracy_by_segments__a_list, "expected a dict"),
+    ])
 
 
 # ---------------------------------------------------------------------------------------------------------
 # 08_wikitext_on_a_gpu
+
+
+def batchify__notebook(ids, b):
+    L = (ids.numel() - 1) // b
+    return ids[: b * L].view(b, L), ids[1 : b * L + 1].view(b, L)
+
+
+def batchify__rearranged(ids, b):
+    L = (ids.numel() - 1) // b
+    return rearrange(ids[: b * L], "(b L) -> b L", b=b), rearrange(ids[1 : b * L + 1], "(b L) -> b L", b=b)
 
 
 def batchify__interleaved(ids, b):
@@ -617,192 +1404,309 @@ def batchify__too_long(ids, b):
     return ids[: b * L].view(b, L), ids[: b * L].view(b, L)
 
 
+def batchify__swapped(ids, b):
+    return checks.reference_batchify(ids, b)[::-1]
+
+
+def batchify__rows_rolled(ids, b):
+    inputs, _ = checks.reference_batchify(ids, b)
+    return inputs, inputs.roll(-1, dims=1)
+
+
+test_batchify = catalogue(checks.check_batchify, [batchify__notebook, batchify__rearranged], [
+    (batchify__interleaved, "rows interleave the stream"),
+    (batchify__not_shifted, "predicts the NEXT token"),
+    (batchify__too_long, "L = (N - 1) // b"),
+    (batchify__swapped, "returned (targets, inputs)"),
+    (batchify__rows_rolled, "not by rolling each row"),
+])
+
+
+def stream_loss__notebook(model, batches):
+    state, total, count = None, 0.0, 0
+    with torch.no_grad():
+        for tokens, targets in batches:
+            out = model(tokens, memory=state, targets=targets)
+            state = out.memory
+            total, count = total + out.loss.item() * targets.numel(), count + targets.numel()
+    return total / count
+
+
+def stream_loss__detached_at_the_end(model, batches):  # computed with gradients, returned without the graph
+    state, total, count = None, 0.0, 0
+    for tokens, targets in batches:
+        out = model(tokens, memory=state, targets=targets)
+        state = out.memory
+        total, count = total + out.loss * targets.numel(), count + targets.numel()
+    return (total / count).detach()
+
+
+def stream_loss__summed_by_hand(model, batches):
+    state, total, count = None, 0.0, 0
+    with torch.no_grad():
+        for tokens, targets in batches:
+            out = model(tokens, memory=state)
+            state = out.memory
+            total += F.cross_entropy(out.logits.transpose(1, 2), targets, reduction="sum")
+            count += targets.numel()
+    return total / count
+
+
+def stream_loss__keeps_graph(model, batches):
+    return checks.reference_stream_loss.__wrapped__(model, batches)  # the reference without its no_grad
+
+
+def stream_losses(model, batches, carry=True):
+    """[(mean loss, number of targets)] of each batch, the memory carried or not."""
+    state, losses = None, []
+    with torch.no_grad():
+        for x, y in batches:
+            out = model(x, memory=state, targets=y)
+            state = out.memory if carry else None
+            losses.append((out.loss.item(), y))
+    return losses
 
 
 def stream_loss__no_carry(model, batches):
-    losses = [(model(x, targets=y).loss, y.numel()) for x, y in batches]
-    return sum(loss * count for loss, count in losses) / sum(count for _, count in losses)
+    losses = stream_losses(model, batches, carry=False)
+    return sum(loss * y.numel() for loss, y in losses) / sum(y.numel() for _, y in losses)
 
 
 def stream_loss__mean_of_means(model, batches):
-    state, losses = None, []
-    for x, y in batches:
-        out = model(x, memory=state, targets=y)
-        state = out.memory
-        losses.append(out.loss)
-    return sum(losses) / len(losses)
+    losses = stream_losses(model, batches)
+    return sum(loss for loss, _ in losses) / len(losses)
+
+
+def stream_loss__in_bits(model, batches):
+    return stream_loss__notebook(model, batches) / math.log(2)
+
+
+def stream_loss__perplexity(model, batches):
+    return math.exp(stream_loss__notebook(model, batches))
+
+
+def stream_loss__summed(model, batches):
+    return sum(loss * y.numel() for loss, y in stream_losses(model, batches))
+
+
+def stream_loss__per_row(model, batches):
+    losses = stream_losses(model, batches)
+    return sum(loss * y.numel() for loss, y in losses) / sum(len(y) for _, y in losses)
+
+
+def stream_loss__shifted_again(model, batches):
+    state, total, count = None, 0.0, 0
+    with torch.no_grad():
+        for tokens, targets in batches:
+            out = model(tokens, memory=state)
+            state = out.memory
+            total += F.cross_entropy(out.logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten(), reduction="sum")
+            count += targets[:, 1:].numel()
+    return (total / count).item()
+
+
+test_stream_loss = catalogue(
+    checks.check_stream_loss, [stream_loss__notebook, stream_loss__detached_at_the_end, stream_loss__summed_by_hand], [
+        (stream_loss__keeps_graph, "still holds its autograd graph"),
+        (stream_loss__no_carry, "fresh memory"),
+        (stream_loss__mean_of_means, "different numbers of targets"),
+        (stream_loss__in_bits, "in bits"),
+        (stream_loss__perplexity, "the perplexity"),
+        (stream_loss__summed, "the sum of the losses"),
+        (stream_loss__per_row, "divides by the number of rows"),
+        (stream_loss__shifted_again, "do not shift them again"),
+    ])
+
+
+def test_stream_loss_graph_is_checked_on_a_stream_of_batches(capsys):
+    def graph_after_the_first_batch(model, batches):  # only the first batch without gradients
+        state, total, count = None, 0.0, 0
+        for i, (tokens, targets) in enumerate(batches):
+            with torch.no_grad() if i == 0 else contextlib.nullcontext():
+                out = model(tokens, memory=state, targets=targets)
+            state = out.memory
+            total, count = total + out.loss * targets.numel(), count + targets.numel()
+        return total / count
+
+    returned, out = run(checks.check_stream_loss, graph_after_the_first_batch, capsys)
+    assert out.startswith("✗") and "still holds its autograd graph" in out, out
+
+
+def loss_by_position__viewed(loss, n):
+    return loss.view(-1, n).mean(0)
+
+
+def loss_by_position__unflattened(loss, n):
+    return loss.unflatten(1, (-1, n)).mean((0, 1))
+
+
+def loss_by_position__strided(loss, n):
+    return rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0)
+
+
+def loss_by_position__first_segment(loss, n):
+    return loss[:, :n].mean(0)
+
+
+def loss_by_position__per_segment(loss, n):
+    return rearrange(loss, "b (g n) -> b g n", n=n).mean((0, 2))
+
+
+def loss_by_position__summed(loss, n):
+    return rearrange(loss, "b (g n) -> (b g) n", n=n).sum(0)
+
+
+def loss_by_position__blocks(loss, n):
+    return loss.reshape(n, -1).mean(1)
+
+
+def loss_by_position__per_row_and_segment(loss, n):
+    return rearrange(loss, "b (g n) -> (b g) n", n=n).mean(1)
+
+
+def loss_by_position__rows_kept_apart(loss, n):
+    return rearrange(loss, "b (g n) -> b g n", n=n).mean(0)
+
+
+test_loss_by_position = catalogue(
+    checks.check_loss_by_position, [loss_by_position__viewed, loss_by_position__unflattened], [
+        (loss_by_position__strided, "makes the segment index the fastest"),
+        (loss_by_position__first_segment, "first segment only"),
+        (loss_by_position__per_segment, "one mean per segment"),
+        (loss_by_position__summed, "the sum over rows and segments"),
+        (loss_by_position__blocks, "n blocks of b g consecutive tokens"),
+        (loss_by_position__per_row_and_segment, "one mean per segment of each row"),
+        (loss_by_position__rows_kept_apart, "average over the rows too"),
+    ])
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the catalogues: every right answer passes, every known mistake is named (one test each)
-
-RIGHT = [
-    (checks.check_split_segments, checks.reference_split_segments),
-    (checks.check_rmt_mask, masks.rmt_decoder),
-    (checks.check_rmt_step, checks.reference_rmt_step),
-    (checks.check_rmt_step, rmt_step__from_backbone),
-    (checks.check_memory_similarity, checks.reference_memory_similarity),
-    (checks.check_memory_similarity, memory_similarity__by_hand),
-    (checks.check_fit_probe, probe.fit_linear_probe),
-    (checks.check_fit_probe, fit_probe__by_hand),
-    (checks.check_run_segments, checks.reference_run_segments),
-    (checks.check_run_segments, loop),
-    (checks.check_run_truncated, checks.reference_run_truncated),
-    (checks.check_run_truncated, run_truncated__right),
-    (checks.check_copy_targets, checks.reference_copy_targets),
-    (checks.check_copy_targets, copy_targets__by_hand),
-    (checks.check_answer_accuracy, answer_accuracy),
-    (checks.check_recall_batch, checks.reference_recall_batch),
-    (checks.check_recall_batch, recall_batch__by_hand),
-    (checks.check_pairs_information, checks.reference_pairs_information),
-    (checks.check_pairs_information, lambda p, k, v: torch.tensor(checks.reference_pairs_information(p, k, v))),
-    (checks.check_attention_pairs, checks.reference_attention_pairs),
-    (checks.check_xl_cache, checks.reference_xl_cache),
-    (checks.check_doubling_stages, checks.reference_doubling_stages),
-    (checks.check_accuracy_by_segments, checks.reference_accuracy_by_segments),
-    (checks.check_batchify, checks.reference_batchify),
-    (checks.check_loss_by_position, checks.reference_loss_by_position),
-    (checks.check_stream_loss, checks.reference_stream_loss),
-]
-
-MISTAKES = [
-    (checks.check_split_segments, split_segments__floor_division, "the last 5 tokens were dropped"),
-    (checks.check_split_segments, split_segments__batch_first, "order (b, g, n)"),
-    (checks.check_split_segments, split_segments__strided, "(strided)"),
-    (checks.check_split_segments, split_segments__viewed, "mixes the sequences"),
-    (checks.check_split_segments, split_segments__left_padded, "padding is at the start"),
-    (checks.check_split_segments, split_segments__extra_segment, "one segment too many"),
-    (checks.check_rmt_mask, rmt_mask__memory_sees_the_future, "[read] attending to keys in [tokens]"),
-    (checks.check_rmt_mask, rmt_mask__memory_sees_the_future, "the memory would see the future"),
-    (checks.check_rmt_mask, rmt_mask__tokens_see_write, "they come after the whole segment"),
-    (checks.check_rmt_mask, rmt_mask__no_reading, "are all False, expected all True"),
-    (checks.check_rmt_mask, rmt_mask__as_floats, "expected torch.bool"),
-    (checks.check_rmt_mask, rmt_mask__encoder_sized, "read AND write slots"),
-    (checks.check_rmt_step, rmt_step__read_write_swapped, "taken from the read slots"),
-    (checks.check_rmt_step, rmt_step__sees_the_future, "attention is not causal"),
-    (checks.check_rmt_step, rmt_step__memory_only_in_front, "no write slots"),
-    (checks.check_rmt_step, rmt_step__pair_swapped, "returned (memory, hidden)"),
-    (checks.check_rmt_step, rmt_step__whole_output, "expected a pair"),
-    (checks.check_memory_similarity, memory_similarity__dot_product, "the diagonal is not 1"),
-    (checks.check_memory_similarity, memory_similarity__per_slot_mean, "slot by slot"),
-    (checks.check_memory_similarity, memory_similarity__per_slot_matrix, "one row per slot"),
-    (checks.check_memory_similarity, memory_similarity__distance, "1 - cosine"),
-    (checks.check_fit_probe, fit_probe__no_bias, "append a column of ones"),
-    (checks.check_fit_probe, fit_probe__label_ids, "regress one-hot targets"),
-    (checks.check_fit_probe, fit_probe__no_ridge, "matches ridge = 0"),
-    (checks.check_fit_probe, fit_probe__bias_first, "the bias is the first row"),
-    (checks.check_run_segments, run_segments__not_carried, "every segment reads the initial memory"),
-    (checks.check_run_segments, run_segments__keeps_the_read_memory, "collect the one it wrote"),
-    (checks.check_run_segments, run_segments__drops_the_last_segment, "the last, shorter segment"),
-    (checks.check_run_segments, run_segments__with_initial_memory, "the initial memory is not one of them"),
-    (checks.check_run_segments, run_segments__stacked_per_segment, "torch.cat along dim 1"),
-    (checks.check_run_truncated, run_truncated__never_detached, "every segment received gradient"),
-    (checks.check_run_truncated, run_truncated__one_too_many, "one segment too many"),
-    (checks.check_run_truncated, run_truncated__one_too_few, "one segment too few"),
-    (checks.check_run_truncated, run_truncated__detaches_the_initial_memory,
-     "never detach the memory entering segment 0"),
-    (checks.check_run_truncated, run_truncated__detaches_the_logits, "not the logits"),
-    (checks.check_run_truncated, run_truncated__not_carried, "every segment reads the initial memory"),
-    (checks.check_copy_targets, copy_targets__zeros_elsewhere, "must hold -100"),
-    (checks.check_copy_targets, copy_targets__one_late, "one position late"),
-    (checks.check_copy_targets, copy_targets__always_copy, "this is the copy; with reverse=True"),
-    (checks.check_copy_targets, copy_targets__next_tokens, "only the last position is wrong"),
-    (checks.check_copy_targets, copy_targets__off_by_one, "off by one"),
-    (checks.check_copy_targets, copy_targets__as_floats, "expected torch.long"),
-    (checks.check_answer_accuracy, answer_accuracy__every_position, "count only the answers"),
-    (checks.check_answer_accuracy, answer_accuracy__exact_over_every_position, "asks every position to be right"),
-    (checks.check_answer_accuracy, answer_accuracy__mean_sequence_accuracy, "the mean per-sequence accuracy"),
-    (checks.check_answer_accuracy, answer_accuracy__swapped, "returned (exact match, accuracy)"),
-    (checks.check_answer_accuracy, answer_accuracy__per_sequence, "expected one number"),
-    (checks.check_answer_accuracy, answer_accuracy__as_tensors, "is a tensor; return a plain float"),
-    (checks.check_answer_accuracy, answer_accuracy__mean_of_sequence_accuracies, "mean of each sequence's accuracy"),
-    (checks.check_rmt_step, rmt_step__detached, "is it detached?"),
-    (checks.check_run_segments, run_segments__detached, "is the memory detached?"),
-    (checks.check_stream_loss, stream_loss__keeps_graph, "still holds its autograd graph"),
-    (checks.check_recall_batch, recall_batch__zeros_elsewhere, "must be -100 where nothing is asked"),
-    (checks.check_recall_batch, recall_batch__targets_on_values, "the targets sit on the values"),
-    (checks.check_recall_batch, recall_batch__stored_order, "in the order given by `order`"),
-    (checks.check_recall_batch, recall_batch__starts_early, "starts one position early"),
-    (checks.check_pairs_information, pairs_information__ordered, "counts the order"),
-    (checks.check_pairs_information, pairs_information__with_replacement, "without replacement"),
-    (checks.check_pairs_information, pairs_information__values_only, "which keys were stored"),
-    (checks.check_pairs_information, pairs_information__in_nats, "nats"),
-    (checks.check_attention_pairs, attention_pairs__floor_segments, "the last, shorter segment is missing"),
-    (checks.check_attention_pairs, attention_pairs__cache_from_the_start, "the first segment has no cache"),
-    (checks.check_attention_pairs, attention_pairs__read_only_memory, "read AND write memory"),
-    (checks.check_attention_pairs, attention_pairs__causal_half, "not only the causal half"),
-    (checks.check_attention_pairs, lambda *a: [1], "expected one number"),
-    (checks.check_xl_cache, xl_cache__no_detach, "still carries gradient"),
-    (checks.check_xl_cache, xl_cache__oldest, "OLDEST c positions"),
-    (checks.check_xl_cache, xl_cache__drops_old_cache, "the old cache was dropped"),
-    (checks.check_xl_cache, xl_cache__segment_first, "the old cache comes first"),
-    (checks.check_xl_cache, xl_cache__batch_first, "stack the layers first"),
-    (checks.check_doubling_stages, lambda start,
-     target: checks.reference_doubling_stages(start, target) + [target], "leave the target out"),
-    (checks.check_doubling_stages, lambda start, target: list(range(start, target)), "grows by one segment per stage"),
-    (checks.check_doubling_stages, doubling_stages__overshoots, "every stage must be below the target"),
-    (checks.check_doubling_stages, lambda start,
-     target: [g / 1 for g in checks.reference_doubling_stages(start, target)], "must be ints"),
-    (checks.check_accuracy_by_segments, accuracy_by_segments__every_position, "count only the answers"),
-    (checks.check_accuracy_by_segments, accuracy_by_segments__one_length, "num_segments=g"),
-    (checks.check_accuracy_by_segments, accuracy_by_segments__tensors, "use .item()"),
-    (checks.check_accuracy_by_segments, lambda *a, **k: [0.5], "expected a dict"),
-    (checks.check_batchify, batchify__interleaved, "rows interleave the stream"),
-    (checks.check_batchify, batchify__not_shifted, "predicts the NEXT token"),
-    (checks.check_batchify, batchify__too_long, "L = (N - 1) // b"),
-    (checks.check_loss_by_position, lambda loss,
-     n: rearrange(loss, "b (n g) -> (b g) n", n=n).mean(0), 'makes the segment index the fastest-varying'),
-    (checks.check_loss_by_position, lambda loss, n: loss[:, :n].mean(0), "first segment only"),
-    (checks.check_loss_by_position, lambda loss,
-     n: rearrange(loss, "b (g n) -> b g n", n=n).mean((0, 2)), "one mean per segment"),
-    (checks.check_stream_loss, stream_loss__no_carry, "fresh memory"),
-    (checks.check_stream_loss, stream_loss__mean_of_means, "different numbers of targets"),
-]
+# 09_reading_far
 
 
-def _name(fn) -> str:
-    return getattr(fn, "__name__", "lambda").replace("__", ": ")
+def needle_depth__row_by_row(tokens):
+    s = tokens.shape[1]
+    return torch.tensor([(row[:-2] == row[-1]).nonzero()[0].item() / (s - 2) for row in tokens])
 
 
-@pytest.mark.parametrize("checker, fn", RIGHT, ids=[f"{c.__name__}-{_name(f)}" for c, f in RIGHT])
-def test_a_right_answer_passes(checker, fn, capsys):
-    assert_passes(checker, fn, capsys)
+def needle_depth__positions(tokens):
+    return checks.reference_needle_depth(tokens) * (tokens.shape[1] - 2)
 
 
-@pytest.mark.parametrize("checker, fn, message", MISTAKES, ids=[f"{c.__name__}-{_name(f)}" for c, f, _ in MISTAKES])
-def test_a_known_mistake_is_named(checker, fn, message, capsys):
-    assert_fails(checker, fn, dict(CHECKERS)[checker], message, capsys)
+def needle_depth__divided_by_s(tokens):
+    return checks.reference_needle_depth(tokens) * (tokens.shape[1] - 2) / tokens.shape[1]
 
 
-def test_every_dimension_letter_of_a_checker_has_one_meaning():
-    """Every letter that a checker names a dimension with (`expect_tensor(..., "l b c d", ...)`) is a key of
-    DIMENSIONS, so a message reads "c (cached positions)" for the XL cache and "y (classes)" for a probe."""
-    import ast
-    import inspect
-
-    from minirmt.course.checks import (
-        lesson01_segments,
-        lesson02_recurrence,
-        lesson04_recall,
-        lesson05_memory,
-        lesson06_baselines,
-        lesson08_language,
-    )
-
-    modules = (lesson01_segments, lesson02_recurrence, lesson03_copy, lesson04_recall, lesson05_memory,
-               lesson06_baselines, lesson07_curriculum, lesson08_language)
-    letters = set()
-    for module in modules:
-        for node in ast.walk(ast.parse(inspect.getsource(module))):
-            name = getattr(node.func, "id", "") if isinstance(node, ast.Call) else ""
-            if name in ("expect_tensor", "expect_close"):
-                dims = node.args[1 if name == "expect_tensor" else 2]
-                assert isinstance(dims, ast.Constant), f"{module.__name__}: dims must be a literal string"
-                letters |= set(dims.value.split())
-    assert letters <= set(checks.DIMENSIONS), letters - set(checks.DIMENSIONS)
-    assert {"c", "y", "L"} <= letters  # the letters that once had two meanings are in use, with one each
+def needle_depth__the_value(tokens):
+    return checks.reference_needle_depth(tokens) + 1 / (tokens.shape[1] - 2)
 
 
-def test_a_cache_message_says_cached_positions():
-    with pytest.raises(checks.CheckFailed, match=r"c \(cached positions\) is 6, expected 4"):
-        core.expect_tensor(torch.zeros(2, 3, 6, 8), "l b c d", (2, 3, 4, 8))
+def needle_depth__question_mark(tokens):
+    return (tokens[:, :-2] == tokens[:, -2:-1]).float().argmax(1) / (tokens.shape[1] - 2)
+
+
+def needle_depth__last_place(tokens):
+    before = tokens[:, :-2]
+    found = (before == tokens[:, -1:]).long() * torch.arange(before.shape[1])
+    return found.max(1).values / before.shape[1]
+
+
+def needle_depth__kept_dim(tokens):
+    return checks.reference_needle_depth(tokens)[:, None]
+
+
+def needle_depth__integer_division(tokens):
+    return (tokens[:, :-2] == tokens[:, -1:]).int().argmax(1) // (tokens.shape[1] - 2)
+
+
+def needle_depth__every_match(tokens):
+    return torch.where(tokens[:, :-2] == tokens[:, -1:])[1] / (tokens.shape[1] - 2)
+
+
+test_needle_depth = catalogue(checks.check_needle_depth, [needle_depth__row_by_row], [
+    (needle_depth__positions, "gives positions"),
+    (needle_depth__divided_by_s, "divides by s"),
+    (needle_depth__the_value, "points at the value"),
+    (needle_depth__question_mark, "is 0 in every row"),
+    (needle_depth__last_place, "is the LAST place of the key"),
+    (needle_depth__kept_dim, "one depth per row"),
+    (needle_depth__integer_division, "expected floats"),
+    (needle_depth__every_match, "gives two matches in its row"),
+])
+
+
+def reliable_length__sorted_items(accuracy, threshold=0.9):
+    reliable = None
+    for g, value in sorted(accuracy.items()):
+        if value < threshold:
+            return reliable
+        reliable = g
+    return reliable
+
+
+def reliable_length__takewhile(accuracy, threshold=0.9):
+    kept = list(itertools.takewhile(lambda g: accuracy[g] >= threshold, sorted(accuracy)))
+    return kept[-1] if kept else None
+
+
+def reliable_length__any_passing(accuracy, threshold=0.9):
+    passing = [g for g, a in accuracy.items() if a >= threshold]
+    return max(passing) if passing else None
+
+
+def reliable_length__first_failing(accuracy, threshold=0.9):
+    return next((g for g in sorted(accuracy) if accuracy[g] < threshold), max(accuracy))
+
+
+def reliable_length__strictly_above(accuracy, threshold=0.9):
+    return checks.reference_reliable_length(accuracy, math.nextafter(threshold, 1))
+
+
+def reliable_length__unsorted(accuracy, threshold=0.9):
+    reliable = None
+    for g, a in accuracy.items():
+        if a < threshold:
+            break
+        reliable = g
+    return reliable
+
+
+def reliable_length__the_accuracy(accuracy, threshold=0.9):
+    g = checks.reference_reliable_length(accuracy, threshold)
+    return None if g is None else accuracy[g]
+
+
+def reliable_length__zero_for_none(accuracy, threshold=0.9):
+    return checks.reference_reliable_length(accuracy, threshold) or 0
+
+
+def reliable_length__every_reliable_length(accuracy, threshold=0.9):
+    return list(itertools.takewhile(lambda g: accuracy[g] >= threshold, sorted(accuracy)))
+
+
+def reliable_length__pops_the_lengths(accuracy, threshold=0.9):
+    reliable = None
+    while accuracy:
+        g = min(accuracy)
+        if accuracy.pop(g) < threshold:
+            break
+        reliable = g
+    return reliable
+
+
+def test_reliable_length_reference():
+    assert checks.reference_reliable_length({8: 1.0, 16: 0.5, 32: 1.0}) == 8
+    assert checks.reference_reliable_length({8: 0.5}) is None
+
+
+test_reliable_length = catalogue(
+    checks.check_reliable_length, [reliable_length__sorted_items, reliable_length__takewhile], [
+        (reliable_length__any_passing, "every shorter one"),
+        (reliable_length__first_failing, "the first length that fails"),
+        (reliable_length__strictly_above, "equal to the threshold"),
+        (reliable_length__unsorted, "sorted(accuracy)"),
+        (reliable_length__the_accuracy, "an accuracy; return the length g"),
+        (reliable_length__zero_for_none, "return None (0 is not a length)"),
+        (reliable_length__every_reliable_length, "return one length g"),
+        (reliable_length__pops_the_lengths, "changed its argument `accuracy` in place"),
+    ])

@@ -1,20 +1,13 @@
 """Lesson 09's library: the needle's depth, accuracy against length and depth, the cost meter, the checkpoints
-shipped with the package, and the lesson's checkers."""
-
-import math
+shipped with the package (the lesson's checkers: tests/test_checks.py)."""
 
 import pytest
 import torch
 
-from minirmt.course import checks, long_context, pretrained
+from minirmt.course import long_context, pretrained
 from minirmt.course.meter import PeakMemory, median_seconds
 from minirmt.data.tasks import make_task
 from minirmt.data.tasks.needle import needle_depth
-
-
-def run(checker, fn, capsys):
-    returned = checker(fn)
-    return returned, capsys.readouterr().out
 
 
 def test_depth_is_where_the_asked_key_sits():
@@ -118,48 +111,3 @@ def test_missing_checkpoint_says_how_to_make_it(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "checkpoint_path", lambda name: tmp_path / f"{name}.pt")
     with pytest.raises(FileNotFoundError, match="python -m minirmt.course.pretrained needle-full-s1"):
         pretrained.load("needle-full-s1")
-
-
-def test_needle_depth_checker(capsys):
-    assert run(checks.check_needle_depth, checks.reference_needle_depth, capsys)[1].startswith("✓")
-    positions = lambda t: checks.reference_needle_depth(t) * (t.shape[1] - 2)  # noqa: E731
-    by_s = lambda t: checks.reference_needle_depth(t) * (t.shape[1] - 2) / t.shape[1]  # noqa: E731
-    value = lambda t: checks.reference_needle_depth(t) + 1 / (t.shape[1] - 2)  # noqa: E731
-    for wrong, message in [(positions, "gives positions"), (by_s, "divides by s"), (value, "points at the value")]:
-        returned, out = run(checks.check_needle_depth, wrong, capsys)
-        assert out.startswith("✗") and message in out, out
-        assert returned is checks.reference_needle_depth
-
-
-def test_reliable_length_checker(capsys):
-    assert run(checks.check_reliable_length, checks.reference_reliable_length, capsys)[1].startswith("✓")
-
-    def any_passing(accuracy, threshold=0.9):
-        passing = [g for g, a in accuracy.items() if a >= threshold]
-        return max(passing) if passing else None
-
-    def first_failing(accuracy, threshold=0.9):
-        return next((g for g in sorted(accuracy) if accuracy[g] < threshold), max(accuracy))
-
-    def strict(accuracy, threshold=0.9):
-        return checks.reference_reliable_length(accuracy, math.nextafter(threshold, 1))
-
-    for wrong, message in [(any_passing, "every shorter one"), (first_failing, "the first length that fails"),
-                           (strict, "equal to the threshold")]:
-        returned, out = run(checks.check_reliable_length, wrong, capsys)
-        assert out.startswith("✗") and message in out, out
-    assert checks.reference_reliable_length({8: 1.0, 16: 0.5, 32: 1.0}) == 8
-    assert checks.reference_reliable_length({8: 0.5}) is None
-
-
-def test_reliable_length_checker_catches_unsorted_lengths(capsys):
-    def unsorted(accuracy, threshold=0.9):
-        reliable = None
-        for g, a in accuracy.items():
-            if a < threshold:
-                break
-            reliable = g
-        return reliable
-
-    returned, out = run(checks.check_reliable_length, unsorted, capsys)
-    assert out.startswith("✗") and "sorted(accuracy)" in out, out

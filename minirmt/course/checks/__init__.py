@@ -1,14 +1,15 @@
 """Exercise checkers for the notebooks, one module per lesson (`lesson01_segments.py` ... `lesson09_needle.py`).
 
 `fn = checks.check_<name>(fn)` calls the learner's function on seeded, non-trivial cases and prints one
-line: passed; what is wrong (type, then shape, then values, in the dimension names of `core.DIMENSIONS`, with
-a hint for the usual mistakes); or "not attempted" while the function still raises NotImplementedError. It
+line: passed; what is wrong (type, then shape, then values, in the dimension names of `core.DIMENSIONS`; a
+known mistake is named, with how to fix it; an argument changed in place is refused too); or "not attempted"
+while the function still raises NotImplementedError. It
 returns the learner's function when it passes and the library's version otherwise, so a learner who is stuck
 can go on. A checker never raises, unless checking is strict (`checks.strict()`, for an autograder).
 
 To add a checker: in the lesson's module write `cases(fn)` that raises `CheckFailed` with a helpful message or
-returns how many cases passed, end with `return run_checker(name, fn, reference, cases)`, and test the
-reference and each known-bad variant in tests/test_checks.py.
+returns how many cases passed, end with `return run_checker(name, fn, reference, cases)`, and give it a
+catalogue in tests/test_checks.py: right answers written in other ways, and each known mistake with its message.
 """
 
 from .core import DIMENSIONS, CheckFailed, NotAttempted, run_checker, strict

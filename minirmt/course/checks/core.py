@@ -1,6 +1,8 @@
 """The machinery every checker shares: call the learner's function safely, compare shapes (in the
 dimension names) and values, recognise known mistakes, print one line, hand back a working function."""
 
+import inspect
+import math
 import os
 import traceback
 from collections.abc import Callable, Sequence
@@ -73,9 +75,11 @@ def _fall_back(reference: Callable, message: str) -> Callable:
 
 
 def call(fn: Callable, *args, **kwargs):
-    """Call the learner's function: NotImplementedError -> NotAttempted; any other error -> CheckFailed."""
+    """Call the learner's function: NotImplementedError -> NotAttempted; any other error, or an argument changed
+    in place (the caller's tensor, list or dict would change with it), -> CheckFailed."""
+    before = [_copy(x) for x in args]
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
     except NotImplementedError as error:
         raise NotAttempted() from error
     except Exception as error:
@@ -83,6 +87,54 @@ def call(fn: Callable, *args, **kwargs):
         raise CheckFailed(
             f"it raised {type(error).__name__}: {error} (line {frame.lineno}: `{(frame.line or '').strip()}`)"
         ) from error
+    for name, arg, copy in zip(_arg_names(fn, len(args)), args, before):
+        if not _same(arg, copy):
+            raise CheckFailed(_changed_in_place(name, arg))
+    return result
+
+
+def _copy(x):
+    """What `_same` compares an argument with after the call: tensors, and lists, tuples and dicts of them."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().clone()
+    if isinstance(x, list | tuple):
+        return [_copy(item) for item in x]
+    if isinstance(x, dict):
+        return {key: _copy(value) for key, value in x.items()}
+    return x if isinstance(x, int | float | str | bool) else None  # a model or anything else: not compared
+
+
+def _same(x, copy) -> bool:
+    if copy is None:
+        return True
+    if isinstance(copy, torch.Tensor):
+        return isinstance(x, torch.Tensor) and x.shape == copy.shape and torch.equal(x.detach(), copy)
+    if isinstance(copy, list):
+        return isinstance(x, list | tuple) and len(x) == len(copy) and all(map(_same, x, copy))
+    if isinstance(copy, dict):
+        return isinstance(x, dict) and list(x) == list(copy) and all(_same(x[k], copy[k]) for k in copy)
+    return x is copy or x == copy
+
+
+def _arg_names(fn: Callable, count: int) -> list[str]:
+    """The learner's names for the first `count` positional arguments (`argument i` where it has none)."""
+    try:
+        kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        names = [p.name for p in inspect.signature(fn).parameters.values() if p.kind in kinds]
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"argument {i + 1}" for i in range(count)]
+
+
+def _changed_in_place(name: str, arg) -> str:
+    if isinstance(arg, torch.Tensor):
+        how = (f"`{name}[...] = ...`, `{name} /= ...`, a method ending in `_`, or any of these on a view of it such "
+               f"as `{name}.flatten(1)`")
+        fix = f"build a new tensor (`{name} = {name} / ...`), or work on `{name}.clone()`"
+    else:
+        how = "`.pop`, `del`, `.append`, `.sort()` or an assignment into it"
+        fix = f"work on a copy (`sorted({name})`, `dict({name})`, `list({name})`)"
+    return (f"it changed its argument `{name}` in place ({how}), so the caller's `{name}` changed too: {fix}")
 
 
 def _dims(dims: str | Sequence[str]) -> list[str]:
@@ -163,6 +215,20 @@ def as_number(x, what: str) -> float:
         return float(x)
     raise CheckFailed(f"{what} is a {type(x).__name__}{tuple(x.shape) if isinstance(x, torch.Tensor) else ''}, "
                       "expected one number (a float, or a tensor with one element: use .item())")
+
+
+def known_number(got: float, expected: float, label: str, mistakes: Sequence[tuple[float, str]],
+                 rel_tol: float = 1e-5) -> None:
+    """If `got` is not `expected`, raise CheckFailed, naming the first known mistake whose value `got` matches."""
+    if math.isclose(got, expected, rel_tol=rel_tol, abs_tol=1e-9):
+        return
+    hint = next((message for value, message in mistakes if math.isclose(got, value, rel_tol=rel_tol, abs_tol=1e-9)),
+                "")
+    raise CheckFailed(f"{label} is {_number(got)}, expected {_number(expected)}" + (f": {hint}" if hint else ""))
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:.4f}"
 
 
 def sharp_rmt(seed: int, **sizes) -> RecurrentMemoryTransformer:

@@ -33,6 +33,7 @@ def check_split_segments(fn) -> Callable:
                 (b, g, n): "the dims are in the order (b, g, n); put segments first: (g, b, n), so that "
                            "`for segment in x` walks through time",
                 (g * b, n): "keep the segments and the batch apart: (g, b, n)",
+                (g, n, b): "the dims are in the order (g, n, b); the batch comes before the tokens: (g, b, n)",
             }
             if s % n:
                 hints[(s // n, b, n)] = (f"the last {s % n} tokens were dropped: pad the sequence to "
@@ -41,6 +42,11 @@ def check_split_segments(fn) -> Callable:
                 hints[(g + 1, b, n)] = (f"one segment too many: s = {s} fills exactly {g} segments of n = {n}; "
                                         "pad only up to the next multiple of n")
             expect_tensor(got, "g b n", expected.shape, label, hints=hints)
+            if got.dtype != tokens.dtype:
+                raise CheckFailed(f"{label} has dtype {got.dtype}, expected {tokens.dtype} like the token ids (an "
+                                  "embedding looks up integer ids): a float padding (torch.zeros, or torch.full with "
+                                  "a float) turned them into floats; pad with torch.nn.functional.pad(tokens, ..., "
+                                  "value=pad_id), or give the padding dtype=tokens.dtype")
             padded = segments.pad_to_segments(tokens, n, pad_id)
             left = torch.nn.functional.pad(tokens, (g * n - s, 0), value=pad_id)
             mistakes = [
@@ -101,6 +107,12 @@ def check_rmt_mask(fn) -> Callable:
             if got.dtype != torch.bool:
                 raise CheckFailed(f"{label} has dtype {got.dtype}, expected torch.bool (True = may attend); "
                                   "use .bool() or build it from torch.ones(..., dtype=torch.bool)")
+            if torch.equal(got, ~expected):
+                raise CheckFailed(f"{label} is True where attention is blocked: here True means query i MAY attend "
+                                  "to key j (the bool attn_mask of scaled_dot_product_attention); invert it")
+            if torch.equal(got, expected.T):
+                raise CheckFailed(f"{label} is transposed: row i is the query, column j the key, mask[i, j] = "
+                                  "may query i attend to key j")
             blocks = viz.layout(2 * m + n, m, n)
             for row, r0, r1 in blocks:
                 for col, c0, c1 in blocks:
@@ -137,6 +149,9 @@ def check_rmt_step(fn) -> Callable:
                 got = call(fn, model, tokens, memory.clone())
                 mistakes = _rmt_step_mistakes(model, tokens, memory)
             label = f"rmt_step on tokens (b, n) = {(b, n)}, memory (b, m, d) = {(b, m, d)}"
+            if isinstance(got, tuple | list) and len(got) == 3:
+                raise CheckFailed(f"{label} returned 3 values; return the pair (hidden (b, n, d), new memory "
+                                  "(b, m, d)), without model.step's attention")
             if not (isinstance(got, tuple | list) and len(got) == 2):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair "
                                   "(hidden (b, n, d), new memory (b, m, d))")
@@ -144,7 +159,12 @@ def check_rmt_step(fn) -> Callable:
             if m != n and isinstance(got_hidden, torch.Tensor) and tuple(got_hidden.shape) == (b, m, d) \
                     and isinstance(got_memory, torch.Tensor) and tuple(got_memory.shape) == (b, n, d):
                 raise CheckFailed(f"{label} returned (memory, hidden); return (hidden, new memory)")
-            expect_tensor(got_hidden, "b n d", hidden.shape, "hidden")
+            expect_tensor(got_hidden, "b n d", hidden.shape, "hidden", hints={
+                (b, n, model.cfg.vocab_size): "those are logits (after model.backbone.head); return the hidden "
+                                              "states, the backbone's outputs at the token positions",
+                (b, 2 * m + n, d): "that is the backbone's whole output; the hidden states are its token "
+                                   "positions m .. m + n - 1",
+            })
             expect_tensor(got_memory, "b m d", new_memory.shape, "new memory")
             both = torch.cat([got_hidden.detach(), got_memory.detach()], dim=1)  # (b, n + m, d)
             known_mistakes(both, torch.cat([hidden, new_memory], dim=1), mistakes, atol=1e-4)
@@ -153,9 +173,9 @@ def check_rmt_step(fn) -> Callable:
         memory = torch.randn(2, m, d, generator=gen, requires_grad=True)  # the memory a segment is handed
         _, got_memory = call(fn, model, torch.randint(0, model.cfg.vocab_size, (2, 6), generator=gen), memory)
         if not got_memory.requires_grad or torch.autograd.grad(got_memory.sum(), memory, allow_unused=True)[0] is None:
-            raise CheckFailed("the new memory does not depend on the memory it was given through the "
-                              "graph (is it detached?): training backpropagates through this chain of memories "
-                              "(notebook 02), so keep both in the graph")
+            raise CheckFailed("the new memory does not depend on the memory it was given through the graph (is it "
+                              "detached, or computed under torch.no_grad()?): training backpropagates through this "
+                              "chain of memories (notebook 02), so keep both in the graph")
         return len(shapes) + 1
 
     return run_checker("rmt_step", fn, reference_rmt_step, cases)

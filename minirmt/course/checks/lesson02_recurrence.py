@@ -30,7 +30,10 @@ def _loop_mistakes(model, tokens) -> list[tuple[torch.Tensor, str]]:
     for x in pieces:
         read.append(memory)
         memory = model.step(x, memory)[1]
+    from_zeros = model(tokens, memory=torch.zeros_like(start))
     return [
+        (_flat_loop(from_zeros.logits, from_zeros.memories),
+         "the loop starts from zeros: start from model.initial_state(b), the learned initial memory"),
         (_flat_loop(torch.cat([model.backbone.head(h) for h, _, _ in stale], dim=1), [w for _, w, _ in stale]),
          "every segment reads the initial memory: pass the memory returned by model.step on to the next segment"),
         (_flat_loop(model(tokens).logits, read),
@@ -54,14 +57,20 @@ def _check_loop_output(got, model, tokens, label: str) -> None:
         raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (logits (b, s, v), "
                           "list of g memories (b, m, d))")
     logits, memories = got
-    hints = {(b, g, cfg.vocab_size): "that is one row per segment; keep every position: torch.cat along dim 1"}
+    hints = {(b, g, cfg.vocab_size): "that is one row per segment; keep every position: torch.cat along dim 1",
+             (b, s, cfg.d_model): "those are the hidden states; model.backbone.head turns them into logits",
+             (b, g, n, cfg.vocab_size): "torch.stack made an axis of segments; join them along the sequence: "
+                                        "torch.cat(logits, dim=1)"}
+    if s == g * n:
+        hints[(g * b, n, cfg.vocab_size)] = "the segments were joined along the batch; join them along the " \
+                                            "sequence: torch.cat(logits, dim=1)"
     if s % n:
         hints[(b, (s // n) * n, cfg.vocab_size)] = (f"the last, shorter segment ({s % n} tokens) is missing; "
                                                    "tokens.split(n, dim=1) keeps it")
     expect_tensor(logits, "b s v", out.logits.shape, f"{label}: logits", hints=hints)
     if not isinstance(memories, list | tuple) or not all(isinstance(x, torch.Tensor) for x in memories):
         raise CheckFailed(f"{label}: the memories are a {type(memories).__name__}, expected a list of g = {g} "
-                          "tensors (b, m, d)")
+                          "tensors (b, m, d), one per segment (append each to a list; no torch.stack)")
     if len(memories) != g:
         hint = " (the initial memory is not one of them: collect what each segment writes)" \
             if len(memories) == g + 1 else ""
@@ -93,9 +102,12 @@ def check_run_segments(fn) -> Callable:
                 got = call(fn, model, tokens.clone())
             _check_loop_output(got, model, tokens, f"run_segments(tokens of shape (b, s) = {(b, s)})")
         tokens = torch.randint(0, model.cfg.vocab_size, (2, 18), generator=gen)  # 3 segments, with gradients
-        reached, initial, _ = _segments_with_gradient(lambda model, tokens, _: fn(model, tokens), model, tokens, None)
+        label = "run_segments(g = 3 segments)"
+        got, embedded = _run_watched(lambda model, tokens, _: fn(model, tokens), model, tokens, None)
+        _check_loop_output(got, model, tokens, label)
+        reached, initial = _gradients(model, got, embedded, label)
         if reached != [0, 1, 2] or not initial:
-            raise CheckFailed(f"the last segment's loss reached segments {reached} of [0, 1, 2] and "
+            raise CheckFailed(f"{label}: the last segment's loss reached segments {reached} of [0, 1, 2] and "
                               f"{'' if initial else 'not '}the learned initial memory: is the memory detached? "
                               "Backpropagation through time needs every memory to stay in the graph")
         return len(shapes) + 1
@@ -103,13 +115,8 @@ def check_run_segments(fn) -> Callable:
     return run_checker("run_segments", fn, reference_run_segments, cases)
 
 
-def _segments_with_gradient(fn, model, tokens, bptt_depth) -> tuple[list[int], bool, object]:
-    """Run `fn` with gradients; backpropagate a loss on the last segment's logits.
-
-    Returns the segments whose token embeddings received gradient, whether the learned initial memory did,
-    and fn's output.
-    """
-    n = model.cfg.segment_len
+def _run_watched(fn, model, tokens, bptt_depth) -> tuple[object, list[torch.Tensor]]:
+    """Call `fn` with gradients on; return its output and the token embeddings of each segment it ran."""
     embedded = []
 
     def keep(module, inputs, output):
@@ -123,21 +130,37 @@ def _segments_with_gradient(fn, model, tokens, bptt_depth) -> tuple[list[int], b
         got = call(fn, model, tokens.clone(), bptt_depth)
     finally:
         hook.remove()
-    if not (isinstance(got, tuple | list) and len(got) == 2 and isinstance(got[0], torch.Tensor)):
-        return [], False, got
-    g = -(-tokens.shape[1] // n)
+    g = -(-tokens.shape[1] // model.cfg.segment_len)
     if len(embedded) != g:
         raise CheckFailed(f"model.backbone.embed ran {len(embedded)} times for g = {g} segments; call model.step "
                           "once per segment")
+    return got, embedded
+
+
+def _gradients(model, got, embedded: list[torch.Tensor], label: str) -> tuple[list[int], bool]:
+    """Backpropagate from `got`'s logits: every segment's own loss must reach its tokens; then a loss on the last
+    segment alone. Returns the segments whose tokens that one reached, and whether the initial memory was."""
+    n = model.cfg.segment_len
     logits = got[0]
     if not logits.requires_grad:
-        return [], False, got
-    weights = torch.randn(logits[:, -n:].shape, generator=seeded(5))
-    (logits[:, -n:] * weights).sum().backward()
+        raise CheckFailed(f"{label}: the logits carry no gradient (did it run under torch.no_grad(), or detach "
+                          "them?); training backpropagates through this loop: detach only the memory, not the logits")
+    weights = torch.randn(logits.shape, generator=seeded(5))
+    (logits * weights).sum().backward(retain_graph=True)
+    untrained = [i for i, e in enumerate(embedded) if e.grad is None or e.grad.abs().sum() == 0]
+    if untrained:
+        raise CheckFailed(f"{label}: the loss of segments {untrained} does not reach their own tokens: they ran "
+                          "under torch.no_grad() (or their logits were detached). Truncation cuts only the memory "
+                          "handed from one segment to the next (memory.detach()); every segment's own loss must "
+                          "still train the model")
+    for e in embedded:
+        e.grad = None
+    model.zero_grad(set_to_none=True)
+    (logits[:, -n:] * weights[:, -n:]).sum().backward()
     reached = [i for i, e in enumerate(embedded) if e.grad is not None and e.grad.abs().sum() > 0]
     initial = model.memory.grad is not None and model.memory.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
-    return reached, bool(initial), got
+    return reached, bool(initial)
 
 
 def check_run_truncated(fn) -> Callable:
@@ -151,8 +174,9 @@ def check_run_truncated(fn) -> Callable:
             tokens = torch.randint(0, model.cfg.vocab_size, (b, s), generator=gen)
             g = -(-s // model.cfg.segment_len)
             label = f"run_truncated(g = {g} segments, bptt_depth={depth})"
-            reached, initial, got = _segments_with_gradient(fn, model, tokens, depth)
+            got, embedded = _run_watched(fn, model, tokens, depth)
             _check_loop_output(got, model, tokens, label)
+            reached, initial = _gradients(model, got, embedded, label)
             want = list(range(max(g - depth, 0), g))
             if not reached:
                 raise CheckFailed(f"{label}: no gradient reaches even the last segment's tokens; detach the memory "

@@ -8,13 +8,28 @@ from minirmt.data import tasks
 from minirmt.model.validation import IGNORE_INDEX
 from minirmt.training.metrics import answer_accuracy
 
-from .core import CheckFailed, as_number, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+from .core import (
+    CheckFailed,
+    as_number,
+    call,
+    expect_close,
+    expect_tensor,
+    known_mistakes,
+    known_number,
+    run_checker,
+    seeded,
+)
+
+
+def _go(tokens: torch.Tensor) -> torch.Tensor:
+    """`(b, 1)`: where GO sits in each row of `tokens (b, s)`."""
+    return (tokens == tasks.GO).int().argmax(dim=1, keepdim=True)
 
 
 def _source_index(tokens: torch.Tensor, reverse: bool) -> torch.Tensor:
     """`(b, s)`: at each position from GO on, the index of the source digit answered there; -1 before GO."""
     s = tokens.shape[1]
-    go = (tokens == tasks.GO).int().argmax(dim=1, keepdim=True)  # (b, 1)
+    go = _go(tokens)  # (b, 1)
     i = torch.arange(s, device=tokens.device) - go  # (b, s): answer number, negative before GO
     return torch.where(i < 0, -1, (s - go - 1 - i) if reverse else i)
 
@@ -64,6 +79,12 @@ def check_copy_targets(fn) -> Callable:
                 (late, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
                 (early, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
             ]
+            if reverse:  # L taken as the position of GO: source digit GO - 1 - i
+                at_go = 2 * _go(tokens) - 1 - torch.arange(tokens.shape[1])  # (b, s)
+                at_go = tokens.gather(1, at_go.clamp(0, tokens.shape[1] - 1)).masked_fill(~asked, IGNORE_INDEX)
+                mistakes.append((at_go,
+                                 "the source is the first L = s - (position of GO) tokens, not the first (position "
+                                 "of GO) ones: padding may sit between the source and GO"))
             known_mistakes(got, expected, mistakes)
             wrong = got != expected
             if wrong.any() and not wrong[:, :-1].any():
@@ -76,22 +97,67 @@ def check_copy_targets(fn) -> Callable:
     return run_checker("copy_targets", fn, reference_copy_targets, cases)
 
 
+def _answer_case(b: int, s: int, v: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """`logits (b, s, v)` and `targets (b, s)`: rows 0 and 1 right on every answer, the others on about half.
+
+    The first half of every row asks nothing, except row 1, which asks every position; row 0 asks one answer
+    fewer than the rest. So the rows ask different numbers of answers, and an exact match over every position,
+    or one flag for the whole batch, gives another number than the right one.
+    """
+    targets = torch.randint(0, v, (b, s), generator=generator)
+    targets[:, : s // 2] = IGNORE_INDEX
+    targets[1] = torch.randint(0, v, (s,), generator=generator)
+    targets[0, s // 2] = IGNORE_INDEX
+    good = torch.rand(b, s, generator=generator) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
+    good[:2] = True
+    boost = torch.nn.functional.one_hot(targets.clamp(min=0), v) * 10.0 * good.unsqueeze(-1)
+    return torch.randn(b, s, v, generator=generator) + boost, targets
+
+
+def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[list, list]:
+    """The usual wrong (accuracy, exact match) numbers, each with what went wrong: two lists of (value, message)."""
+    s, v = logits.shape[1:]
+    asked = targets != IGNORE_INDEX  # (b, s)
+    right = (logits.argmax(-1) == targets) & asked  # (b, s)
+    accuracy, exact = answer_accuracy(logits, targets)
+    per_row = (right.sum(1) / asked.sum(1)).mean().item()
+    percent = "that is a percentage; return a fraction in [0, 1]"
+    accuracy_mistakes = [
+        (right.float().mean().item(), "that counts every position; count only the answers, where targets != -100"),
+        (per_row, "that is the mean of each sequence's accuracy; sequences ask different numbers of answers, so "
+                  "count right answers over all answers of the batch at once"),
+        (right.sum().item(), "that is the number of right answers; divide by the number of answers, asked.sum()"),
+        (100 * accuracy, percent),
+    ]
+    exact_mistakes = [
+        (float(right.sum() == asked.sum()), "that is one flag for the whole batch (1 only if every sequence is "
+                                            "right); exact match is per sequence: a row counts 1 if all its answers "
+                                            "are right, then take the mean over the b rows"),
+        ((logits.argmax(-1) == targets).all(dim=1).float().mean().item(),
+         "that asks every position to be right; ask only the answers (targets != -100)"),
+        (per_row, "that is the mean per-sequence accuracy; exact match counts a sequence as 1 only if all its "
+                  "answers are right, else 0"),
+        ((right.sum(1) == asked.sum(1)).sum().item(), "that is the number of sequences all right; divide by b "
+                                                      "for the fraction (or .float().mean())"),
+        (100 * exact, percent),
+    ]
+    if s == v:  # the prediction taken over the positions (dim 1) runs without error only here
+        wrong = logits.argmax(1) == targets  # (b, s)
+        message = "the prediction is the argmax over the vocabulary, the last dim: logits.argmax(-1), not over " \
+                  "the positions (dim 1)"
+        accuracy_mistakes.append(((wrong & asked).sum().item() / asked.sum().item(), message))
+        exact_mistakes.append((((wrong & asked).sum(1) == asked.sum(1)).float().mean().item(), message))
+    return accuracy_mistakes, exact_mistakes
+
+
 def check_answer_accuracy(fn) -> Callable:
     """Exercise 03.2: `answer_accuracy(logits (b, s, v), targets (b, s)) -> (accuracy, exact_match)`."""
 
     def cases(fn):
         gen = seeded(32)
-        shapes = [(6, 10, 5), (8, 16, 12), (5, 7, 3)]
+        shapes = [(5, 7, 7), (6, 10, 5), (8, 16, 12)]
         for b, s, v in shapes:
-            targets = torch.randint(0, v, (b, s), generator=gen)
-            targets[:, : s // 2] = IGNORE_INDEX  # the first half asks nothing
-            targets[0, s // 2] = IGNORE_INDEX  # one sequence asks one answer fewer: rows have unequal answers
-            logits = torch.randn(b, s, v, generator=gen)
-            # make some sequences right on every answer, the others right on about half of them
-            good = torch.rand(b, s, generator=gen) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
-            good[: b // 3] = True
-            boost = torch.nn.functional.one_hot(targets.clamp(min=0), v) * 10.0 * good.unsqueeze(-1)
-            logits = logits + boost
+            logits, targets = _answer_case(b, s, v, gen)
             expected = answer_accuracy(logits, targets)
             got = call(fn, logits.clone(), targets.clone())
             label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)})"
@@ -101,26 +167,11 @@ def check_answer_accuracy(fn) -> Callable:
                 if isinstance(x, torch.Tensor) and x.numel() == 1:
                     raise CheckFailed(f"{label}: the {name} is a tensor; return a plain float (use .item())")
             accuracy, exact = (as_number(x, f"{label}: {name}") for x, name in zip(got, ("accuracy", "exact match")))
-            right = logits.argmax(-1) == targets
-            asked = targets != IGNORE_INDEX
             if abs(accuracy - expected[1]) < 1e-6 and abs(exact - expected[0]) < 1e-6 and expected[0] != expected[1]:
                 raise CheckFailed(f"{label} returned (exact match, accuracy); return (accuracy, exact match)")
-            if abs(accuracy - expected[0]) > 1e-6:
-                hint = ""
-                if abs(accuracy - right.float().mean().item()) < 1e-6:
-                    hint = ": that counts every position; count only the answers, where targets != -100"
-                elif abs(accuracy - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
-                    hint = (": that is the mean of each sequence's accuracy; sequences ask different numbers of "
-                            "answers, so count right answers over all answers of the batch at once")
-                raise CheckFailed(f"{label}: accuracy {accuracy:.4f}, expected {expected[0]:.4f}{hint}")
-            if abs(exact - expected[1]) > 1e-6:
-                hint = ""
-                if abs(exact - right.all(dim=1).float().mean().item()) < 1e-6:
-                    hint = ": that asks every position to be right; ask only the answers (targets != -100)"
-                elif abs(exact - ((right & asked).sum(1) / asked.sum(1)).mean().item()) < 1e-6:
-                    hint = (": that is the mean per-sequence accuracy; exact match counts a sequence as 1 only if "
-                            "all its answers are right, else 0")
-                raise CheckFailed(f"{label}: exact match {exact:.4f}, expected {expected[1]:.4f}{hint}")
+            accuracy_mistakes, exact_mistakes = _accuracy_mistakes(logits, targets)
+            known_number(accuracy, expected[0], f"{label}: accuracy", accuracy_mistakes)
+            known_number(exact, expected[1], f"{label}: exact match", exact_mistakes)
         return len(shapes)
 
     return run_checker("answer_accuracy", fn, answer_accuracy, cases)

@@ -8,7 +8,17 @@ import torch
 from minirmt.data import tasks
 from minirmt.model.validation import IGNORE_INDEX
 
-from .core import CheckFailed, as_number, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+from .core import (
+    CheckFailed,
+    as_number,
+    call,
+    expect_close,
+    expect_tensor,
+    known_mistakes,
+    known_number,
+    run_checker,
+    seeded,
+)
 
 
 def reference_recall_batch(keys: torch.Tensor, values: torch.Tensor, order: torch.Tensor, s: int):
@@ -48,7 +58,7 @@ def check_recall_batch(fn) -> Callable:
 
     def cases(fn):
         gen = seeded(41)
-        settings = [(4, 4, {}), (8, 3, {"num_pairs": 3}), (4, 5, {"num_pairs": 3, "num_queries": 2}),
+        settings = [(8, 3, {"num_pairs": 3}), (4, 4, {}), (4, 5, {"num_pairs": 3, "num_queries": 2}),
                     (6, 2, {"num_pairs": 2, "num_keys": 4, "num_values": 3})]  # n, g, sizes
         for n, g, sizes in settings:
             task = tasks.make_task("assoc", n, **sizes)
@@ -62,12 +72,29 @@ def check_recall_batch(fn) -> Callable:
             got_tokens, got_targets = got
             expect_tensor(got_tokens, "b s", tokens.shape, f"{label}: tokens")
             expect_tensor(got_targets, "b s", targets.shape, f"{label}: targets")
+            for value, what in ((got_tokens, "tokens"), (got_targets, "targets")):
+                if value.dtype != torch.long:
+                    raise CheckFailed(f"{label}: the {what} have dtype {value.dtype}, expected torch.long (token ids, "
+                                      "and the class indices cross_entropy takes): torch.zeros, or torch.full with a "
+                                      "float, makes floats; use torch.full((b, s), tasks.PAD) or dtype=torch.long")
             q = order.shape[1]
             early = [torch.nn.functional.pad(x, (0, 1), value=fill) for x, fill in
                      zip(reference_recall_batch(keys, values, order, s - 1), (tasks.PAD, IGNORE_INDEX))]
             stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
             on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
+            p = keys.shape[1]
+            asked = targets != IGNORE_INDEX
+            used = 2 * p + 2 * q - 1  # pairs, then the query phase right after them
+            fed = torch.roll(asked, 1, dims=1) & (torch.arange(s) > s - (2 * q - 1))  # the values fed back
             known_mistakes(torch.cat([got_tokens, got_targets], dim=1), torch.cat([tokens, targets], dim=1), [
+                (torch.cat([tokens, targets.masked_scatter(asked, keys.gather(1, order))], dim=1),
+                 "the targets are the asked keys; the target at each asked key is its VALUE: "
+                 "values.gather(1, order)"),
+                (torch.cat(reference_recall_batch(keys, values, order[:1].expand_as(order), s), dim=1),
+                 "every row is asked in row 0's order (order[0]); each row has its own: keys.gather(1, order)"),
+                (torch.cat([tokens.masked_fill(fed, tasks.PAD), targets], dim=1),
+                 "the asked values are not fed back: after each asked key but the last, its value is the next "
+                 "token (teacher forcing), k v k v ... k"),
                 (torch.cat([tokens, targets.clamp(min=0)], dim=1),
                  "targets must be -100 where nothing is asked (the ignore_index of cross_entropy), not 0"),
                 (torch.cat([tokens, on_values], dim=1),
@@ -78,6 +105,10 @@ def check_recall_batch(fn) -> Callable:
                 (torch.cat(early, dim=1),
                  f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
                  "because the last value is only a target, never read"),
+                (torch.cat([torch.nn.functional.pad(x, (0, s - used), value=fill) for x, fill in
+                            zip(reference_recall_batch(keys, values, order, used), (tasks.PAD, IGNORE_INDEX))], dim=1),
+                 f"the query phase follows the pairs; it takes the LAST 2q - 1 = {2 * q - 1} positions of the s "
+                 "tokens, so that the questions close the last segment"),
             ])
             expect_close(got_tokens, tokens, "b s", f"{label}: tokens")
             expect_close(got_targets, targets, "b s", f"{label}: targets")
@@ -100,20 +131,22 @@ def check_pairs_information(fn) -> Callable:
         for p, k, v in settings:
             expected = reference_pairs_information(p, k, v)
             got = as_number(call(fn, p, k, v), f"pairs_information({p}, {k}, {v})")
-            label = f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})"
-            if math.isclose(got, expected, rel_tol=1e-5):
-                continue
-            known = [
+            known_number(got, expected, f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})", [
                 (math.log2(math.perm(k, p)) + p * math.log2(v),
                  f"that counts the order the pairs were written in, log2(p!) = {math.log2(math.factorial(p)):.2f} "
                  "bits too many; recall does not care about the order (math.comb, not math.perm)"),
                 (p * math.log2(k) + p * math.log2(v),
                  "the keys are distinct: choose p of the K keys without replacement, log2 C(K, p)"),
                 (p * math.log2(v), "which keys were stored is information too: add log2 C(K, p)"),
+                (math.log2(math.comb(k, p)) + math.log2(v), "each of the p keys has its own value: p log2 V, "
+                                                            "not log2 V"),
+                (math.log2(math.comb(k, p)) + k * math.log2(v), "only the p stored keys have a value: p log2 V, "
+                                                                "not K log2 V"),
                 (expected * math.log(2), "that is in nats (natural log); use log2 for bits"),
-            ]
-            hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-5)), "")
-            raise CheckFailed(f"{label} is {got:.4f}, expected {expected:.4f}" + (f": {hint}" if hint else ""))
+                (expected * math.log10(2), "that is in decimal digits (log10); use log2 for bits"),
+                (math.comb(k, p) * v**p, "that is the number of possible sets of pairs; the bits are its log2"),
+                (math.ceil(expected), "that is rounded up to whole bits; return the exact number, a float"),
+            ])
         return len(settings)
 
     return run_checker("pairs_information", fn, reference_pairs_information, cases)

@@ -29,10 +29,20 @@ def check_memory_similarity(fn) -> Callable:
             label = f"memory_similarity(states of shape (g, m, d) = {(g, m, d)})"
             expect_tensor(got, "g g", expected.shape, label,
                           hints={(g * m, g * m): "that is one row per slot; flatten each state to one "
-                                                 "vector (m * d) first"})
-            flat = states.flatten(1)
+                                                 "vector (m * d) first",
+                                 (m * d, m * d): "that compares the m * d features with each other (flat.T @ flat); "
+                                                 "compare the states: flat @ flat.T"})
+            flat = states.flatten(1)  # (g, m * d)
+            norms = flat.norm(dim=1)  # (g,)
             per_slot = torch.nn.functional.normalize(states, dim=-1)
+            across = flat / flat.norm(dim=0, keepdim=True)  # each feature normalised over the states
             known_mistakes(got.float(), expected, [
+                (torch.corrcoef(flat), "that is the correlation (each state's mean subtracted first, "
+                                       "torch.corrcoef); cosine similarity does not centre the vectors"),
+                (across @ across.T, "each state must be divided by its own length: the norm over dim 1 (its m * d "
+                                    "numbers), not over dim 0 (the states)"),
+                (flat @ flat.T / norms**2, "divide the dot product of states i and j by both their lengths, "
+                                           "|x_i| |x_j|: norms[:, None] * norms[None, :]"),
                 (flat @ flat.T, "the diagonal is not 1: normalise each flattened state to unit length "
                                 "(cosine similarity is the dot product of unit vectors)"),
                 (torch.einsum("amd,bmd->ab", per_slot, per_slot) / m,
@@ -50,7 +60,7 @@ def check_fit_probe(fn) -> Callable:
 
     def cases(fn):
         gen = seeded(7)
-        shapes = [(300, 6, 4, 1.0), (120, 10, 3, 0.1), (80, 3, 5, 10.0)]
+        shapes = [(300, 6, 4, 30.0), (120, 10, 3, 5.0), (80, 3, 5, 10.0)]
         for count, f, c, ridge in shapes:
             centers = torch.randn(c, f, generator=gen) * 2
             labels = torch.randint(0, c, (count,), generator=gen)
@@ -65,14 +75,23 @@ def check_fit_probe(fn) -> Callable:
                 (f + 1, 1): "that regresses the label ids themselves; regress one-hot targets (N, y), one "
                             "column per class",
             })
+            x = probe.with_bias(features.double())  # (N, f + 1)
+            y = torch.nn.functional.one_hot(labels, c).double()  # (N, y)
+            free_bias = torch.eye(f + 1, dtype=x.dtype)
+            free_bias[-1, -1] = 0
             known_mistakes(got.float(), expected, [
+                (torch.linalg.solve(x.T @ x + ridge * free_bias, x.T @ y).float(),
+                 f"the bias is not regularised here: the probe adds ridge * I to all of X^T X, the bias's diagonal "
+                 f"entry included (ridge = {ridge}, torch.eye(f + 1))"),
                 (probe.fit_linear_probe(features, labels, c, 0.0),
                  f"this matches ridge = 0: add ridge * I (ridge = {ridge}) to X^T X before solving"),
+                (torch.linalg.solve(x.T @ x + ridge, x.T @ y).float(),
+                 "ridge was added to every entry of X^T X; add it on the diagonal only: ridge * torch.eye(f + 1)"),
                 (torch.cat([expected[-1:], expected[:-1]]),  # what [1 | features] gives
                  "the bias is the first row: put the column of ones last, so the bias is the last row "
                  "(like minirmt.course.probe.with_bias)"),
-            ], atol=2e-3)
-            expect_close(got.float(), expected, "f y", label, atol=2e-3)
+            ], atol=2e-4)
+            expect_close(got.float(), expected, "f y", label, atol=2e-4)
         return len(shapes)
 
     return run_checker("fit_probe", fn, probe.fit_linear_probe, cases)

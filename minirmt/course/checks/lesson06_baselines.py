@@ -9,7 +9,17 @@ from minirmt.model import segments
 from minirmt.model.baselines import TransformerXL
 from minirmt.model.registry import MODELS
 
-from .core import CheckFailed, as_number, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded
+from .core import (
+    CheckFailed,
+    as_number,
+    call,
+    expect_close,
+    expect_tensor,
+    known_mistakes,
+    known_number,
+    run_checker,
+    seeded,
+)
 
 
 def reference_attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int:
@@ -45,39 +55,59 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
     """The usual wrong counts for one case, each with what went wrong."""
     g, rest = segments.num_segments(s, n), s % n
     ref = reference_attention_pairs
+
+    def total(queries_keys) -> int:
+        """Summed over segments i: queries x keys = queries_keys(c_i, n_i, i)."""
+        return sum(q * k for q, k in (queries_keys(cached, t, i) for i, (cached, t) in enumerate(_segments(s, n, c))))
+
     mistakes = []
     if rest and model != "full":
-        whole = ref(model, s - rest, n, m, c)
-        mistakes.append((whole, f"the last, shorter segment is missing: s = {s} tokens make ceil(s / n) = {g} "
-                                f"segments, the last one with s % n = {rest} tokens"))
-        padded = ref(model, g * n, n, m, c)
-        mistakes.append((padded, f"the last segment holds only s % n = {rest} tokens, not n = {n} (unless you pad it; "
-                                 "count what the model computes on the unpadded sequence)"))
-    if model == "xl":
-        mistakes.append((sum(min(n, s - i) * (c + min(n, s - i)) for i in range(0, s, n)),
-                         "the first segment has no cache: nothing came before it (c_0 = 0)"))
-        if c > n:
-            mistakes.append((sum(min(n, s - i) * ((c if i else 0) + min(n, s - i)) for i in range(0, s, n)),
-                             "the cache cannot hold more than the tokens seen so far: c_i = min(c, tokens before "
-                             "segment i)"))
-        mistakes.append((ref("segment", s, n, m, c),
-                         "that is a segment-only count: the queries also see the c_i cached positions"))
-    if model == "memxl":
-        mistakes.append((ref("xl", s, n, m, c), "MemTr-XL adds m memory tokens to every segment, as queries and keys"))
-        cached_memory = sum((m + min(n, s - i)) * (min(c, i + m * (i // n)) + m + min(n, s - i))
-                            for i in range(0, s, n))
-        mistakes.append((cached_memory, "the cache holds the tokens' states only, not the memory tokens'"))
-    if model == "rmt":
-        mistakes.append((sum((m + min(n, s - i)) ** 2 for i in range(0, s, n)),
-                         "the decoder RMT's input has read AND write memory: 2m + n_i positions per segment"))
-        mistakes.append((sum(min(n, s - i) * (2 * m + min(n, s - i)) for i in range(0, s, n)),
-                         "the memory slots are queries too (the write slots must attend to write the memory): "
-                         "(2m + n_i) x (2m + n_i)"))
-    if model == "full":
-        mistakes.append((ref("segment", s, n, m, c), "full attention has no segments: one s x s matrix"))
-        mistakes.append((s * (s + 1) // 2, "count the whole s x s score matrix (what the kernel computes), not only "
-                                           "the causal half"))
-    return mistakes
+        mistakes.append((ref(model, s - rest, n, m, c), f"the last, shorter segment is missing: s = {s} tokens make "
+                                                        f"ceil(s / n) = {g} segments, the last one with s % n = "
+                                                        f"{rest} tokens"))
+        mistakes.append((ref(model, g * n, n, m, c), f"the last segment holds only s % n = {rest} tokens, not n = {n} "
+                                                     "(unless you pad it; count what the model computes on the "
+                                                     "unpadded sequence)"))
+    by_model = {
+        "xl": [
+            (total(lambda cached, t, i: (t, c + t)),
+             "the first segment has no cache: nothing came before it (c_0 = 0)"),
+            (total(lambda cached, t, i: (t, (c if i else 0) + t)) if c > n else None,
+             "the cache cannot hold more than the tokens seen so far: c_i = min(c, tokens before segment i)"),
+            (ref("segment", s, n, m, c), "that is a segment-only count: the queries also see the c_i cached positions"),
+            (total(lambda cached, t, i: (cached + t, cached + t)),
+             "the cached positions are keys only (they are not computed again): n_i x (c_i + n_i)"),
+        ],
+        "memxl": [
+            (ref("xl", s, n, m, c), "MemTr-XL adds m memory tokens to every segment, as queries and keys"),
+            (total(lambda cached, t, i: (m + t, min(c, i * (n + m)) + m + t)),
+             "the cache holds the tokens' states only, not the memory tokens'"),
+            (total(lambda cached, t, i: (t, cached + m + t)),
+             "the m memory tokens are queries too: (m + n_i) x (c_i + m + n_i)"),
+        ],
+        "rmt": [
+            (total(lambda cached, t, i: (m + t, m + t)),
+             "the decoder RMT's input has read AND write memory: 2m + n_i positions per segment"),
+            (total(lambda cached, t, i: (t, 2 * m + t)),
+             "the memory slots are queries too (the write slots must attend to write the memory): "
+             "(2m + n_i) x (2m + n_i)"),
+        ],
+        "memtok": [(ref("segment", s, n, m, c), "memory tokens that are not carried still take the RMT's input "
+                                                "[read m | tokens n_i | write m]: (2m + n_i) x (2m + n_i)")],
+        "rmtxl": [(ref("rmt", s, n, m, c), "RMT + XL cache also attends to the c_i cached positions: "
+                                           "(2m + n_i) x (c_i + 2m + n_i)")],
+        "full": [
+            (ref("segment", s, n, m, c), "full attention has no segments: one s x s matrix"),
+            (s * (s + 1) // 2, "count the whole s x s score matrix (what the kernel computes), not only the causal "
+                               "half"),
+        ],
+    }
+    return mistakes + [(value, message) for value, message in by_model.get(model, []) if value is not None]
+
+
+def _segments(s: int, n: int, c: int) -> list[tuple[int, int]]:
+    """Per segment of s tokens cut every n: (cached positions c_i, tokens n_i)."""
+    return [(min(c, before), min(n, s - before)) for before in range(0, s, n)]
 
 
 def check_attention_pairs(fn) -> Callable:
@@ -91,11 +121,10 @@ def check_attention_pairs(fn) -> Callable:
                 expected = reference_attention_pairs(model, s, n, m, c)
                 label = f"attention_pairs({model!r}, s={s}, n={n}, m={m}, c={c})"
                 got = as_number(call(fn, model, s, n, m, c), label)
-                if got != expected:
-                    for wrong, message in _attention_pairs_mistakes(model, s, n, m, c):
-                        if got == wrong:
-                            raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
-                    raise CheckFailed(f"{label} is {got}, expected {expected}")
+                if not got.is_integer():
+                    raise CheckFailed(f"{label} is {got}, not a whole number: count whole segments (// and %, or "
+                                      "math.ceil), each a whole matrix")
+                known_number(got, expected, label, _attention_pairs_mistakes(model, s, n, m, c), rel_tol=0.0)
                 count += 1
         return count
 
@@ -118,7 +147,7 @@ def check_xl_cache(fn) -> Callable:
     def cases(fn):
         gen = seeded(6)
         l, b, d = 2, 3, 8
-        shapes = [(None, 6, 4), (4, 2, 4), (3, 5, 6), (None, 3, 5), (5, 5, 5)]  # (c_old, t, c)
+        shapes = [(None, 6, 4), (5, 5, 5), (4, 2, 4), (3, 5, 6), (None, 3, 5)]  # (c_old, t, c)
         for c_old, t, c in shapes:
             cache = None if c_old is None else torch.randn(l, b, c_old, d, generator=gen)
             weight = torch.randn(d, d, generator=gen).requires_grad_()
@@ -135,6 +164,17 @@ def check_xl_cache(fn) -> Callable:
             if c_old is not None and t < kept:
                 hints[(l, b, t, d)] = (f"the old cache was dropped: a segment of t = {t} < c = {c} tokens keeps "
                                        "older positions too; concatenate [cache | segment] before cutting")
+            hints[(l, 2 * b, kept, d)] = "the cache and the segment were joined along the batch (dim 1); join " \
+                                         "them along the positions, dim 2"
+            hints[(l, b, kept, 2 * d)] = "the cache and the segment were joined along the width d (the last dim); " \
+                                         "join them along the positions, dim 2"
+            if isinstance(got, list | tuple):
+                raise CheckFailed(f"{label} is a {type(got).__name__}; torch.stack the layers into one tensor "
+                                  "(l, b, c, d)")
+            if isinstance(got, torch.Tensor) and got.dim() == 3:
+                raise CheckFailed(f"{label} has 3 dims {tuple(got.shape)}, expected 4: (l, b, c, d). torch.cat "
+                                  "joined the layers along an existing axis; torch.stack(layer_inputs) makes the new "
+                                  "first axis, l")
             expect_tensor(got, "l b c d", expected.shape, label, hints=hints)
             if got.requires_grad:
                 raise CheckFailed(

@@ -29,7 +29,7 @@ def check_doubling_stages(fn) -> Callable:
     """Exercise 07.1: `doubling_stages(start, target) -> [start, 2 start, 4 start, ...]`, all below target."""
 
     def cases(fn):
-        settings = [(2, 12), (1, 8), (2, 5), (3, 3), (1, 1), (2, 16), (3, 24), (1, 2), (5, 11)]
+        settings = [(2, 12), (1, 8), (2, 5), (3, 3), (1, 1), (2, 16), (3, 24), (1, 2), (5, 11), (4, 3)]
         for start, target in settings:
             expected = reference_doubling_stages(start, target)
             got = call(fn, start, target)
@@ -37,7 +37,9 @@ def check_doubling_stages(fn) -> Callable:
             if isinstance(got, tuple | range):
                 got = list(got)
             if not isinstance(got, list):
-                raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a list of numbers of segments")
+                hint = ": return a list, list(...) of it" if hasattr(got, "__next__") else ""
+                raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a list of numbers of segments"
+                                  + hint)
             if not all(isinstance(x, int) and not isinstance(x, bool) for x in got):
                 raise CheckFailed(f"{label} is {got}: the numbers of segments must be ints (use // or int(), "
                                   "not /)")
@@ -52,10 +54,16 @@ def check_doubling_stages(fn) -> Callable:
                 ([2 * g for g in expected], f"the first stage is start = {start}, not 2 * start"),
                 (expected[:-1], f"the last stage below the target is missing ({expected[-1] if expected else ''})"),
                 (linear, "that grows by one segment per stage; double it: start, 2 start, 4 start, ..."),
+                ([2**i for i in range(target.bit_length()) if 2**i < target],
+                 f"those are the powers of two from 1; start at start = {start}: start, 2 start, 4 start, ..."),
             ]
             for wrong, message in mistakes:
                 if got == wrong:
                     raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+            steps = {b - a for a, b in zip(got, got[1:])}
+            if len(got) > 2 and len(steps) == 1:
+                raise CheckFailed(f"{label} is {got}, expected {expected}: that adds {steps.pop()} segments per "
+                                  "stage; double instead: start, 2 start, 4 start, ...")
             raise CheckFailed(f"{label} is {got}, expected {expected}")
         return len(settings)
 
@@ -86,14 +94,16 @@ class _FadingReverser(torch.nn.Module):
 
     The answer to source digit j at position t is right when t - j <= horizon, else it says PAD. For a reverse
     task with a fixed source, the accuracy depends on g alone (not on the digits drawn), so any way of sampling
-    gives the same numbers.
+    gives the same numbers. It starts in training mode and records every call: (training, gradients on, tokens).
     """
 
     def __init__(self, source_len: int, horizon: int, vocab_size: int):
         super().__init__()
         self.source_len, self.horizon, self.vocab_size = source_len, horizon, vocab_size
+        self.calls = []
 
     def forward(self, tokens, memory=None, targets=None, **kwargs):
+        self.calls.append((self.training, torch.is_grad_enabled(), tokens.clone()))
         b, s = tokens.shape
         L = self.source_len
         go = s - L  # reverse with a fixed source: GO then L - 1 fed answers end the sequence
@@ -110,12 +120,12 @@ class _FadingReverser(torch.nn.Module):
 
 
 def _fading_task_and_model():
-    """The checker's reverse task (n = 4, source of 6) and a model that forgets after 13 tokens."""
+    """The checker's reverse task (n = 4, source of 6) and a model that forgets after 15 tokens."""
     task = tasks.make_task("reverse", 4, source_len=6)
-    return task, _FadingReverser(source_len=6, horizon=13, vocab_size=task.vocab_size)
+    return task, _FadingReverser(source_len=6, horizon=15, vocab_size=task.vocab_size)
 
 
-def _fading_accuracy(g: int, n: int = 4, L: int = 6, horizon: int = 13, all_positions: bool = False) -> float:
+def _fading_accuracy(g: int, n: int = 4, L: int = 6, horizon: int = 15, all_positions: bool = False) -> float:
     """The exact accuracy of `_FadingReverser` on g segments (per answer, or per position if all_positions)."""
     go = g * n - L
     right = sum(1 for i in range(L) if go + i - (L - 1 - i) <= horizon)
@@ -126,34 +136,71 @@ def check_accuracy_by_segments(fn) -> Callable:
     """Exercise 07.2: `accuracy_by_segments(model, task, segment_counts, batch_size, seed) -> {g: accuracy}`."""
 
     def cases(fn):
-        task, model = _fading_task_and_model()
-        counts = [4, 5, 6, 8, 10]
-        got = call(fn, model, task, list(counts), 16, 0)
+        counts = [4, 5, 6, 8]
         label = f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed=0)"
+        got, calls = _accuracy_run(fn, counts, seed=0)
         if not isinstance(got, dict):
             raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
         if set(got) != set(counts):
             raise CheckFailed(f"{label} has keys {sorted(got, key=repr)}, expected the numbers of segments {counts}")
-        values = {}
-        for g, value in got.items():
-            if isinstance(value, torch.Tensor) and value.numel() == 1:
-                raise CheckFailed(f"{label}[{g}] is a tensor; return a plain float (use .item())")
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise CheckFailed(f"{label}[{g}] is a {type(value).__name__}, expected a float in [0, 1]")
-            values[g] = float(value)
-        expected = {g: _fading_accuracy(g) for g in counts}
-        if all(abs(values[g] - expected[g]) < 1e-6 for g in counts):
-            return len(counts)
-        if all(abs(values[g] - _fading_accuracy(g, all_positions=True)) < 1e-6 for g in counts):
-            raise CheckFailed(f"{label} divides by every position: count only the answers, where targets != -100")
-        if len(set(values.values())) == 1:
-            raise CheckFailed(f"{label} gives {values[counts[0]]:.3f} for every g: sample each evaluation with "
-                              "num_segments=g")
-        if all(abs(values[g] - _fading_accuracy(g - 1)) < 1e-6 for g in counts):
-            raise CheckFailed(f"{label} is the accuracy on g - 1 segments: task.sample(batch_size, g, generator) "
-                              "takes the number of segments itself")
-        wrong = next(g for g in counts if abs(values[g] - expected[g]) >= 1e-6)
-        raise CheckFailed(f"{label}[{wrong}] is {values[wrong]:.4f}, expected {expected[wrong]:.4f} "
-                          "(right answers / answers, at the positions where targets != -100)")
+        if any(training for training, _, _ in calls):
+            raise CheckFailed(f"{label} ran the model in training mode: call model.eval() first (dropout and "
+                              "anything else that acts only in training would change the accuracy)")
+        if any(grad for _, grad, _ in calls):
+            raise CheckFailed(f"{label} ran the model with gradients on: evaluate under torch.no_grad(), so that no "
+                              "graph is built (it costs memory and time, and nothing here is trained)")
+        _check_accuracies(got, counts, label)
+        again = _accuracy_run(fn, counts, seed=0)[1]
+        if not _same_batches(calls, again):
+            raise CheckFailed(f"{label}: a second call with seed=0 drew other sequences: seed the generator, "
+                              "torch.Generator().manual_seed(seed), so that every model is scored on the same ones")
+        if _same_batches(calls, _accuracy_run(fn, counts, seed=1)[1]):
+            raise CheckFailed(f"{label}: seed=1 drew the same sequences as seed=0: seed the generator with the "
+                              "`seed` argument, torch.Generator().manual_seed(seed)")
+        return len(counts) + 2
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
+
+
+def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list]:
+    """Call fn on a fresh stand-in model; return its result and the model's calls."""
+    task, model = _fading_task_and_model()
+    return call(fn, model, task, list(counts), 16, seed), model.calls
+
+
+def _same_batches(calls, other) -> bool:
+    return len(calls) == len(other) and all(torch.equal(a[2], b[2]) for a, b in zip(calls, other))
+
+
+def _check_accuracies(got: dict, counts: list[int], label: str) -> None:
+    """The accuracies of the stand-in model, which depend on g alone; the usual wrong ones named."""
+    values = {}
+    for g, value in got.items():
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            raise CheckFailed(f"{label}[{g}] is a tensor; return a plain float (use .item())")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise CheckFailed(f"{label}[{g}] is a {type(value).__name__}, expected a float in [0, 1]")
+        values[g] = float(value)
+    expected = {g: _fading_accuracy(g) for g in counts}
+    if all(abs(values[g] - expected[g]) < 1e-6 for g in counts):
+        return
+    known = [
+        ({g: _fading_accuracy(g, all_positions=True) for g in counts},
+         "divides by every position: count only the answers, where targets != -100"),
+        ({g: float(expected[g] == 1.0) for g in counts},
+         "is the exact match (1 only if every answer of a sequence is right); return the accuracy, right answers / "
+         "answers"),
+        ({g: 100 * expected[g] for g in counts}, "is a percentage; return a fraction in [0, 1]"),
+        ({g: _fading_accuracy(g - 1) for g in counts},
+         "is the accuracy on g - 1 segments: task.sample(batch_size, g, generator) takes the number of segments "
+         "itself"),
+    ]
+    for wrong, message in known:
+        if all(abs(values[g] - wrong[g]) < 1e-6 for g in counts):
+            raise CheckFailed(f"{label} {message}")
+    if len(set(values.values())) == 1:
+        raise CheckFailed(f"{label} gives {values[counts[0]]:.3f} for every g: sample each evaluation with "
+                          "num_segments=g")
+    wrong = next(g for g in counts if abs(values[g] - expected[g]) >= 1e-6)
+    raise CheckFailed(f"{label}[{wrong}] is {values[wrong]:.4f}, expected {expected[wrong]:.4f} "
+                      "(right answers / answers, at the positions where targets != -100)")

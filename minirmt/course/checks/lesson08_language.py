@@ -8,7 +8,17 @@ from einops import rearrange
 
 from minirmt.data.corpora import stream_batches
 
-from .core import CheckFailed, call, expect_close, expect_tensor, known_mistakes, run_checker, seeded, sharp_rmt
+from .core import (
+    CheckFailed,
+    call,
+    expect_close,
+    expect_tensor,
+    known_mistakes,
+    known_number,
+    run_checker,
+    seeded,
+    sharp_rmt,
+)
 
 
 def reference_batchify(ids: torch.Tensor, b: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,6 +45,8 @@ def check_batchify(fn) -> Callable:
             for value, what in zip(got, ("inputs", "targets")):
                 expect_tensor(value, "b L", (b, length), f"{label}: {what}", hints=hints)
             inputs, targets = reference_batchify(ids, b)
+            if torch.equal(got[0], targets) and torch.equal(got[1], inputs):
+                raise CheckFailed(f"{label} returned (targets, inputs); return (inputs, targets)")
             used = ids[: b * length + 1]
             mistakes = [
                 (rearrange(used[:-1], "(t b) -> b t", b=b),
@@ -48,6 +60,9 @@ def check_batchify(fn) -> Callable:
                          "targets[r, t] = ids[r L + t + 1]"),
                 (rearrange(used[1:], "(t b) -> b t", b=b), "the targets interleave the stream; shift each "
                                                            "contiguous row by one token instead"),
+                (inputs.roll(-1, dims=1), "each row's last target is the first token of the NEXT row's text, "
+                                          "ids[(r + 1) L]: take the targets from the stream, ids[1 : b L + 1], not "
+                                          "by rolling each row"),
             ])
             expect_close(got[1], targets, "b L", f"{label}: targets")
         return len(settings)
@@ -61,7 +76,7 @@ def reference_loss_by_position(loss: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def check_loss_by_position(fn) -> Callable:
-    """Exercise 08.2: `loss_by_position(loss (b, g * n), n) -> (n,)`, averaged over rows and segments."""
+    """Exercise 08.3: `loss_by_position(loss (b, g * n), n) -> (n,)`, averaged over rows and segments."""
 
     def cases(fn):
         gen = seeded(82)
@@ -74,6 +89,10 @@ def check_loss_by_position(fn) -> Callable:
                 (g,): "that is one mean per segment; average over rows and segments, keep the n positions",
                 (b,): "that is one mean per row; average over rows and segments, keep the n positions",
                 (g * n,): "that averages the rows only; fold the g segments of each row onto n positions too",
+                (b * g,): "that is one mean per segment of each row; average over the (b g) rows of "
+                          "'b (g n) -> (b g) n', dim 0, keeping the n positions",
+                (g, n): "average over the rows too: mean over both b and g",
+                (b, n): "average over the segments too: mean over both b and g",
             })
             expected = reference_loss_by_position(loss, n)
             known_mistakes(got, expected, [
@@ -81,6 +100,10 @@ def check_loss_by_position(fn) -> Callable:
                  'the pattern "b (n g)" makes the segment index the fastest-varying one (token t is segment '
                  't % g); a row is g segments one after the other, "b (g n) -> (b g) n"'),
                 (loss[:, :n].mean(0), "that is the first segment only; average over all g segments"),
+                (expected * b * g, "that is the sum over rows and segments; take the mean"),
+                (loss.reshape(n, -1).mean(1), "view/reshape(n, -1) cuts the flattened losses into n blocks of "
+                                              "b g consecutive tokens; position p is every n-th token of a row: "
+                                              "rearrange(loss, 'b (g n) -> (b g) n', n=n)"),
             ], atol=1e-5)
             expect_close(got, expected, "n", label, atol=1e-5)
         return len(settings)
@@ -101,45 +124,66 @@ def reference_stream_loss(model, batches) -> torch.Tensor:
 
 
 def check_stream_loss(fn) -> Callable:
-    """Exercise 08.3: `stream_loss(model, batches) -> the mean loss over all targets`, memory carried."""
+    """Exercise 08.2: `stream_loss(model, batches) -> the mean loss over all targets`, memory carried."""
 
     def cases(fn):
         model = sharp_rmt(seed=83)
         gen = seeded(83)
         settings = [(2, (12, 12, 6)), (3, (6, 18)), (1, (6,))]  # b, lengths s of the batches
+        streams = []
         for b, lengths in settings:
             stream = torch.randint(0, model.cfg.vocab_size, (b, sum(lengths) + 1), generator=gen)
             cuts = torch.tensor((0, *lengths)).cumsum(0).tolist()
             batches = [(stream[:, lo:hi], stream[:, lo + 1 : hi + 1]) for lo, hi in zip(cuts, cuts[1:])]
+            streams.append(batches)
             label = f"stream_loss(batches of b = {b} rows and s = {list(lengths)} tokens)"
             with torch.no_grad():
                 got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches])
-                expected = float(reference_stream_loss(model, batches))
-                reset = [model(x, targets=y).loss for x, y in batches]
-                carried, state = [], None
-                for x, y in batches:
-                    out = model(x, memory=state, targets=y)
-                    carried.append(out.loss)
-                    state = out.memory
             if isinstance(got, torch.Tensor) and got.numel() == 1:
                 got = got.item()
-            if not isinstance(got, int | float):
+            if isinstance(got, bool) or not isinstance(got, int | float):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a number (or a 0-dim tensor)")
-            if math.isclose(got, expected, rel_tol=1e-4):
-                continue
-            known = [
-                (float(sum(l * x.numel() for l, (x, _) in zip(reset, batches))) / sum(x.numel() for x, _ in batches),
-                 "every batch starts from a fresh memory: pass `memory=out.memory` of one batch to the next"),
-                (float(sum(carried)) / len(carried),
-                 "that averages the batches' mean losses, but the batches hold different numbers of targets: "
-                 "weight each mean by its number of targets (or sum the losses and divide by the total count)"),
-            ]
-            hint = next((message for value, message in known if math.isclose(got, value, rel_tol=1e-4)), "")
-            raise CheckFailed(f"{label} is {got:.5f}, expected {expected:.5f}" + (f": {hint}" if hint else ""))
-        got = call(fn, model, batches)  # called as a learner would, outside no_grad
+            known_number(got, float(reference_stream_loss(model, batches)), label, _stream_mistakes(model, batches),
+                         rel_tol=1e-4)
+        # called as a learner would, with gradients on, on a stream of several batches
+        got = call(fn, model, [(x.clone(), y.clone()) for x, y in streams[0]])
         if isinstance(got, torch.Tensor) and got.requires_grad:
-            raise CheckFailed("the loss it returns still holds its autograd graph: an evaluation keeps "
-                              "no gradient; run the loop under torch.no_grad() (and return a float)")
+            raise CheckFailed("the loss it returns still holds its autograd graph (requires_grad=True): an "
+                              "evaluation keeps no gradient; run the loop under torch.no_grad() (and return a "
+                              "float, .item())")
         return len(settings) + 1
 
     return run_checker("stream_loss", fn, reference_stream_loss, cases)
+
+
+@torch.no_grad()
+def _stream_mistakes(model, batches) -> list[tuple[float, str]]:
+    """The usual wrong stream losses, each with what went wrong."""
+    counts = [y.numel() for _, y in batches]
+    fresh = [model(x, targets=y).loss.item() for x, y in batches]
+    carried, shifted, state = [], [], None
+    for x, y in batches:
+        out = model(x, memory=state, targets=y)
+        carried.append(out.loss.item())
+        shifted.append(torch.nn.functional.cross_entropy(out.logits[:, :-1].flatten(0, 1), y[:, 1:].flatten(),
+                                                         reduction="sum").item())
+        state = out.memory
+    total = sum(loss * count for loss, count in zip(carried, counts))
+    mean = total / sum(counts)
+    return [
+        (sum(loss * count for loss, count in zip(fresh, counts)) / sum(counts),
+         "every batch starts from a fresh memory: pass `memory=out.memory` of one batch to the next"),
+        (sum(carried) / len(carried),
+         "that averages the batches' mean losses, but the batches hold different numbers of targets: weight each "
+         "mean by its number of targets (or sum the losses and divide by the total count)"),
+        (mean / math.log(2), "that is in bits (log base 2); cross_entropy measures nats (natural log): do not "
+                             "divide by ln 2"),
+        (math.exp(mean), "that is the perplexity, exp(loss); return the mean loss itself"),
+        (total, "that is the sum of the losses of all targets; divide by their number"),
+        (total / sum(y.shape[0] for _, y in batches), "that divides by the number of rows; divide by the number of "
+                                                      "targets, targets.numel() per batch"),
+        (total / sum(y.shape[1] for _, y in batches), "that divides by the length of one row; divide by the number "
+                                                      "of targets, targets.numel() per batch"),
+        (sum(shifted) / sum(y[:, 1:].numel() for _, y in batches),
+         "the targets are already the next tokens (targets[t] = tokens[t + 1]): do not shift them again"),
+    ]

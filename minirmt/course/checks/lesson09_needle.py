@@ -7,36 +7,58 @@ import torch
 from minirmt.data.tasks import make_task
 from minirmt.data.tasks.needle import needle_depth
 
-from .core import CheckFailed, call, expect_tensor, run_checker
+from .core import CheckFailed, call, expect_tensor, run_checker, seeded
 
 reference_needle_depth = needle_depth  # the library's own: tasks/needle.py
+
+
+def _needle_cases() -> list[tuple[str, torch.Tensor]]:
+    """(label, tokens (b, s)) of the needle task at 2, 5 and 9 segments of 8; then 5 segments where rows 0..3 hold
+    the asked key a second time, just before the question (its first place is still the fact)."""
+    task = make_task("needle", 8, num_facts=2)
+    cases = [(f"needle_depth(tokens) for g = {g} segments of 8", task.sample(16, g, seeded(g))[0]) for g in (2, 5, 9)]
+    twice = cases[1][1].clone()
+    twice[:4, -3] = twice[:4, -1]
+    return [*cases, ("needle_depth(tokens) where rows 0..3 hold the asked key twice", twice)]
 
 
 def check_needle_depth(fn) -> Callable:
     """Exercise 09.1: `needle_depth(tokens (b, s)) -> (b,)` floats in [0, 1)."""
 
     def cases(fn):
-        task = make_task("needle", 8, num_facts=2)
         checked = 0
-        for g in (2, 5, 9):
-            tokens, _ = task.sample(16, g, torch.Generator().manual_seed(g))
+        for label, tokens in _needle_cases():
             expected = reference_needle_depth(tokens)
             got = call(fn, tokens.clone())
-            label = f"needle_depth(tokens) for g = {g} segments of 8"
-            expect_tensor(got, "b", (16,), what=label)
+            b, s = tokens.shape
+            expect_tensor(got, "b", (b,), what=label, hints={
+                (b, 1): "one depth per row, (b,): drop the kept dim (argmax(1) without keepdim, or .squeeze(1))",
+                (b + 4,): "a key that appears twice gives two matches in its row: take the first place of each row, "
+                          "(before == key).float().argmax(1)",
+            })
+            if not got.is_floating_point():
+                raise CheckFailed(f"{label} has dtype {got.dtype}, expected floats: divide the positions with / "
+                                  "(true division), not // (a fraction of the s - 2 tokens, in [0, 1))")
             got = got.float()
-            s = tokens.shape[1]
             if torch.allclose(got, expected, atol=1e-6):
                 checked += 1
                 continue
-            if torch.allclose(got, expected * (s - 2), atol=1e-4):
-                raise CheckFailed(f"{label} gives positions, 0 .. {s - 3}: divide by the s - 2 tokens before the "
-                                  "question, for a depth in [0, 1)")
-            if torch.allclose(got, expected * (s - 2) / s, atol=1e-6):
-                raise CheckFailed(f"{label} divides by s = {s}: the depth is a fraction of the s - 2 tokens before "
-                                  "the question")
-            if torch.allclose(got, expected + 1 / (s - 2), atol=1e-6):
-                raise CheckFailed(f"{label} points at the value, one place after the key: find the key itself")
+            last = (s - 3 - (tokens[:, :-2] == tokens[:, -1:]).flip(1).float().argmax(1)) / (s - 2)
+            known = [
+                (expected * (s - 2), f"gives positions, 0 .. {s - 3}: divide by the s - 2 tokens before the question, "
+                                     "for a depth in [0, 1)"),
+                (expected * (s - 2) / s, f"divides by s = {s}: the depth is a fraction of the s - 2 tokens before the "
+                                         "question"),
+                (expected + 1 / (s - 2), "points at the value, one place after the key: find the key itself"),
+                (torch.zeros_like(expected), "is 0 in every row: nothing matched. The asked key is the LAST token, "
+                                             "tokens[:, -1] (tokens[:, -2] is the question mark); look for it in "
+                                             "tokens[:, :-2]"),
+                (last, "is the LAST place of the key (rows 0..3 hold it twice); the depth is where it FIRST appears: "
+                       "argmax returns the first of equal maxima"),
+            ]
+            for wrong, message in known:
+                if torch.allclose(got, wrong, atol=1e-5):
+                    raise CheckFailed(f"{label} {message}")
             raise CheckFailed(f"{label} is {got[:4].tolist()} ..., expected {expected[:4].tolist()} ...: find where "
                               "the asked key (the last token) first appears before the question")
         return checked
@@ -76,8 +98,15 @@ def check_reliable_length(fn) -> Callable:
             expected = reference_reliable_length(accuracy, threshold)
             got = call(fn, dict(accuracy), threshold)
             label = f"reliable_length({accuracy}, threshold={threshold})"
-            if got == expected and (got is None) == (expected is None):
+            if got == expected and (got is None) == (expected is None) and not isinstance(got, bool):
                 continue
+            if isinstance(got, list | tuple | set | dict):
+                raise CheckFailed(f"{label} is a {type(got).__name__}; return one length g (or None)")
+            if got in accuracy.values() and got not in accuracy:
+                raise CheckFailed(f"{label} is {got}, an accuracy; return the length g, the key of the dict")
+            if expected is None and got == 0:
+                raise CheckFailed(f"{label} is 0, expected None: when even the shortest length is below the "
+                                  "threshold, return None (0 is not a length)")
             if expected is None and got is not None:
                 raise CheckFailed(f"{label} is {got}, expected None: the shortest length is already below the "
                                   "threshold")
