@@ -38,7 +38,7 @@ def reference_copy_targets(tokens: torch.Tensor, reverse: bool = False) -> torch
     """The targets of a copy (or reverse) sequence `tokens (b, s)`: `(b, s)`, -100 before GO.
 
     The source is the first L tokens and GO sits at s - L; the answer at GO + i is source digit i (copy)
-    or L - 1 - i (reverse): RMT paper, Sec. 4.1.
+    or L - 1 - i (reverse): RMT paper, Sec. 4.
     """
     index = _source_index(tokens, reverse)  # (b, s)
     return tokens.gather(1, index.clamp(min=0)).masked_fill(index < 0, IGNORE_INDEX)

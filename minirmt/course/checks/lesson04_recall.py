@@ -22,7 +22,7 @@ from .core import (
 
 
 def reference_recall_batch(keys: torch.Tensor, values: torch.Tensor, order: torch.Tensor, s: int):
-    """An associative-recall batch (RMT paper, Sec. 4.1): tokens `(b, s)` and targets `(b, s)`.
+    """An associative-recall batch (RMT paper, Sec. 4): tokens `(b, s)` and targets `(b, s)`.
 
     keys, values `(b, p)`: token ids of the stored pairs, written `k v k v ...` from position 0;
     order `(b, q)`: which pairs are asked, in which order. The query phase fills the last 2q - 1 positions
