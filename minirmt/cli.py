@@ -40,7 +40,7 @@ from minirmt.training.checkpoints import load_checkpoint
 from minirmt.training.common import resolve_device
 from minirmt.training.lm_loop import LMConfig, load_lm, train_lm
 from minirmt.training.perplexity import eval_seq_len, evaluate_lm
-from minirmt.training.recipes import PAPER_RECIPE, RECIPES, load_run, recipe, run_meta, shown_default
+from minirmt.training.recipes import PAPER_RECIPES, RECIPES, load_run, recipe, run_meta, shown_default
 from minirmt.training.task_loop import TrainConfig, eval_batches, evaluate, train
 
 
@@ -256,15 +256,20 @@ def _add_experiment(commands) -> None:
                    help="only these models (default: all)")
     p.add_argument("--segments", nargs="+", type=positive, help="only these numbers of segments (default: the "
                                                                 "paper's)")
-    p.add_argument("--steps", type=positive, help=f"steps per run (default: {PAPER_RECIPE['steps']})")
-    p.add_argument("--batch-size", type=positive, help="sequences per step (default: 64)")
+    p.add_argument("--recipe", choices=list(PAPER_RECIPES), default="ours", help="how to train: ours (AdamW 1e-3, "
+                   "cosine, stop once right) or the authors' (Adam 1e-4, batch 32, clip 0.25) (default: ours)")
+    p.add_argument("--size", choices=["paper", "lab"], default="paper", help="the authors' model sizes, or the "
+                   "laptop size (d 64, 2 layers) (default: paper)")
+    p.add_argument("--steps", type=positive, help=f"most steps per run (default: {PAPER_RECIPES['ours']['steps']})")
+    p.add_argument("--batch-size", type=positive, help="sequences per step (default: the recipe's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--jobs", type=positive, default=1, help="runs at once, each in its own process (default: 1)")
     p.set_defaults(run=cmd_experiment, parser=p)
 
 
 def cmd_experiment(args, parser) -> int:
-    settings = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    settings = {"recipe": args.recipe, "size": args.size,
+                **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}}
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
     _checked(parser, lambda: (resolve_device(args.device), _writable(args.out)))

@@ -196,21 +196,24 @@ def test_demo_writes_figures(tmp_path, capsys):
 
 def test_the_paper_experiment_writes_its_table_and_figure_and_resumes(tmp_path, capsys):
     argv = ["experiment", "paper", "--out", str(tmp_path), "--tasks", "assoc", "--models", "rmt", "segment",
-            "--segments", "1", "2", "--steps", "2", "--seeds", "0", "1"]
+            "--segments", "1", "2", "--steps", "2", "--seeds", "0", "1", "--size", "lab"]
     assert cli.main(argv) == 0
     rows = paper_experiment.read_rows(tmp_path)
-    assert {(r["model"], r["g"], r["seed"]) for r in rows} == {(m, g, s) for m in ("rmt", "segment") for g in (1, 2)
-                                                                for s in (0, 1)}
-    assert all(0 <= r["free_accuracy"] <= 1 and r["memory"] == r["segment_len"] for r in rows)
+    assert {(r["model"], r["g"], r["seed"]) for r in rows} == {("rmt", 2, s) for s in (0, 1)} | {
+        ("segment", g, s) for g in (1, 2) for s in (0, 1)}  # at g = 1 there is nothing to carry: no RMT
+    assert all(0 <= r["free_accuracy"] <= r["authors_accuracy"] + 1e-9 <= 1 + 1e-9 for r in rows)
+    assert all(r["memory"] == r["segment_len"] and r["sequences"] == 2 * 64 for r in rows)
     table = (tmp_path / "results.md").read_text()
-    assert "| RMT |" in table and "paper 0.96-1.00" in table  # the authors' range beside ours
+    assert "| RMT |" in table and "authors 0.96-1.00, 32.0M seq." in table  # the authors' runs beside ours
     assert (tmp_path / "accuracy.png").stat().st_size > 0
     assert cli.main(argv) == 0 and len(paper_experiment.read_rows(tmp_path)) == len(rows)  # nothing run twice
+    assert cli.main([*argv[:-2], "--size", "paper", "--segments", "2", "--models", "segment"]) == 0
+    assert len(paper_experiment.read_rows(tmp_path)) == len(rows) + 2  # other settings: run anew
 
 
 def test_the_paper_plan_covers_the_papers_segment_counts():
     plan = paper_experiment.paper_plan()
-    assert len(plan) == (4 + 4 + 5) * 3 * 3  # copy, reverse, retrieval; 3 models; 3 seeds
+    assert len(plan) == (3 * 3 + 3 * 3 + 4 * 3 + 3) * 3  # 3 models at every g > 1, no memory alone at g = 1; 3 seeds
     assert {(p["task"], p["g"]) for p in plan if p["task"] == "copy"} == {("copy", g) for g in (1, 3, 6, 9)}
 
 

@@ -1,11 +1,14 @@
-"""The paper's algorithmic experiment (RMT paper, Sec. 4 and 5, Fig. 3): copy, reverse and associative retrieval
+"""The paper's algorithmic experiment (RMT paper, Sec. 4 and 5, Fig. 4): copy, reverse and associative retrieval
 on the paper's layouts (tasks/paper.py), cut into more and more segments, for the RMT, Transformer-XL (cache =
 memory = one segment, as in the paper) and a model without memory, over several seeds.
 
     run_paper("runs/paper", seeds=(0, 1, 2))      # -> rows; writes rows.jsonl, results.json, results.md, figure
 
-Each finished run is appended to `rows.jsonl` at once, and a run already there is not run again: a long sweep
-that stops can be started again and goes on. The authors' numbers (PAPER_RESULTS) are set beside ours.
+Each finished run is appended to `rows.jsonl` at once, keyed by its task, g, model, seed and settings, and a run
+already there is not run again: a long sweep that stops can be started again and goes on, and a sweep with other
+settings runs anew. Each run is scored on 4,096 held-out sequences three ways: teacher-forced, written out as
+the authors scored it (each answer fed back inside its segment) and written out in full (fed back everywhere).
+The authors' own runs (paper_reference.py) are set beside ours.
 """
 
 import json
@@ -22,49 +25,54 @@ from matplotlib.figure import Figure
 from minirmt import viz
 from minirmt.data.tasks import PAPER_SEGMENTS
 
+from . import paper_reference
+from .metrics import accuracy_and_exact_match, free_running_predictions, prediction_counts
 from .recipes import recipe
-from .task_loop import train
+from .task_loop import eval_batches, evaluate, train
 
 MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memory baseline
 LABELS = {"rmt": "RMT", "xl": "Transformer-XL", "segment": "no memory"}
-# The authors' test accuracy, the range over their seeds (booydar/LM-RMT, experiment_results/short_synthetic+MT.csv;
-# RMT paper, Fig. 3): {task: {model: {g: (lowest, highest)}}}. Their "3" and "4" segments of retrieval were 2
-# segments of 5 and 3 of 4, 4, 2 (torch.chunk); the RMT and the baseline at 1 segment are the same model.
-PAPER_RESULTS = {
-    "copy": {"segment": {1: (1.0, 1.0), 3: (0.12, 0.12), 6: (0.10, 0.10), 9: (0.10, 0.10)},
-             "xl": {3: (0.83, 1.0), 6: (0.30, 1.0), 9: (0.19, 0.45)},
-             "rmt": {3: (1.0, 1.0), 6: (1.0, 1.0), 9: (1.0, 1.0)}},
-    "reverse": {"segment": {1: (1.0, 1.0), 2: (0.10, 0.10), 4: (0.10, 0.10), 6: (0.10, 0.10)},
-                "xl": {2: (0.39, 1.0), 4: (0.78, 0.88), 6: (0.63, 0.70)},
-                "rmt": {2: (1.0, 1.0), 4: (1.0, 1.0), 6: (0.70, 1.0)}},
-    "assoc": {"segment": {1: (1.0, 1.0), 2: (0.50, 0.50), 3: (0.50, 0.50), 4: (0.10, 0.10), 5: (0.10, 0.10)},
-              "xl": {1: (1.0, 1.0), 2: (1.0, 1.0), 3: (1.0, 1.0), 4: (0.67, 0.97), 5: (0.97, 1.0)},
-              "rmt": {1: (0.96, 1.0), 2: (0.96, 1.0), 3: (1.0, 1.0), 4: (0.99, 1.0), 5: (0.92, 0.99)}},
-}
 TASK_LABELS = {"copy": "copy (24 digits, twice)", "reverse": "reverse (24 digits)", "assoc": "retrieval (4 pairs)"}
+FINAL_SEQUENCES = 4096  # held-out sequences each run is scored on at its end (16 batches of 256)
 
 
 def paper_plan(seeds=(0, 1, 2), tasks=tuple(PAPER_SEGMENTS), models=MODELS, segments=None, **settings) -> list[dict]:
     """The runs of the sweep, seed by seed (a sweep cut short has every setting with fewer seeds): {task, g,
-    model, seed, settings}; `settings` are laid over the recipe (recipes.PAPER_RECIPE), `segments` keeps only
-    those counts."""
+    model, seed, settings}; `settings` are laid over the recipe (recipes.paper_recipe: `recipe`, `size` and any
+    field of the task, ModelConfig or TrainConfig), `segments` keeps only those counts. At one segment there is
+    nothing to carry, so only the model without memory runs there."""
     return [{"task": task, "g": g, "model": model, "seed": seed, "settings": dict(settings)}
             for seed in seeds for task in tasks for g in PAPER_SEGMENTS[task] if segments is None or g in segments
-            for model in models]
+            for model in models if g > 1 or model == "segment"]
 
 
 def run_one(spec: dict, threads: int = 1) -> dict:
-    """Train one run of the plan; its result row (the final evaluation, teacher-forced and written out)."""
+    """Train one run of the plan; its result row (the final evaluation, three ways, on FINAL_SEQUENCES)."""
     torch.set_num_threads(threads)
     r = recipe(spec["task"], spec["model"], layout="paper", segments=spec["g"], seed=spec["seed"],
                **spec["settings"])
     result = train(r.build_model(), r.task, r.train_config, progress=False)
-    m = result.metrics
+    scores = final_scores(result.model, r.task, spec["g"], r.train_config)
+    config = r.train_config
     return {"task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
-            "segment_len": r.task.segment_len, "memory": r.model_config.num_mem_tokens, "steps": result.step,
-            "batch_size": r.train_config.batch_size, "train_seconds": round(result.seconds, 1),
-            "accuracy": m["eval_accuracy"], "free_accuracy": m["eval_free_accuracy"],
-            "exact_match": m["eval_exact_match"], "chance": r.task.chance_accuracy, "device": r.train_config.device}
+            "settings": spec["settings"], "segment_len": r.task.segment_len, "memory": r.model_config.num_mem_tokens,
+            "d_model": r.model_config.d_model, "n_layers": r.model_config.n_layers, "steps": result.step,
+            "batch_size": config.batch_size, "sequences": result.step * config.batch_size,
+            "train_seconds": round(result.seconds, 1), **scores, "chance": r.task.chance_accuracy,
+            "device": config.device}
+
+
+def final_scores(model, task, g: int, config) -> dict:
+    """Accuracy on FINAL_SEQUENCES held-out sequences: teacher-forced ("accuracy"), written out as the authors
+    scored ("authors_accuracy": each answer fed back inside its segment) and in full ("free_accuracy")."""
+    batches = eval_batches(task, g, 256, FINAL_SEQUENCES // 256, config.eval_seed + 1, config.device)
+    teacher = evaluate(model, batches)
+    scores = {"accuracy": teacher["eval_accuracy"], "exact_match": teacher["eval_exact_match"]}
+    for name, across in (("free", True), ("authors", False)):
+        counts = sum(prediction_counts(free_running_predictions(model, x, y, across_segments=across), y)
+                     for x, y in batches)
+        scores[f"{name}_accuracy"], scores[f"{name}_exact_match"] = accuracy_and_exact_match(counts)
+    return scores
 
 
 def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
@@ -72,15 +80,16 @@ def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
     then results.json, results.md and accuracy.png under `out` from every row there. Returns the rows."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    done = read_rows(out)
-    todo = [spec for spec in paper_plan(**plan) if _key(spec) not in {_key(r) for r in done}]
+    done = {_key(r) for r in read_rows(out)}
+    todo = [spec for spec in paper_plan(**plan) if _key(spec) not in done]
     started = time.perf_counter()
     with open(out / "rows.jsonl", "a") as rows_file:
         for row in _map(run_one, todo, jobs):
             rows_file.write(json.dumps(row) + "\n")
             rows_file.flush()
             log(f"{row['task']:8s} g={row['g']} {row['model']:8s} seed {row['seed']}: accuracy {row['accuracy']:.3f}, "
-                f"written out {row['free_accuracy']:.3f} ({row['train_seconds']:.0f} s)")
+                f"written out {row['free_accuracy']:.3f}, as the authors scored {row['authors_accuracy']:.3f} "
+                f"({row['steps']} steps, {row['train_seconds']:.0f} s)")
     rows = read_rows(out)
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
@@ -99,7 +108,8 @@ def _map(fn, specs, jobs):
 
 
 def _key(row: dict) -> tuple:
-    return row["task"], row["g"], row["model"], row["seed"]
+    """What makes two runs the same: the cell, the seed and every setting laid over the recipe."""
+    return row["task"], row["g"], row["model"], row["seed"], json.dumps(row.get("settings", {}), sort_keys=True)
 
 
 def read_rows(out) -> list[dict]:
@@ -120,7 +130,7 @@ def cpu_name() -> str:
 # ---------------------------------------------------------------- the table and the figure
 
 
-def summarize(rows: list[dict], metric: str = "free_accuracy") -> dict:
+def summarize(rows: list[dict], metric: str = "authors_accuracy") -> dict:
     """{task: {model: {g: (mean, lowest, highest, seeds)}}} of `metric` over the seeds of each setting."""
     table = {}
     for r in rows:
@@ -129,37 +139,56 @@ def summarize(rows: list[dict], metric: str = "free_accuracy") -> dict:
                    for model, by_g in models.items()} for task, models in table.items()}
 
 
+def authors_range(task: str, model: str, g: int) -> tuple[float, float, int] | None:
+    """(lowest, highest, sequences trained) over the authors' comparable runs of a cell (paper_reference), or None."""
+    runs = paper_reference.comparable(task, model, g)
+    if not runs:
+        return None
+    accuracy = [a for run in runs for a in run.accuracy]
+    return min(accuracy), max(accuracy), max(run.steps for run in runs) * paper_reference.BATCH_SIZE
+
+
 def markdown_table(rows: list[dict], info: dict) -> str:
-    """One table per task: models down, segments across; ours (mean, range over seeds) beside the paper's."""
-    ours = summarize(rows)
-    steps = sorted({r["steps"] for r in rows})
-    seeds = len({r["seed"] for r in rows})
+    """One table per task: models down, segments across; ours (mean and range over seeds, scored as the authors
+    scored) beside the authors' range, and the training sequences of each side."""
+    ours, strict = summarize(rows), summarize(rows, "free_accuracy")
+    sizes = sorted({f"d {r['d_model']}, {r['n_layers']} layers" for r in rows})
     lines = ["# The paper's algorithmic tasks on the paper's layouts: answer accuracy against the number of segments",
-             "", f"Answers written out (free-running: each answer the model gives is fed back), mean over seeds and, "
-             f"in brackets, the lowest and highest; beside it the authors' range. {seeds} seeds, "
-             f"{'/'.join(map(str, steps))} steps per run (the authors trained 250k-1M), memory = cache = one "
-             f"segment, lab-size models (d 64, 2 layers). Measured on {info.get('gpu') or info.get('cpu', '?')} "
-             f"({info.get('jobs', 1)} runs at once), torch {info.get('torch', '?')}.", ""]
+             "", f"Each cell: ours, the mean over seeds (lowest-highest), scored as the authors scored (answers "
+             f"written out, each fed back inside its segment), then in brackets written out in full (fed back across "
+             f"segments too); under it the authors' range over their seeds (their CSV), and the sequences each side "
+             f"trained on (ours: the median run; a run stops once it answers everything right). Memory = cache = one "
+             f"segment; models {', '.join(sizes)}; {len({r['seed'] for r in rows})} seeds. Measured on "
+             f"{info.get('gpu') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
+             f"{info.get('torch', '?')}.", ""]
     for task, models in ours.items():
         gs = sorted({g for by_g in models.values() for g in by_g})
         lines += [f"## {TASK_LABELS.get(task, task)}", "", "| model | " + " | ".join(f"g = {g}" for g in gs) + " |",
                   "|---" * (len(gs) + 1) + "|"]
         for model in MODELS:
-            if model not in models:
-                continue
-            cells = []
-            for g in gs:
-                mean, low, high, seeds = models[model].get(g, (None,) * 4)
-                paper = PAPER_RESULTS.get(task, {}).get(model, {}).get(g)
-                mine = "-" if mean is None else f"{mean:.2f} ({low:.2f}-{high:.2f})"
-                cells.append(mine + ("" if paper is None else f"; paper {paper[0]:.2f}-{paper[1]:.2f}"))
-            lines.append(f"| {LABELS[model]} | " + " | ".join(cells) + " |")
+            if model in models:
+                lines.append(f"| {LABELS[model]} | " + " | ".join(_cell(rows, task, model, g, models, strict[task])
+                                                                   for g in gs) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
+def _cell(rows, task, model, g, models, strict) -> str:
+    if g not in models[model]:
+        return "-"
+    mean, low, high, _ = models[model][g]
+    sequences = sorted(r["sequences"] for r in rows if (r["task"], r["model"], r["g"]) == (task, model, g))
+    text = (f"{mean:.2f} ({low:.2f}-{high:.2f}) [{strict[model][g][0]:.2f}], "
+            f"{sequences[len(sequences) // 2] / 1e3:.0f}k seq.")
+    theirs = authors_range(task, model, g)
+    if theirs is None:
+        return text
+    return text + f"<br>authors {theirs[0]:.2f}-{theirs[1]:.2f}, {theirs[2] / 1e6:.1f}M seq."
+
+
 def plot_paper(rows: list[dict]) -> Figure:
-    """Ours (mean and range over seeds: lines and bands) beside the authors' ranges (thick bars, same colours)."""
+    """Ours (mean and range over seeds, scored as the authors scored: lines and bands) beside the authors' ranges
+    (thick bars, same colours)."""
     ours = summarize(rows)
     models = [m for m in MODELS if any(m in by_model for by_model in ours.values())]
     panels = {TASK_LABELS[t]: {LABELS[m]: {g: by_model[m][g][:3] for g in by_model[m]} for m in models if m in by_model}
@@ -168,10 +197,16 @@ def plot_paper(rows: list[dict]) -> Figure:
     fig = viz.plot_accuracy_panels(panels, chance=chance, log2=False)
     for ax, task in zip(fig.axes, ours):
         for k, model in enumerate(models):
-            for i, (g, (low, high)) in enumerate(PAPER_RESULTS[task].get(model, {}).items()):
+            first = True
+            for g in PAPER_SEGMENTS[task]:
+                theirs = authors_range(task, model, g)
+                if theirs is None:
+                    continue
                 x = g + 0.15 * (k - 1)  # side by side
-                ax.plot([x, x], [low - 0.005, high + 0.005], color=viz.line_style(k)["color"], linewidth=5,
-                        alpha=0.35, solid_capstyle="butt", label=f"paper: {LABELS[model]}" if i == 0 else None)
+                ax.plot([x, x], [theirs[0] - 0.005, theirs[1] + 0.005], color=viz.line_style(k)["color"],
+                        linewidth=5, alpha=0.35, solid_capstyle="butt", label=f"authors: {LABELS[model]}" if first
+                        else None)
+                first = False
         ax.set_xticks(PAPER_SEGMENTS[task], labels=PAPER_SEGMENTS[task])
     fig.axes[-1].legend(fontsize=7, loc="lower left")
     return fig
@@ -179,7 +214,7 @@ def plot_paper(rows: list[dict]) -> Figure:
 
 def write_results(rows: list[dict], info: dict, out: Path) -> None:
     """results.json (info and rows), results.md and accuracy.png under `out`."""
-    (out / "results.json").write_text(json.dumps({"info": info, "rows": rows, "paper": PAPER_RESULTS}, indent=1))
+    (out / "results.json").write_text(json.dumps({"info": info, "rows": rows}, indent=1))
     (out / "results.md").write_text(markdown_table(rows, info))
     if rows:
         plot_paper(rows).savefig(out / "accuracy.png", dpi=110)

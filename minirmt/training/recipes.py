@@ -39,8 +39,18 @@ RECIPES = {
     "needle": {"segment_len": 8, "segments": 8, "steps": 4000, "lr": 3e-3, "curriculum": "mixed",
                "num_mem_tokens": 4},
 }
-# the paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 4; no curriculum
-PAPER_RECIPE = {"steps": 1000, "lr": 3e-3, "warmup": 100, "eval_every": 250}
+# The paper's layouts (tasks/paper.py): memory = cache = segment length, as in the paper's Fig. 4; no curriculum.
+# The authors' model sizes (config.PRESETS) and two ways to train them:
+PAPER_PRESETS = {"copy": "paper-copy", "reverse": "paper-copy", "assoc": "paper-retrieval"}
+PAPER_RECIPES = {
+    # minirmt's: AdamW at 1e-3, warm-up then cosine, batch 64; a run ends once its answers are right
+    "ours": {"steps": 6000, "lr": 1e-3, "warmup": 200, "batch_size": 64, "eval_every": 250, "stop_accuracy": 0.999},
+    # the authors' (LM-RMT's published runs): Adam at 1e-4, batch 32, gradients clipped at 0.25. Their
+    # reduce-on-plateau halves the rate after 8 evaluations of 12,000 steps without progress, so within fewer than
+    # 96,000 steps it is a constant rate
+    "authors": {"steps": 6000, "lr": 1e-4, "warmup": 0, "min_lr_ratio": 1.0, "batch_size": 32, "clip": 0.25,
+                "weight_decay": 0.0, "betas": (0.9, 0.999), "eval_every": 250},
+}
 MODEL_RECIPES = {
     # associative retrieval across segments: without the hint the RMT leaves the "bag of values" plateau for only
     # some seeds within the schedule (hint.py)
@@ -96,18 +106,28 @@ def recipe(task: str, model: str = "rmt", layout: str = "minirmt", **overrides) 
     return run
 
 
-def paper_recipe(task: str, model: str, segments: int | None = None, **overrides) -> Recipe:
-    """A run on the paper's layout of `task` in `segments` segments: memory and cache of one segment length."""
+def paper_recipe(task: str, model: str, segments: int | None = None, recipe: str = "ours", size: str = "paper",
+                 **overrides) -> Recipe:
+    """A run on the paper's layout of `task` in `segments` segments: memory and cache of one segment length.
+
+    recipe: "ours" or "authors" (PAPER_RECIPES); size: "paper" (the authors' model for the task, PAPER_PRESETS)
+    or "lab" (d 64, 2 layers: the laptop size).
+    """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}, expected one of {sorted(MODELS)}")
+    if recipe not in PAPER_RECIPES:
+        raise ValueError(f"recipe must be one of {tuple(PAPER_RECIPES)}, got {recipe!r}")
+    if size not in ("paper", "lab"):
+        raise ValueError(f"size must be 'paper' or 'lab', got {size!r}")
     made = make_task(task, layout="paper", segments=segments)
     n = made.segment_len
     if "segment_len" in overrides:
         raise ValueError(f"segment_len: the paper's {task} in {made.min_segments} segments has segments of {n} "
                          f"tokens; choose the number of segments instead")
-    settings = {"num_mem_tokens": n, "xl_cache_len": n, **PAPER_RECIPE, **overrides, "segment_len": n}
+    settings = {"num_mem_tokens": n, "xl_cache_len": n, **PAPER_RECIPES[recipe], **overrides, "segment_len": n}
     groups = split_settings(type(made), settings)  # a paper layout has no sizes to set: none is taken
-    model_config = preset(PRESET, vocab_size=made.vocab_size, **groups["model"])
+    size_preset = PAPER_PRESETS[task] if size == "paper" else PRESET
+    model_config = preset(size_preset, vocab_size=made.vocab_size, **groups["model"])
     return Recipe(made, model, model_config, TrainConfig(**{**groups["train"], "segments": made.min_segments}))
 
 
