@@ -4,8 +4,10 @@ memory = one segment, as in the paper) and a model without memory, over several 
 
     run_paper("runs/paper", seeds=(0, 1, 2))      # -> rows; writes rows.jsonl, results.json, results.md, figure
 
-Each finished run is appended to `rows.jsonl` at once, and a run already there is not run again: a long sweep
-that stops can be started again and goes on. The authors' numbers (PAPER_RESULTS) are set beside ours.
+Each finished run is appended to `rows.jsonl` at once, keyed by every setting it ran with (`run_key`), and a run
+already there is not run again: a long sweep that stops can be started again and goes on, while a sweep with other
+settings runs its own rows. The results are made from the rows of the plan asked for. The authors' numbers
+(PAPER_RESULTS) are set beside ours.
 """
 
 import json
@@ -23,6 +25,7 @@ from minirmt import viz
 from minirmt.data.tasks import PAPER_SEGMENTS
 
 from .recipes import recipe
+from .run_folder import settings_key
 from .task_loop import train
 
 MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memory baseline
@@ -53,14 +56,26 @@ def paper_plan(seeds=(0, 1, 2), tasks=tuple(PAPER_SEGMENTS), models=MODELS, segm
             for model in models]
 
 
+def spec_recipe(spec: dict):
+    """The recipe of one run of the plan."""
+    return recipe(spec["task"], spec["model"], layout="paper", segments=spec["g"], seed=spec["seed"],
+                  **spec["settings"])
+
+
+def run_key(spec: dict, r=None) -> str:
+    """The key of a run: its task, g, model and every setting of its model and training (seed, steps, batch size,
+    learning rate, device, ...), so that a row is reused only for the very run it came from."""
+    r = r or spec_recipe(spec)
+    return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), r.train_config.to_dict())
+
+
 def run_one(spec: dict, threads: int = 1) -> dict:
     """Train one run of the plan; its result row (the final evaluation, teacher-forced and written out)."""
     torch.set_num_threads(threads)
-    r = recipe(spec["task"], spec["model"], layout="paper", segments=spec["g"], seed=spec["seed"],
-               **spec["settings"])
+    r = spec_recipe(spec)
     result = train(r.build_model(), r.task, r.train_config, progress=False)
     m = result.metrics
-    return {"task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
+    return {"key": run_key(spec, r), "task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
             "segment_len": r.task.segment_len, "memory": r.model_config.num_mem_tokens, "steps": result.step,
             "batch_size": r.train_config.batch_size, "train_seconds": round(result.seconds, 1),
             "accuracy": m["eval_accuracy"], "free_accuracy": m["eval_free_accuracy"],
@@ -68,12 +83,13 @@ def run_one(spec: dict, threads: int = 1) -> dict:
 
 
 def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
-    """Every run of `paper_plan(**plan)` not yet in `out/rows.jsonl`, `jobs` at a time (separate processes);
-    then results.json, results.md and accuracy.png under `out` from every row there. Returns the rows."""
+    """Every run of `paper_plan(**plan)` not yet in `out/rows.jsonl` (`run_key`), `jobs` at a time (separate
+    processes); then results.json, results.md and accuracy.png under `out` from the plan's rows. Returns them."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    done = read_rows(out)
-    todo = [spec for spec in paper_plan(**plan) if _key(spec) not in {_key(r) for r in done}]
+    keys = {run_key(spec): spec for spec in paper_plan(**plan)}
+    done = {r.get("key") for r in read_rows(out)}
+    todo = [spec for key, spec in keys.items() if key not in done]
     started = time.perf_counter()
     with open(out / "rows.jsonl", "a") as rows_file:
         for row in _map(run_one, todo, jobs):
@@ -81,7 +97,7 @@ def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
             rows_file.flush()
             log(f"{row['task']:8s} g={row['g']} {row['model']:8s} seed {row['seed']}: accuracy {row['accuracy']:.3f}, "
                 f"written out {row['free_accuracy']:.3f} ({row['train_seconds']:.0f} s)")
-    rows = read_rows(out)
+    rows = [r for r in read_rows(out) if r.get("key") in keys]
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
             "gpu": torch.cuda.get_device_name() if any(r["device"] == "cuda" for r in rows) else None}
@@ -96,10 +112,6 @@ def _map(fn, specs, jobs):
     threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) // jobs)
     with get_context("spawn").Pool(jobs) as pool:
         yield from pool.imap_unordered(partial(fn, threads=threads), specs)
-
-
-def _key(row: dict) -> tuple:
-    return row["task"], row["g"], row["model"], row["seed"]
 
 
 def read_rows(out) -> list[dict]:
@@ -133,11 +145,13 @@ def markdown_table(rows: list[dict], info: dict) -> str:
     """One table per task: models down, segments across; ours (mean, range over seeds) beside the paper's."""
     ours = summarize(rows)
     steps = sorted({r["steps"] for r in rows})
+    batches = sorted({r["batch_size"] for r in rows})
     seeds = len({r["seed"] for r in rows})
     lines = ["# The paper's algorithmic tasks on the paper's layouts: answer accuracy against the number of segments",
              "", f"Answers written out (free-running: each answer the model gives is fed back), mean over seeds and, "
              f"in brackets, the lowest and highest; beside it the authors' range. {seeds} seeds, "
-             f"{'/'.join(map(str, steps))} steps per run (the authors trained 250k-1M), memory = cache = one "
+             f"{'/'.join(map(str, steps))} steps of {'/'.join(map(str, batches))} sequences per run (the authors "
+             f"trained 250k-1M steps), memory = cache = one "
              f"segment, lab-size models (d 64, 2 layers). Measured on {info.get('gpu') or info.get('cpu', '?')} "
              f"({info.get('jobs', 1)} runs at once), torch {info.get('torch', '?')}.", ""]
     for task, models in ours.items():
