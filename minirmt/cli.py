@@ -202,7 +202,7 @@ def cmd_eval(args, parser) -> int:
         parser.error(f"--segments {g}: {task.name} as trained needs at least {task.min_segments} segments")
     batches = _checked(parser, lambda: held_out(task, g, args.batch_size, args.batches, args.seed, device))
     if g != trained:
-        print(f"note: trained on {trained} segments, evaluated on {g}: away from the training length accuracy "
+        print(f"note: trained on {trained} segments, evaluated on {g}: at a length it was not trained on, accuracy "
               f"may fall to chance ({task.chance_accuracy:.3f}); notebook 07 is the lesson on length", file=sys.stderr)
     metrics = evaluate(model, batches, progress=True, total=args.batches)
     print(json.dumps({"task": task.name, "model": state["meta"]["model"], "segments": g,
@@ -359,8 +359,8 @@ def cmd_lm_eval(args, parser) -> int:
     model, cfg, _ = _checked(parser, lambda: load_lm(args.checkpoint, device))
     corpus = _checked(parser, lambda: corpus_info(args.corpus or cfg.corpus))
     ids = _checked(parser, lambda: corpus.load(args.split, args.data_root or cfg.data_root, args.tokens))
-    result = evaluate_lm(model, ids, batch_size=args.batch_size, seq_len=eval_seq_len(model, cfg.segments),
-                         unit=corpus.unit, progress=True)
+    result = _checked(parser, lambda: evaluate_lm(model, ids, batch_size=args.batch_size, unit=corpus.unit,
+                                                  seq_len=eval_seq_len(model, cfg.segments), progress=True))
     print(json.dumps({"corpus": corpus.name, "split": args.split, **{k: v for k, v in result.items()
                                                                     if k != "loss_by_position"}}))
     return 0

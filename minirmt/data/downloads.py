@@ -4,7 +4,8 @@ The data folder: `$MINIRMT_DATA` if set; else `data/` of the source checkout whe
 a per-user cache folder (`$XDG_CACHE_HOME/minirmt`, by default `~/.cache/minirmt`; `%LOCALAPPDATA%\\minirmt`
 on Windows). Never the installed package's own folder, which a shared course environment cannot write.
 
-    python -m minirmt download wikitext-2     # the official zip, sha256 checked, unpacked into the data folder
+    python -m minirmt download wikitext-2     # the official zip, sha256 checked, unpacked into the data folder;
+                                              # a broken download goes on from where it stopped
     python -m minirmt download --list         # what can be downloaded, and where it would go
 """
 
@@ -164,10 +165,11 @@ def _transfer(url: str, part: Path, progress: bool) -> str | None:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as response:
             resumed = getattr(response, "status", None) == 206  # Partial Content: the rest, after our bytes
-            size = int(response.headers.get("Content-Length") or 0) + (have if resumed else 0)
+            start = have if resumed else 0
+            size = int(response.headers.get("Content-Length") or 0)
             with open(part, "ab" if resumed else "wb") as out:
-                bar = tqdm(total=size or None, initial=have if resumed else 0, unit="B", unit_scale=True,
-                           desc=part.name, disable=not progress)
+                bar = tqdm(total=start + size or None, initial=start, unit="B", unit_scale=True, desc=part.name,
+                           disable=not progress)
                 for chunk in iter(lambda: response.read(1 << 20), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
@@ -178,6 +180,9 @@ def _transfer(url: str, part: Path, progress: bool) -> str | None:
         return str(err.reason)
     except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
         return str(getattr(err, "reason", None) or err) or type(err).__name__
+    got = part.stat().st_size - start
+    if size and got < size:  # the connection closed early (urllib reads that as a plain end)
+        return f"the connection closed after {start + got:,} of {start + size:,} bytes"
     return None
 
 

@@ -32,6 +32,8 @@ def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
         raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     require_int("generate", "top_k", top_k, minimum=1, optional=True)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if top_k is not None and top_k > model.cfg.vocab_size:
         raise ValueError(f"top_k must be in [1, {model.cfg.vocab_size}] (vocab_size), got {top_k}")
     was_training = model.training

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from minirmt.model.config import option
-from minirmt.model.validation import require, require_int
+from minirmt.model.validation import require, require_int, require_numbers
 
 DTYPES = ("auto", "bfloat16", "float32")
 # tokens one forward pass may read at once: its activations, logits and every segment's memory grow with them, so a
@@ -39,6 +39,7 @@ class LoopConfig:
 
     def __post_init__(self):
         owner = type(self).__name__
+        require_numbers(self)
         self.betas = tuple(self.betas)
         require_int(owner, "steps", self.steps, minimum=1, optional=True)
         for name in ("batch_size", "log_every"):

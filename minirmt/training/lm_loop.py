@@ -28,7 +28,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from minirmt import viz
-from minirmt.data.corpora import UNITS, corpus_info, num_batches, stream_batches
+from minirmt.data.corpora import UNITS, check_stream, corpus_info, num_batches, stream_batches, stream_rows
 from minirmt.model.config import PRESETS, ModelConfig, option, preset
 from minirmt.model.recurrence import map_state
 from minirmt.model.registry import MODELS, build_model
@@ -112,6 +112,9 @@ class LMConfig(LoopConfig):
             raise ValueError(f"LMConfig: accumulation={self.accumulation} must divide batch_size={self.batch_size}")
         if self.cuda_graphs and not self.compile:
             raise ValueError("LMConfig: cuda_graphs=True needs compile=True")
+        if not isinstance(self.model_args, dict):
+            raise TypeError(f"LMConfig: model_args must be a dict of ModelConfig fields, got "
+                            f"{type(self.model_args).__name__} {self.model_args!r}")
         allowed = {f.name for f in fields(ModelConfig)} - {"vocab_size"}  # the vocabulary is the corpus's
         unknown = sorted(set(self.model_args) - allowed)
         if unknown:
@@ -275,6 +278,12 @@ class _LMSession:
         check_tokens(self.train_ids.view(1, -1), vocab_size, name="the training stream")  # once, not every step
         self.seq_len = cfg.segments * model.cfg.segment_len
         check_batch_tokens("LMConfig", cfg.batch_size // cfg.accumulation, cfg.segments, model.cfg.segment_len)
+        for split, ids in self.evals.items():  # an evaluation that cannot run fails now, not after the training
+            try:
+                stream_rows(ids, cfg.eval_batch_size or cfg.batch_size, rank, world_size)
+            except ValueError as error:
+                raise ValueError(f"the {split} split: {error}; give more --eval-tokens or a smaller "
+                                 f"--eval-batch-size") from error
         if num_batches(self.train_ids.numel(), cfg.batch_size, self.seq_len, world_size, drop_last=True) < 1:
             raise ValueError(f"the training stream has {self.train_ids.numel():,} tokens, fewer than one batch of "
                              f"{world_size} x {cfg.batch_size} rows x {self.seq_len} tokens (+1)")
@@ -458,12 +467,14 @@ def run_streams(cfg: LMConfig, device, train_ids, valid_ids, test_ids):
         if corpus is None:
             raise ValueError("LMConfig.corpus is None: pass the training ids to train_lm")
         train_ids = corpus.load(cfg.train_split, cfg.data_root, cfg.train_tokens)
+    check_stream(train_ids, "train_ids")
     evals = {}
     for split, ids in (("valid", valid_ids), ("test", test_ids)):
         name = getattr(cfg, f"{split}_split")
         if ids is None and name is not None and corpus is not None:
             ids = corpus.load(name, cfg.data_root, cfg.eval_tokens)
         if ids is not None:
+            check_stream(ids, f"{split}_ids")
             evals[split] = ids[: cfg.eval_tokens].to(device)
     return train_ids, evals, vocab_size, unit
 

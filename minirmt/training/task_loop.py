@@ -133,7 +133,10 @@ def evaluate(model: torch.nn.Module, batches: Iterable, dtype: torch.dtype | Non
     model.eval()
     loss, counts, free = 0.0, 0, 0
     bar = progress_bar(total, desc="evaluating", enabled=progress, unit="batches")
-    for tokens, targets in batches:
+    for i, batch in enumerate(batches):
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(f"batches must hold (tokens, targets) pairs, got {type(batch).__name__} at index {i}")
+        tokens, targets = batch
         with autocast(tokens.device, dtype):
             out = model(tokens, **supervise(targets))
         batch_counts = answer_counts(out.logits, targets)
@@ -142,6 +145,8 @@ def evaluate(model: torch.nn.Module, batches: Iterable, dtype: torch.dtype | Non
             free = free + prediction_counts(free_running_predictions(model, tokens, targets), targets)
         bar.update(1)
     bar.close()
+    if not torch.is_tensor(counts):
+        raise ValueError("batches is empty: nothing to evaluate")
     accuracy, exact = accuracy_and_exact_match(counts)
     metrics = {"eval_loss": float(loss) / max(float(counts[1]), 1.0), "eval_accuracy": accuracy,
                "eval_exact_match": exact}
@@ -207,6 +212,8 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
     progress    show a progress bar (the notebook widget in Jupyter, whole lines in a log file)
     meta        extra entries for the checkpoint (e.g. the model's and the task's names), kept on resume
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. build_model('rmt', cfg)), got {type(model).__name__}")
     if config is not None and not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__} (a dict d: TrainConfig(**d))")
     missing = [name for name in TASK_API if not hasattr(task, name)]
