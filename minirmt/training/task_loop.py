@@ -274,8 +274,8 @@ class _Session:
         check_agrees("resume", saved, {k: v for k, v in self.meta.items() if k in RUN_META and k in saved})
         check_more_steps(state["step"], self.cfg.steps)
         if (state.get("hint") is not None) != (self.hint is not None):
-            saved = "with" if state.get("hint") is not None else "without"
-            raise ValueError(f"the saved run was trained {saved} the memory hint; resume it {saved} it")
+            was = "with" if state.get("hint") is not None else "without"
+            raise ValueError(f"the saved run was trained {was} the memory hint; resume it {was} it")
         if state["stage"] >= len(self.stages):
             raise ValueError(f"the saved run is at stage {state['stage']} of its curriculum, but this curriculum has "
                              f"{len(self.stages)} stages; resume it with the curriculum it was trained with")
