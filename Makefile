@@ -7,7 +7,7 @@
 #   make e2e        the notebooks in JupyterLab in headless Chromium, as a learner clicks (tests/e2e)
 #   make lint       ruff check
 #   make lab        JupyterLab on notebooks/
-#   make demo       a short demo run, written to runs/demo
+#   make demo       a short demo run, written to runs/demo (replacing the last one)
 #   make clean      remove caches and build leftovers (keeps .venv; `make distclean` removes it too)
 #
 # torch is installed FIRST and pinned: a bare `pip install torch` (or a range, through pyproject.toml)
@@ -96,7 +96,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
 demo: $(STAMP)
-	$(PY) -m minirmt demo --out runs/demo
+	$(PY) -m minirmt demo --out runs/demo --overwrite
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache runs/demo

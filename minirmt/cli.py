@@ -3,7 +3,7 @@
     python -m minirmt train --task copy --out runs/copy            # RMT, with the settings that solve the task
     python -m minirmt train --task assoc --out runs/assoc          # 4 pairs over 4 segments (recipes.py)
     python -m minirmt train --resume runs/copy/checkpoint.pt --steps 2000   # go on, for longer
-    python -m minirmt eval --checkpoint runs/copy/checkpoint.pt --segments 6
+    python -m minirmt eval --checkpoint runs/copy/checkpoint.pt    # at the length it was trained on (3 segments)
     python -m minirmt demo --out runs/demo                         # RMT vs no memory on copy, 4 segments
     python -m minirmt train --task copy --layout paper --segments 9 --out runs/copy9   # the paper's layout
     python -m minirmt experiment paper --out runs/paper --jobs 2   # the paper's Fig. 4, 3 seeds
@@ -15,7 +15,8 @@
 
 The options of `train` and `lm` are the fields of ModelConfig, TrainConfig, LMConfig and the tasks, named as
 there (`--num-mem-tokens 8`, `--bptt-depth 2`); `--help` shows each one's default. Wrong flags and impossible
-settings end with one line on stderr and exit status 2.
+settings end with one line on stderr and exit status 2. A command never writes over a run already in its `--out`
+unless given `--overwrite`, and `--resume` goes on with the saved run's settings (training/run_folder.py).
 """
 
 import argparse
@@ -35,13 +36,13 @@ from minirmt.model.config import ModelConfig, preset
 from minirmt.model.generation import generate
 from minirmt.model.registry import MODELS, build_model, describe
 from minirmt.options import add_options, given
-from minirmt.training import paper_experiment
+from minirmt.training import paper_experiment, run_folder
 from minirmt.training.checkpoints import load_checkpoint
 from minirmt.training.common import resolve_device
-from minirmt.training.lm_loop import LMConfig, load_lm, train_lm
+from minirmt.training.lm_loop import LMConfig, lm_meta, load_lm, train_lm
 from minirmt.training.perplexity import eval_seq_len, evaluate_lm
 from minirmt.training.recipes import PAPER_RECIPES, RECIPES, load_run, recipe, run_meta, shown_default
-from minirmt.training.task_loop import TrainConfig, eval_batches, evaluate, train
+from minirmt.training.task_loop import TrainConfig, evaluate, held_out, train
 
 
 class Parser(argparse.ArgumentParser):
@@ -93,22 +94,28 @@ def _model_help() -> str:
     return "; ".join(f"{name}: {describe(name).rstrip('.')}" for name in MODELS)
 
 
+def _add_overwrite(p: Parser) -> None:
+    p.add_argument("--overwrite", action="store_true", help="replace a run already in --out (default: refuse)")
+
+
 # ---------------------------------------------------------------- train and eval
 
 MODEL_FIELDS, TRAIN_FIELDS, TASK_FIELDS = "model_fields", "train_fields", "task_fields"
+TRAIN_FILES = ("checkpoint.pt", "config.json", "metrics.json")  # what `train` writes into --out
 
 
 def _add_train(commands) -> None:
     p = commands.add_parser("train", help="train a model on a synthetic task (recipes.py gives the defaults)")
     p.add_argument("--task", choices=list(RECIPES), help="the task (required unless --resume)")
-    p.add_argument("--model", default="rmt", choices=list(MODELS), help=_model_help() + " (default: rmt)")
+    p.add_argument("--model", choices=list(MODELS), help=_model_help() + " (default: rmt)")
     p.add_argument("--out", type=Path, help="folder for config.json, metrics.json, checkpoint.pt "
                                             "(default with --resume: the checkpoint's folder)")
-    p.add_argument("--layout", choices=LAYOUTS, default="minirmt", help="minirmt: the task's layout, grown with "
+    p.add_argument("--layout", choices=LAYOUTS, help="minirmt: the task's layout, grown with "
                    "the number of segments; paper: the paper's copy, reverse or assoc, of fixed length, cut into "
                    "--segments segments (memory = cache = one segment) (default: minirmt)")
     p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_overwrite(p)
     shown = {name: text for name in ("segment_len", "segments", "steps", "lr", "warmup", "eval_every",
                                      "curriculum", "curriculum_threshold", "stop_accuracy", "memory_hint")
              if (text := shown_default(name)) is not None}
@@ -130,16 +137,19 @@ def train_setup(args):
     """The recipe of `train` arguments: every option left out takes the recipe's value."""
     if args.task is None:
         raise ValueError("--task is required (or --resume a checkpoint)")
-    return recipe(args.task, args.model, layout=args.layout, **_train_settings(args))
+    return recipe(args.task, args.model or "rmt", layout=args.layout or "minirmt", **_train_settings(args))
 
 
 def resume_setup(args):
-    """The task, model, config and checkpoint of `train --resume`, with the options given laid over its config."""
+    """The task, model, config and checkpoint of `train --resume`: the saved run, with the training options given
+    laid over its config; the task and model options given must be the saved ones."""
     model, task, state = load_run(args.resume)
-    settings = _train_settings(args)
-    changed = sorted(set(settings) - set(args.train_fields))
-    if changed:
-        raise ValueError(f"--resume continues the saved run; only training settings can change, not {changed}")
+    meta, settings = state["meta"], _train_settings(args)
+    saved = {"task": meta["task"], "model": meta["model"], "layout": meta.get("layout", "minirmt"),
+             **meta["task_sizes"], **state["model_config"]}
+    chosen = {"task": args.task, "model": args.model, "layout": args.layout}
+    run_folder.check_agrees("--resume", saved, {**{k: v for k, v in chosen.items() if v is not None},
+                                                **{k: v for k, v in settings.items() if k not in args.train_fields}})
     config = TrainConfig.from_dict({**state["train_config"], **settings})
     return model.train(), task, config, state
 
@@ -150,19 +160,19 @@ def cmd_train(args, parser) -> int:
         out, name = args.out or args.resume.parent, state["meta"]["model"]
     else:
         r = _checked(parser, lambda: train_setup(args))
-        model, task, config, state, out, name = r.build_model(), r.task, r.train_config, None, args.out, args.model
+        model, task, config, state, out, name = r.build_model(), r.task, r.train_config, None, args.out, r.model_name
         if out is None:
             parser.error("--out is required (a folder for the run)")
-        if (out / "checkpoint.pt").exists():
-            parser.error(f"{out} holds another run (checkpoint.pt); choose another --out, or continue it with "
-                         f"--resume {out / 'checkpoint.pt'}")
-    _checked(parser, lambda: (resolve_device(config.device), _writable(out)))
+    _checked(parser, lambda: resolve_device(config.device))
+    if state is None or not run_folder.same_folder(out, args.resume.parent):  # a new run, or a resumed one elsewhere
+        hint = f"--resume {out / 'checkpoint.pt'}" if state is None else None
+        _checked(parser, lambda: run_folder.claim(out, TRAIN_FILES, args.overwrite, resume_hint=hint))
     meta = run_meta(task, name)
-    (out / "config.json").write_text(json.dumps(
-        {**meta, "model_config": model.cfg.to_dict(), "train_config": config.to_dict()}, indent=1) + "\n")
     started = time.perf_counter()
     result = _checked(parser, lambda: train(model, task, config, checkpoint=out / "checkpoint.pt", resume=state,
                                             progress=not args.quiet, meta=meta))
+    (out / "config.json").write_text(json.dumps(
+        {**meta, "model_config": model.cfg.to_dict(), "train_config": config.to_dict()}, indent=1) + "\n")
     metrics = {**{k: result.metrics.get(k) for k in ("eval_accuracy", "eval_exact_match", "eval_loss")},
                "steps": result.step, "segments": config.segments, "train_seconds": round(result.seconds, 3),
                "wall_seconds": round(time.perf_counter() - started, 3), "chance_accuracy": task.chance_accuracy,
@@ -170,16 +180,6 @@ def cmd_train(args, parser) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
     return 130 if result.interrupted else 0
-
-
-def _writable(folder: Path) -> None:
-    """Create `folder`; a clear error if it cannot be written."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ValueError(f"cannot create the output folder {folder} ({error.strerror})") from error
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"the output folder {folder} is read-only; choose another --out")
 
 
 def _add_eval(commands) -> None:
@@ -198,8 +198,13 @@ def cmd_eval(args, parser) -> int:
     model, task, state = _checked(parser, lambda: load_run(args.checkpoint, device))
     trained = state["train_config"]["segments"] or task.min_segments
     g = args.segments or trained
-    batches = _checked(parser, lambda: eval_batches(task, g, args.batch_size, args.batches, args.seed, device))
-    metrics = evaluate(model, batches)
+    if g < task.min_segments:
+        parser.error(f"--segments {g}: {task.name} as trained needs at least {task.min_segments} segments")
+    batches = _checked(parser, lambda: held_out(task, g, args.batch_size, args.batches, args.seed, device))
+    if g != trained:
+        print(f"note: trained on {trained} segments, evaluated on {g}: at a length it was not trained on, accuracy "
+              f"may fall to chance ({task.chance_accuracy:.3f}); notebook 07 is the lesson on length", file=sys.stderr)
+    metrics = evaluate(model, batches, progress=True, total=args.batches)
     print(json.dumps({"task": task.name, "model": state["meta"]["model"], "segments": g,
                       "trained_segments": trained, **metrics, "chance_accuracy": task.chance_accuracy}))
     return 0
@@ -213,12 +218,16 @@ def _add_demo(commands) -> None:
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="folder for the figures (default: runs/demo)")
     p.add_argument("--steps", type=positive, default=600, help="optimizer steps per model (default: 600)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_demo, parser=p)
+
+
+DEMO_FILES = ("attention.png", "curves.png", "metrics.json")  # what `demo` writes into --out
 
 
 def cmd_demo(args, parser) -> int:
     """RMT and SegmentTransformer on copy over 4 segments of 8 (8 digits, answers 2 segments later)."""
-    _checked(parser, lambda: _writable(args.out))
+    _checked(parser, lambda: run_folder.claim(args.out, DEMO_FILES, args.overwrite))
     histories, scores, models = {}, {}, {}
     for name in ("rmt", "segment"):
         r = recipe("copy", name, segments=4, source_len=8, steps=args.steps, eval_every=max(1, args.steps // 10),
@@ -249,7 +258,8 @@ def _add_experiment(commands) -> None:
     p = commands.add_parser("experiment", help="the paper's algorithmic experiment on the paper's layouts (Fig. 4)")
     p.add_argument("name", choices=["paper"])
     p.add_argument("--out", required=True, type=Path, help="folder for rows.jsonl, results.json, results.md and "
-                                                         "the figure (a sweep stopped half way goes on from there)")
+                                                         "the figure (a sweep stopped half way goes on from there; "
+                                                         "rows of other settings are kept, and not reused)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of every setting (default: 0 1 2)")
     p.add_argument("--tasks", nargs="+", choices=list(PAPER_SEGMENTS), help="only these tasks (default: all)")
     p.add_argument("--models", nargs="+", choices=list(paper_experiment.MODELS),
@@ -272,7 +282,7 @@ def cmd_experiment(args, parser) -> int:
                 **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}}
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
-    _checked(parser, lambda: (resolve_device(args.device), _writable(args.out)))
+    _checked(parser, lambda: (resolve_device(args.device), run_folder.writable(args.out)))
     paper_experiment.run_paper(args.out, jobs=args.jobs, device=args.device, **plan, **settings)
     print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
     return 0
@@ -305,19 +315,31 @@ def _add_lm(commands) -> None:
     shown = {f: f"the preset's (wikitext: {getattr(wikitext, f)})" for f in ModelConfig.__dataclass_fields__}
     groups = {"lm_fields": add_options(p, LMConfig, skip=("model_args",)),
               MODEL_FIELDS: add_options(p, ModelConfig, skip=("vocab_size", "num_classes"), shown_defaults=shown)}
-    p.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint.pt")
+    p.add_argument("--resume", type=Path, default=None, help="continue the run saved in this checkpoint.pt, with its "
+                                                             "settings (--out default: its folder)")
+    _add_overwrite(p)
     p.set_defaults(run=cmd_lm, parser=p, **groups)
+
+
+def lm_resume_setup(args) -> LMConfig:
+    """The LMConfig of `lm --resume`: the saved run's, with the options given laid over it (train_lm then checks
+    that the stream and the model stay the saved ones)."""
+    saved = lm_meta(load_checkpoint(args.resume), args.resume)["lm_config"]
+    model_args = {**saved["model_args"], **given(args, args.model_fields)}
+    return LMConfig.from_dict({**saved, "out": str(args.resume.parent), **given(args, args.lm_fields),
+                               "model_args": model_args})
 
 
 def cmd_lm(args, parser) -> int:
     """Run `train_lm` from parsed arguments; print the final evaluations (rank 0)."""
-    cfg = _checked(parser, lambda: LMConfig(**given(args, args.lm_fields), model_args=given(args, args.model_fields)))
+    if args.resume is not None:
+        cfg = _checked(parser, lambda: lm_resume_setup(args))
+    else:
+        cfg = _checked(parser, lambda: LMConfig(**given(args, args.lm_fields),
+                                                model_args=given(args, args.model_fields)))
     if cfg.corpus is not None:
         _checked(parser, lambda: corpus_info(cfg.corpus))
-    if cfg.out is not None:
-        _checked(parser, lambda: _writable(Path(cfg.out)))
-    resume = _checked(parser, lambda: load_checkpoint(args.resume)) if args.resume else None
-    result = _checked(parser, lambda: train_lm(cfg, resume=resume))
+    result = _checked(parser, lambda: train_lm(cfg, resume=args.resume, overwrite=args.overwrite))
     if int(os.environ.get("RANK", "0")) == 0:
         summary = {split: {k: v for k, v in r.items() if k != "loss_by_position"} for split, r in result.final.items()}
         print(json.dumps({"step": result.step, "tokens": result.tokens, "tokens_per_s": result.tokens_per_s,
@@ -342,8 +364,8 @@ def cmd_lm_eval(args, parser) -> int:
     model, cfg, _ = _checked(parser, lambda: load_lm(args.checkpoint, device))
     corpus = _checked(parser, lambda: corpus_info(args.corpus or cfg.corpus))
     ids = _checked(parser, lambda: corpus.load(args.split, args.data_root or cfg.data_root, args.tokens))
-    result = evaluate_lm(model, ids, batch_size=args.batch_size, seq_len=eval_seq_len(model, cfg.segments),
-                         unit=corpus.unit, progress=True)
+    result = _checked(parser, lambda: evaluate_lm(model, ids, batch_size=args.batch_size, unit=corpus.unit,
+                                                  seq_len=eval_seq_len(model, cfg.segments), progress=True))
     print(json.dumps({"corpus": corpus.name, "split": args.split, **{k: v for k, v in result.items()
                                                                     if k != "loss_by_position"}}))
     return 0

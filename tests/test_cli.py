@@ -10,7 +10,7 @@ import pytest
 
 from minirmt import cli
 from minirmt.data import downloads
-from minirmt.training import paper_experiment
+from minirmt.training import paper_experiment, run_folder
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
         "--n-heads", "2", "--num-mem-tokens", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
@@ -136,7 +136,7 @@ def test_a_read_only_output_folder_is_one_line(tmp_path, capsys, monkeypatch):
     folder.mkdir()
     folder.chmod(0o500)
     if os.access(folder, os.W_OK):  # root writes anywhere: let the folder say it is read-only
-        monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != folder)
+        monkeypatch.setattr(run_folder.os, "access", lambda path, mode: Path(path) != folder)
     assert "read-only" in _error(["train", "--task", "copy", "--out", str(folder), *TINY], capsys)
 
 
@@ -168,7 +168,7 @@ def test_resume_goes_on_for_more_steps(run_dir, tmp_path, capsys):
     assert cli.main(["train", "--resume", str(copy / "checkpoint.pt"), "--steps", "9", "--quiet"]) == 0
     metrics = json.loads((copy / "metrics.json").read_text())
     assert metrics["steps"] == 9 and [r["step"] for r in metrics["history"] if "loss" in r] == [6, 9]
-    assert "only training settings" in _error(["train", "--resume", str(copy / "checkpoint.pt"), "--d-model",
+    assert "d_model=16 (saved: 32)" in _error(["train", "--resume", str(copy / "checkpoint.pt"), "--d-model",
                                                "16"], capsys)
 
 

@@ -243,7 +243,7 @@ class UniformSegments:
 
     def __init__(self, base, low: int = 1):
         self.base, self.low = base, max(low, base.min_segments)
-        self.min_segments, self.vocab_size = base.min_segments, base.vocab_size
+        self.min_segments, self.vocab_size, self.segment_len = base.min_segments, base.vocab_size, base.segment_len
         self.chance_accuracy, self.name = base.chance_accuracy, base.name
 
     def sample(self, batch_size, num_segments, generator):

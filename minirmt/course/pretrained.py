@@ -1,7 +1,8 @@
 """Small trained models shipped with the package, so that a notebook's analysis need not wait for training.
 
 Each checkpoint is a recipe (recipes.py) run to its end: its task, model, overrides and seed are the table below,
-so `python -m minirmt.course.pretrained` makes every file again (`... pretrained needle-rmt-s0`: one).
+so `python -m minirmt.course.pretrained --overwrite` makes every shipped file again (`... pretrained --overwrite
+needle-rmt-s0`: one; without `--overwrite` a file already there is left alone, and the run refused).
 A checkpoint keeps the trained weights and the run's history and last evaluation; after training, `make` also
 reads each needle model far past its training length and records the accuracies.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from minirmt.training.checkpoints import load_checkpoint, save_checkpoint
 from minirmt.training.recipes import Recipe, recipe
+from minirmt.training.run_folder import claim
 from minirmt.training.task_loop import TrainResult, train
 
 from . import long_context
@@ -99,8 +101,11 @@ def result(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
-    """Train checkpoint `name` from its recipe and write it (to the package's assets unless `out`)."""
+def make(name: str, out: Path | None = None, progress: bool = True, overwrite: bool = False) -> dict:
+    """Train checkpoint `name` from its recipe and write it (to the package's assets unless `out`); a file already
+    there is replaced only with `overwrite` (refused before any training)."""
+    path = _target(name, out)
+    claim(path.parent, [path.name], overwrite)
     run = run_of(name)
     started = time.perf_counter()
     result = train(run.build_model(), run.task, run.train_config, progress=progress)
@@ -111,7 +116,6 @@ def make(name: str, out: Path | None = None, progress: bool = True) -> dict:
     if lengths:
         read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
         info["read"] = {str(length): accuracy for length, accuracy in read.items()}
-    path = (out / f"{name}.pt") if out is not None else checkpoint_path(name)
     save_checkpoint(path, model=result.model.state_dict(), info=info)
     return info
 
@@ -131,6 +135,11 @@ def report() -> str:
     return "\n".join(lines)
 
 
+def _target(name: str, out: Path | None) -> Path:
+    """Where `make` writes checkpoint `name`: into `out`, or the package's assets."""
+    return (Path(out) / f"{name}.pt") if out is not None else checkpoint_path(name)
+
+
 def _check(name: str) -> None:
     if name not in CHECKPOINTS:
         raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
@@ -141,15 +150,21 @@ def main(argv=None) -> int:
     p.add_argument("names", nargs="*", default=list(CHECKPOINTS), help=f"some of {tuple(CHECKPOINTS)} (all)")
     p.add_argument("--out", type=Path, default=None, help="write here instead of the package's assets")
     p.add_argument("--report", action="store_true", help="print the shipped checkpoints' table, train nothing")
+    p.add_argument("--overwrite", action="store_true", help="replace checkpoints already there (default: refuse)")
     args = p.parse_args(argv)
     if args.report:
         print(report())
         return 0
     unknown = [n for n in args.names if n not in CHECKPOINTS]
     if unknown:
-        p.error(f"unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}")
+        p.exit(2, f"{p.prog}: error: unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}\n")
+    try:  # every file is checked before any training
+        for path in [] if args.overwrite else [_target(name, args.out) for name in args.names]:
+            claim(path.parent, [path.name])
+    except ValueError as error:
+        p.exit(2, f"{p.prog}: error: {error}\n")
     for name in args.names:
-        info = make(name, args.out)
+        info = make(name, args.out, overwrite=args.overwrite)
         print(name, {key: value for key, value in info.items() if key not in ("history", "metrics")}, flush=True)
     return 0
 

@@ -401,6 +401,14 @@ def num_batches(
     return length // seq_len if drop_last else -(-length // seq_len)
 
 
+def check_stream(ids, name: str = "ids") -> None:
+    """`ids` must be a token stream: a 1-D integer tensor `(N,)`."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a 1-D integer tensor (N,), got {type(ids).__name__}")
+    if ids.dim() != 1 or ids.is_floating_point() or ids.dtype == torch.bool:
+        raise TypeError(f"{name} must be a 1-D integer tensor (N,), got {ids.dtype} of shape {tuple(ids.shape)}")
+
+
 def stream_rows(
     ids: torch.Tensor, batch_size: int, rank: int = 0, world_size: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -410,10 +418,7 @@ def stream_rows(
     [r L, (r + 1) L) and, as targets, the same shifted by one, so every token but the first and the < rows
     left over at the end is predicted exactly once. Rank k takes rows [k b, (k + 1) b).
     """
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"ids must be a 1-D integer tensor (N,), got {type(ids).__name__}")
-    if ids.dim() != 1 or ids.is_floating_point() or ids.dtype == torch.bool:
-        raise TypeError(f"ids must be a 1-D integer tensor (N,), got {ids.dtype} of shape {tuple(ids.shape)}")
+    check_stream(ids)
     num_batches(ids.numel(), batch_size, 1, world_size)  # checks batch_size and world_size
     if not isinstance(rank, int) or not 0 <= rank < world_size:
         raise ValueError(f"rank must be an int in [0, {world_size}) (world_size), got {rank!r}")

@@ -4,7 +4,8 @@ The data folder: `$MINIRMT_DATA` if set; else `data/` of the source checkout whe
 a per-user cache folder (`$XDG_CACHE_HOME/minirmt`, by default `~/.cache/minirmt`; `%LOCALAPPDATA%\\minirmt`
 on Windows). Never the installed package's own folder, which a shared course environment cannot write.
 
-    python -m minirmt download wikitext-2     # the official zip, sha256 checked, unpacked into the data folder
+    python -m minirmt download wikitext-2     # the official zip, sha256 checked, unpacked into the data folder;
+                                              # a broken download goes on from where it stopped
     python -m minirmt download --list         # what can be downloaded, and where it would go
 """
 
@@ -118,31 +119,27 @@ def sha256sum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch(urls: Iterable[str], path: Path, sha256: str, progress: bool = True) -> Path:
+def fetch(urls: Iterable[str], path: Path, sha256: str, progress: bool = True, attempts: int = 3) -> Path:
     """Download the first of `urls` that answers with a file whose sha256 is `sha256`, to `path`.
 
-    A URL that fails (no network, HTTP error, wrong checksum) is reported and the next one is tried; if all
-    fail, a `DownloadError` names each URL and why. `file://` URLs work too.
+    The bytes go to `path.part`; a transfer that breaks off keeps them, and the next attempt (up to `attempts`
+    per URL, or the next call) asks only for the rest (an HTTP Range request). A URL that fails (no network,
+    HTTP error, wrong checksum) is reported and the next one is tried; if all fail, a `DownloadError` names each
+    URL and why. `file://` URLs work too.
     """
-    from tqdm.auto import tqdm  # imported only once something is downloaded
-
     path = Path(path)
     part = path.with_name(path.name + ".part")
     failures = []
     for url in urls:
         print(f"downloading {url} -> {path}", file=sys.stderr)
-        try:
-            request = urllib.request.Request(url, headers={"User-Agent": "Mozilla/5.0 (minirmt)"})
-            with urllib.request.urlopen(request, timeout=60) as response, open(part, "wb") as out:
-                size = int(response.headers.get("Content-Length") or 0)
-                bar = tqdm(total=size or None, unit="B", unit_scale=True, desc=path.name, disable=not progress)
-                for chunk in iter(lambda: response.read(1 << 20), b""):
-                    out.write(chunk)
-                    bar.update(len(chunk))
-                bar.close()
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
-            failures.append(f"{url}: {getattr(err, 'reason', err)}")
-            part.unlink(missing_ok=True)
+        error = None
+        for _ in range(attempts):
+            before = part.stat().st_size if part.exists() else 0
+            error = _transfer(url, part, progress)
+            if error is None or (part.stat().st_size if part.exists() else 0) == before:
+                break  # done, or no byte more: another attempt would fail the same way
+        if error is not None:
+            failures.append(f"{url}: {error}")
             continue
         got = sha256sum(part)
         if got != sha256:
@@ -150,10 +147,43 @@ def fetch(urls: Iterable[str], path: Path, sha256: str, progress: bool = True) -
             part.unlink()
             continue
         return part.replace(path)
+    kept = f" The {part.stat().st_size:,} bytes received are kept in {part}: run again to resume." \
+        if part.exists() and part.stat().st_size else ""
     raise DownloadError(
-        f"could not download {path.name}: {'; '.join(failures)}. Fetch it by hand from one of those URLs "
+        f"could not download {path.name}: {'; '.join(failures)}.{kept} Fetch it by hand from one of those URLs "
         f"into {path.parent} and run again, or set {ENV_VAR} to a folder that holds the unpacked files"
     )
+
+
+def _transfer(url: str, part: Path, progress: bool) -> str | None:
+    """Append to `part` what `url` has beyond its bytes (all of it where the server ignores the range);
+    None when the whole file is there, else why not."""
+    from tqdm.auto import tqdm  # imported only once something is downloaded
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "Mozilla/5.0 (minirmt)", **({"Range": f"bytes={have}-"} if have else {})}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60) as response:
+            resumed = getattr(response, "status", None) == 206  # Partial Content: the rest, after our bytes
+            start = have if resumed else 0
+            size = int(response.headers.get("Content-Length") or 0)
+            with open(part, "ab" if resumed else "wb") as out:
+                bar = tqdm(total=start + size or None, initial=start, unit="B", unit_scale=True, desc=part.name,
+                           disable=not progress)
+                for chunk in iter(lambda: response.read(1 << 20), b""):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+                bar.close()
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # nothing after our bytes: the file is whole (the checksum will tell)
+            return None
+        return str(err.reason)
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+        return str(getattr(err, "reason", None) or err) or type(err).__name__
+    got = part.stat().st_size - start
+    if size and got < size:  # the connection closed early (urllib reads that as a plain end)
+        return f"the connection closed after {start + got:,} of {start + size:,} bytes"
+    return None
 
 
 def download(name: str, dest: str | Path | None = None, urls: Iterable[str] | None = None,
@@ -175,7 +205,12 @@ def download(name: str, dest: str | Path | None = None, urls: Iterable[str] | No
         return folder
     writable_folder(dest)
     zip_path = dest / spec.file
-    if not (zip_path.exists() and sha256sum(zip_path) == spec.sha256):
+    if zip_path.exists():  # placed by hand, or left by an earlier call: used only if it is the official file
+        found = sha256sum(zip_path)
+        if found != spec.sha256:
+            raise DownloadError(f"{zip_path} is not the official {spec.file}: its sha256 is {found}, expected "
+                                f"{spec.sha256}; delete it (or put the right file there) and run again")
+    else:
         fetch([base + spec.file for base in (urls or URLS)], zip_path, spec.sha256, progress)
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(dest)  # extractall drops absolute paths and `..` from member names

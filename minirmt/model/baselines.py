@@ -117,9 +117,9 @@ class RecurrentMemoryTransformerXL(RecurrentMemoryTransformer):
     """
 
     def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
         if cfg.memory_form != "decoder":
             raise ValueError("RecurrentMemoryTransformerXL is a decoder: its cache holds the tokens before each one")
-        super().__init__(cfg)
 
     def initial_state(self, batch_size: int) -> tuple:
         return super().initial_state(batch_size), None

@@ -3,7 +3,7 @@
 import dataclasses
 from dataclasses import MISSING, asdict, dataclass, replace
 
-from .validation import require, require_int
+from .validation import require, require_int, require_numbers
 
 MEMORY_FORMS = ("decoder", "encoder")
 MEMORY_MASKS = ("causal", "block")
@@ -59,6 +59,7 @@ class ModelConfig:
     rope_base: float = option(10_000.0, "base of the rotary position frequencies")
 
     def __post_init__(self):
+        require_numbers(self)
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "segment_len"):
             require_int("ModelConfig", name, getattr(self, name), minimum=1)
         require_int("ModelConfig", "num_mem_tokens", self.num_mem_tokens, minimum=0)

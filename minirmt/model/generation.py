@@ -6,18 +6,35 @@ segment is re-run for every new token. That is exactly how the models see text i
 
 import torch
 
+from .recurrence import SegmentRecurrence
+from .validation import check_tokens, require_int
+
 
 @torch.no_grad()
 def generate(model, prompt, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
              generator: torch.Generator | None = None) -> torch.Tensor:
-    """Extend `prompt (b, s0)` by `max_new_tokens` sampled tokens -> `(b, s0 + max_new_tokens)`.
+    """Extend `prompt (b, s0)` (a batch of prompts: one prompt `ids` is `ids[None]`) by `max_new_tokens` sampled
+    tokens -> `(b, s0 + max_new_tokens)`.
 
     temperature: > 0; lower is greedier.  top_k: sample among the k most likely tokens only.
     generator:   the random source (a `torch.Generator` on the prompt's device); never the global RNG.
     """
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    if top_k is not None and not 1 <= top_k <= model.cfg.vocab_size:
+    if not isinstance(model, SegmentRecurrence):
+        raise TypeError(f"model must be a minirmt model (build_model, RecurrentMemoryTransformer, ...), got "
+                        f"{type(model).__name__}")
+    if model.cfg.num_classes is not None:
+        raise ValueError("model is a classifier (the encoder form): it reads a class from its memory, not text")
+    if isinstance(prompt, torch.Tensor) and prompt.dim() == 1:
+        raise ValueError(f"prompt must be a batch of prompts (b, s0), got one of shape {tuple(prompt.shape)}: pass "
+                         f"prompt[None] for one prompt")
+    check_tokens(prompt, model.cfg.vocab_size, name="prompt")
+    require_int("generate", "max_new_tokens", max_new_tokens, minimum=0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
+    require_int("generate", "top_k", top_k, minimum=1, optional=True)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    if top_k is not None and top_k > model.cfg.vocab_size:
         raise ValueError(f"top_k must be in [1, {model.cfg.vocab_size}] (vocab_size), got {top_k}")
     was_training = model.training
     model.eval()

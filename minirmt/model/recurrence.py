@@ -49,6 +49,9 @@ class SegmentRecurrence(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
+        if not isinstance(cfg, ModelConfig):
+            raise TypeError(f"{type(self).__name__} takes a ModelConfig, got {type(cfg).__name__}; from a dict d: "
+                            f"ModelConfig(**d) or preset(name, **d)")
         self.cfg = cfg
         self.backbone = Backbone(cfg)
 

@@ -17,6 +17,7 @@ from .baselines import (
 )
 from .config import ModelConfig
 from .rmt import RecurrentMemoryTransformer
+from .validation import require_int
 
 MODELS = {
     "rmt": RecurrentMemoryTransformer,
@@ -41,6 +42,7 @@ def build_model(name: str, cfg: ModelConfig, seed: int | None = None) -> nn.Modu
     so the caller's global random state is left as it was.
     """
     cls = _lookup(name)
+    require_int("build_model", "seed", seed, minimum=0, optional=True)
     if seed is None:
         return cls(cfg)
     with torch.random.fork_rng(devices=[]):

@@ -1,5 +1,7 @@
 """Checks of what users pass to a model: a clear error that names the argument, never a deep IndexError."""
 
+import dataclasses
+
 import torch
 
 IGNORE_INDEX = -100  # targets at this value are not predicted (PyTorch's cross-entropy convention)
@@ -18,6 +20,20 @@ def require_int(owner: str, name: str, value, minimum: int, optional: bool = Fal
         raise TypeError(f"{owner}: {name} must be {kind} >= {minimum}, got {type(value).__name__} {value!r}")
     if value < minimum:
         raise ValueError(f"{owner}: {name}={value} must be >= {minimum}")
+
+
+def require_numbers(config) -> None:
+    """Every field of the dataclass `config` declared `float` (or `float | None`) must hold a number (or None):
+    a TypeError naming the field, before any comparison of it could fail with a message that does not."""
+    owner = type(config).__name__
+    for f in dataclasses.fields(config):
+        optional = f.type in (float | None, "float | None")
+        value = getattr(config, f.name)
+        if f.type not in (float, "float") and not optional or (optional and value is None):
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "a number or None" if optional else "a number"
+            raise TypeError(f"{owner}: {f.name} must be {kind}, got {type(value).__name__} {value!r}")
 
 
 def require(owner: str, name: str, value, ok: bool, expected: str) -> None:

@@ -3,6 +3,7 @@
     common.py          the settings every loop has, device and precision, AdamW with warm-up + cosine
     checkpoints.py     checkpoints written atomically, and the random state a resumed run continues
     progress.py        clocks, the progress display and a clean Ctrl-C
+    run_folder.py      a run folder's rule: never written over, a resumed run is the saved one, sweep rows keyed
     metrics.py         how answers are scored: accuracy and exact match, teacher-forced or written out
     task_loop.py       the loop for the synthetic tasks: evaluation, curricula, early stop, resume
     hint.py            the memory hint, a training aid that is not in the paper

@@ -46,6 +46,16 @@ def load_checkpoint(path: str | Path, map_location="cpu") -> dict:
                          f"truncated or another kind of file") from error
 
 
+def load_weights(model: torch.nn.Module, weights: dict) -> None:
+    """`model.load_state_dict(weights)`; weights of another model or size are a ValueError of one line."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as error:  # missing or unexpected keys, size mismatches: a list of every tensor
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise ValueError(f"the checkpoint's weights do not fit this {type(model).__name__} (another model or "
+                         f"size: {first.rstrip(':.')})") from error
+
+
 def random_state(device: torch.device) -> dict:
     """PyTorch's global random state (CPU, and the device's on CUDA): what dropout draws from."""
     device = torch.device(device)

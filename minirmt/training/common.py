@@ -11,9 +11,12 @@ from dataclasses import asdict, dataclass, fields
 import torch
 
 from minirmt.model.config import option
-from minirmt.model.validation import require, require_int
+from minirmt.model.validation import require, require_int, require_numbers
 
 DTYPES = ("auto", "bfloat16", "float32")
+# tokens one forward pass may read at once: its activations, logits and every segment's memory grow with them, so a
+# typo in a number of segments or a batch size ends in one line instead of filling the machine's memory
+MAX_BATCH_TOKENS = 2**20
 
 
 @dataclass
@@ -37,6 +40,7 @@ class LoopConfig:
 
     def __post_init__(self):
         owner = type(self).__name__
+        require_numbers(self)
         self.betas = tuple(self.betas)
         require_int(owner, "steps", self.steps, minimum=1, optional=True)
         for name in ("batch_size", "log_every"):
@@ -59,6 +63,15 @@ class LoopConfig:
         """The inverse of to_dict; keys this version does not know are ignored."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def check_batch_tokens(owner: str, b: int, g: int, n: int) -> None:
+    """A batch of `b` sequences of `g` segments of `n` tokens must fit the bound MAX_BATCH_TOKENS."""
+    if b * g * n > MAX_BATCH_TOKENS:
+        raise ValueError(f"{owner}: {b} sequences x {g:,} segments x {n} tokens = {b * g * n:,} tokens in one batch, "
+                         f"above the bound of {MAX_BATCH_TOKENS:,} (2^20) that one forward pass holds at once "
+                         f"(its activations and the memory of every segment grow with it); use fewer segments or "
+                         f"a smaller batch (one sequence: up to {MAX_BATCH_TOKENS // n:,} segments)")
 
 
 # ---------------------------------------------------------------- device, threads and precision

@@ -18,6 +18,7 @@ process takes its own rows of the stream, gradients and metrics are averaged, ra
 
 import json
 import math
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from minirmt import viz
-from minirmt.data.corpora import UNITS, corpus_info, num_batches, stream_batches
+from minirmt.data.corpora import UNITS, check_stream, corpus_info, num_batches, stream_batches, stream_rows
 from minirmt.model.config import PRESETS, ModelConfig, option, preset
 from minirmt.model.recurrence import map_state
 from minirmt.model.registry import MODELS, build_model
@@ -44,12 +45,14 @@ from .accel import (
     init_distributed,
     peak_flops,
 )
-from .checkpoints import load_checkpoint, random_state, save_checkpoint, seeded_global_rng
-from .common import LoopConfig, autocast, autocast_dtype, lr_at, make_optimizer, set_lr
+from .checkpoints import load_checkpoint, load_weights, random_state, save_checkpoint, seeded_global_rng
+from .common import LoopConfig, autocast, autocast_dtype, check_batch_tokens, lr_at, make_optimizer, set_lr
 from .perplexity import eval_seq_len, evaluate_lm
 from .progress import BudgetClock, stop_on_interrupt
+from .run_folder import check_agrees, check_more_steps, check_same_model, claim, same_folder
 
 WARM_STEPS = 2  # the first steps of a run compile the model (no state, then a carried state): off the clock
+FILES = ("checkpoint.pt", "metrics.json", "curves.png", "by_position.png")  # what a run writes into `out`
 
 
 @dataclass
@@ -88,6 +91,10 @@ class LMConfig(LoopConfig):
     betas: tuple[float, float] = option((0.9, 0.95), "AdamW's betas")
     eval_every: int = option(0, "validate every this many steps (0: only at the end)")
 
+    # the settings a resumed run must keep: its stream (rows and their positions) and its model
+    RUN_FIELDS = ("corpus", "train_split", "train_tokens", "vocab_size", "unit", "model", "segments", "batch_size",
+                  "accumulation")
+
     def __post_init__(self):
         super().__post_init__()
         for name in ("segments", "accumulation"):
@@ -105,6 +112,9 @@ class LMConfig(LoopConfig):
             raise ValueError(f"LMConfig: accumulation={self.accumulation} must divide batch_size={self.batch_size}")
         if self.cuda_graphs and not self.compile:
             raise ValueError("LMConfig: cuda_graphs=True needs compile=True")
+        if not isinstance(self.model_args, dict):
+            raise TypeError(f"LMConfig: model_args must be a dict of ModelConfig fields, got "
+                            f"{type(self.model_args).__name__} {self.model_args!r}")
         allowed = {f.name for f in fields(ModelConfig)} - {"vocab_size"}  # the vocabulary is the corpus's
         unknown = sorted(set(self.model_args) - allowed)
         if unknown:
@@ -204,20 +214,27 @@ def _batches(ids, batch_size, seq_len, rank, world_size, epoch, start):
 
 def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids: torch.Tensor | None = None,
              test_ids: torch.Tensor | None = None, model: torch.nn.Module | None = None, resume=None,
-             callback=None, log=print) -> LMResult:
+             callback=None, log=print, overwrite: bool = False) -> LMResult:
     """Train a language model on a contiguous stream (see the module docstring) and evaluate it.
 
     train_ids, valid_ids, test_ids   token ids `(N,)`; by default loaded from `cfg.corpus`
     model     a model to train (default: `cfg.model` built from `model_config(cfg, v)` with seed `cfg.seed`);
               an RMT's initial memory is frozen in it (`freeze_initial_memory`)
     resume    a checkpoint (path or loaded dict) written by a run of the same config: model, optimizer,
-              step, stream position, carried state (one process), random state, history
+              step, stream position, carried state (one process), random state, history; its stream and model
+              settings (LMConfig.RUN_FIELDS, the ModelConfig) must be the config's, and steps must be left
     callback  `callback(step, history)` after every step; returning True ends the run early (then evaluated)
     log       where progress lines go (rank 0 only); None for silence
+    overwrite replace a run already in `cfg.out` (run_folder.claim); a resumed run goes on in its own folder
 
     Under torchrun every process calls this; rank 0 writes `cfg.out`: metrics.json, curves.png,
     by_position.png and checkpoint.pt (at evaluations, every save_every steps, at the end and on Ctrl-C).
     """
+    if not isinstance(cfg, LMConfig):
+        raise TypeError(f"cfg must be an LMConfig, got {type(cfg).__name__} (a dict d: LMConfig.from_dict(d))")
+    if cfg.out is not None and int(os.environ.get("RANK", "0")) == 0 and not _continues_in(cfg.out, resume):
+        hint = f"--resume {Path(cfg.out) / FILES[0]}" if resume is None else None
+        claim(cfg.out, FILES, overwrite, resume_hint=hint)
     rank, world_size, device, started = init_distributed(cfg.device)
     log = log if (log is not None and rank == 0) else (lambda *a, **k: None)
     try:
@@ -231,6 +248,15 @@ def train_lm(cfg: LMConfig, *, train_ids: torch.Tensor | None = None, valid_ids:
     finally:
         if started:
             dist.destroy_process_group()
+
+
+def _continues_in(out, resume) -> bool:
+    """Does the resumed run go on in the folder it was saved in (a path's folder, or a dict's saved `out`)?"""
+    if resume is None:
+        return False
+    saved = Path(resume).parent if isinstance(resume, (str, Path)) else resume.get("meta", {}).get(
+        "lm_config", {}).get("out")
+    return saved is not None and same_folder(saved, out)
 
 
 class _Position:
@@ -251,6 +277,13 @@ class _LMSession:
             raise ValueError(f"model vocab_size={model.cfg.vocab_size}, but the corpus has {vocab_size} token ids")
         check_tokens(self.train_ids.view(1, -1), vocab_size, name="the training stream")  # once, not every step
         self.seq_len = cfg.segments * model.cfg.segment_len
+        check_batch_tokens("LMConfig", cfg.batch_size // cfg.accumulation, cfg.segments, model.cfg.segment_len)
+        for split, ids in self.evals.items():  # an evaluation that cannot run fails now, not after the training
+            try:
+                stream_rows(ids, cfg.eval_batch_size or cfg.batch_size, rank, world_size)
+            except ValueError as error:
+                raise ValueError(f"the {split} split: {error}; give more --eval-tokens or a smaller "
+                                 f"--eval-batch-size") from error
         if num_batches(self.train_ids.numel(), cfg.batch_size, self.seq_len, world_size, drop_last=True) < 1:
             raise ValueError(f"the training stream has {self.train_ids.numel():,} tokens, fewer than one batch of "
                              f"{world_size} x {cfg.batch_size} rows x {self.seq_len} tokens (+1)")
@@ -274,11 +307,22 @@ class _LMSession:
         self.out = Path(cfg.out) if cfg.out is not None and rank == 0 else None
 
     def restore(self, ckpt: dict) -> None:
-        run = self.result
-        run.model.load_state_dict(ckpt["model"])
+        """Continue from a checkpoint of the same stream and model, with steps (or time) left to do."""
+        run, cfg = self.result, self.cfg
+        meta = lm_meta(ckpt, "resume")
+        check_agrees("resume", {k: meta["lm_config"].get(k) for k in LMConfig.RUN_FIELDS},
+                     {k: getattr(cfg, k) for k in LMConfig.RUN_FIELDS})
+        check_agrees("resume", {"world_size": meta.get("world_size", 1)}, {"world_size": self.world_size})
+        check_same_model(meta["model_config"], run.model)
+        check_more_steps(ckpt["step"], cfg.steps)
+        spent = ckpt["position"]["budget_seconds"]
+        if cfg.time_budget is not None and spent >= cfg.time_budget:
+            raise ValueError(f"the run has spent {spent:.0f} s, and time_budget={cfg.time_budget:g}: nothing to "
+                             f"continue; give a larger --time-budget to train it further")
+        load_weights(run.model, ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         run.step, run.tokens, run.seconds, run.history = ckpt["step"], ckpt["tokens"], ckpt["seconds"], ckpt["history"]
-        self.pos.__dict__.update(ckpt["position"])
+        self.pos.__dict__.update({**ckpt["position"], "total": self.pos.total})  # the schedule: this config's
         if ckpt.get("states") is not None and self.world_size == 1:
             self.states = [_detach(map_state(lambda x: x.to(self.device), s)) for s in ckpt["states"]]
         self.random = ckpt["random"]
@@ -423,12 +467,14 @@ def run_streams(cfg: LMConfig, device, train_ids, valid_ids, test_ids):
         if corpus is None:
             raise ValueError("LMConfig.corpus is None: pass the training ids to train_lm")
         train_ids = corpus.load(cfg.train_split, cfg.data_root, cfg.train_tokens)
+    check_stream(train_ids, "train_ids")
     evals = {}
     for split, ids in (("valid", valid_ids), ("test", test_ids)):
         name = getattr(cfg, f"{split}_split")
         if ids is None and name is not None and corpus is not None:
             ids = corpus.load(name, cfg.data_root, cfg.eval_tokens)
         if ids is not None:
+            check_stream(ids, f"{split}_ids")
             evals[split] = ids[: cfg.eval_tokens].to(device)
     return train_ids, evals, vocab_size, unit
 
@@ -452,12 +498,19 @@ def write_metrics(run: LMResult, out: str | Path) -> Path:
     return path
 
 
+def lm_meta(state: dict, where) -> dict:
+    """The run's record in a language-model checkpoint (LMConfig, ModelConfig, ...); a task's is a ValueError."""
+    meta = state.get("meta", {})
+    if "lm_config" not in meta:
+        raise ValueError(f"{where}: not a language-model checkpoint (no LMConfig in it; `eval` and `train --resume` "
+                         f"read task checkpoints)")
+    return meta
+
+
 def load_lm(path, device="cpu") -> tuple:
     """Rebuild `(model, LMConfig, checkpoint)` from a checkpoint written by `train_lm` (its `out`)."""
     state = load_checkpoint(path)
-    meta = state.get("meta", {})
-    if "lm_config" not in meta:
-        raise ValueError(f"{path}: not a language-model checkpoint (no LMConfig in it; `eval` reads task checkpoints)")
+    meta = lm_meta(state, path)
     model = build_model(meta["model"], ModelConfig(**meta["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), LMConfig.from_dict(meta["lm_config"]), state

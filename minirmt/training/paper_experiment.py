@@ -4,11 +4,12 @@ memory = one segment, as in the paper) and a model without memory, over several 
 
     run_paper("runs/paper", seeds=(0, 1, 2))      # -> rows; writes rows.jsonl, results.json, results.md, figure
 
-Each finished run is appended to `rows.jsonl` at once, keyed by its task, g, model, seed and settings, and a run
-already there is not run again: a long sweep that stops can be started again and goes on, and a sweep with other
-settings runs anew. Each run is scored on 4,096 held-out sequences three ways: teacher-forced, written out as
-the authors scored it (each answer fed back inside its segment) and written out in full (fed back everywhere).
-The authors' own runs (paper_reference.py) are set beside ours.
+Each finished run is appended to `rows.jsonl` at once, keyed by every setting it ran with (`run_key`), and a run
+already there is not run again: a long sweep that stops can be started again and goes on, while a sweep with other
+settings runs its own rows. The results are made from the rows of the plan asked for. Each run is scored on 4,096
+held-out sequences three ways: teacher-forced, written out as the authors scored it (each answer fed back inside
+its segment) and written out in full (fed back everywhere). The authors' own runs (paper_reference.py) are set
+beside ours.
 """
 
 import json
@@ -28,6 +29,7 @@ from minirmt.data.tasks import PAPER_SEGMENTS
 from . import paper_reference
 from .metrics import accuracy_and_exact_match, free_running_predictions, prediction_counts
 from .recipes import recipe
+from .run_folder import settings_key
 from .task_loop import eval_batches, evaluate, train
 
 MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memory baseline
@@ -46,15 +48,27 @@ def paper_plan(seeds=(0, 1, 2), tasks=tuple(PAPER_SEGMENTS), models=MODELS, segm
             for model in models if g > 1 or model == "segment"]
 
 
+def spec_recipe(spec: dict):
+    """The recipe of one run of the plan."""
+    return recipe(spec["task"], spec["model"], layout="paper", segments=spec["g"], seed=spec["seed"],
+                  **spec["settings"])
+
+
+def run_key(spec: dict, r=None) -> str:
+    """The key of a run: its task, g, model and every setting of its model and training (seed, steps, batch size,
+    learning rate, device, ...), so that a row is reused only for the very run it came from."""
+    r = r or spec_recipe(spec)
+    return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), r.train_config.to_dict())
+
+
 def run_one(spec: dict, threads: int = 1) -> dict:
     """Train one run of the plan; its result row (the final evaluation, three ways, on FINAL_SEQUENCES)."""
     torch.set_num_threads(threads)
-    r = recipe(spec["task"], spec["model"], layout="paper", segments=spec["g"], seed=spec["seed"],
-               **spec["settings"])
+    r = spec_recipe(spec)
     result = train(r.build_model(), r.task, r.train_config, progress=False)
     scores = final_scores(result.model, r.task, spec["g"], r.train_config)
     config = r.train_config
-    return {"task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
+    return {"key": run_key(spec, r), "task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
             "settings": spec["settings"], "segment_len": r.task.segment_len, "memory": r.model_config.num_mem_tokens,
             "d_model": r.model_config.d_model, "n_layers": r.model_config.n_layers, "steps": result.step,
             "batch_size": config.batch_size, "sequences": result.step * config.batch_size,
@@ -76,12 +90,13 @@ def final_scores(model, task, g: int, config) -> dict:
 
 
 def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
-    """Every run of `paper_plan(**plan)` not yet in `out/rows.jsonl`, `jobs` at a time (separate processes);
-    then results.json, results.md and accuracy.png under `out` from every row there. Returns the rows."""
+    """Every run of `paper_plan(**plan)` not yet in `out/rows.jsonl` (`run_key`), `jobs` at a time (separate
+    processes); then results.json, results.md and accuracy.png under `out` from the plan's rows. Returns them."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    done = {_key(r) for r in read_rows(out)}
-    todo = [spec for spec in paper_plan(**plan) if _key(spec) not in done]
+    keys = {run_key(spec): spec for spec in paper_plan(**plan)}
+    done = {r.get("key") for r in read_rows(out)}
+    todo = [spec for key, spec in keys.items() if key not in done]
     started = time.perf_counter()
     with open(out / "rows.jsonl", "a") as rows_file:
         for row in _map(run_one, todo, jobs):
@@ -90,7 +105,7 @@ def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
             log(f"{row['task']:8s} g={row['g']} {row['model']:8s} seed {row['seed']}: accuracy {row['accuracy']:.3f}, "
                 f"written out {row['free_accuracy']:.3f}, as the authors scored {row['authors_accuracy']:.3f} "
                 f"({row['steps']} steps, {row['train_seconds']:.0f} s)")
-    rows = read_rows(out)
+    rows = [r for r in read_rows(out) if r.get("key") in keys]
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
             "gpu": torch.cuda.get_device_name() if any(r["device"] == "cuda" for r in rows) else None}
@@ -105,11 +120,6 @@ def _map(fn, specs, jobs):
     threads = max(1, (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1) // jobs)
     with get_context("spawn").Pool(jobs) as pool:
         yield from pool.imap_unordered(partial(fn, threads=threads), specs)
-
-
-def _key(row: dict) -> tuple:
-    """What makes two runs the same: the cell, the seed and every setting laid over the recipe."""
-    return row["task"], row["g"], row["model"], row["seed"], json.dumps(row.get("settings", {}), sort_keys=True)
 
 
 def read_rows(out) -> list[dict]:
@@ -153,13 +163,17 @@ def markdown_table(rows: list[dict], info: dict) -> str:
     scored) beside the authors' range, and the training sequences of each side."""
     ours, strict = summarize(rows), summarize(rows, "free_accuracy")
     sizes = sorted({f"d {r['d_model']}, {r['n_layers']} layers" for r in rows})
+    batches = "/".join(map(str, sorted({r["batch_size"] for r in rows})))
+    low, high = min(r["steps"] for r in rows), max(r["steps"] for r in rows)
+    steps = f"{low}" if low == high else f"{low}-{high}"
     lines = ["# The paper's algorithmic tasks on the paper's layouts: answer accuracy against the number of segments",
              "", f"Each cell: ours, the mean over seeds (lowest-highest), scored as the authors scored (answers "
              f"written out, each fed back inside its segment), then in brackets written out in full (fed back across "
              f"segments too); under it the authors' range over their seeds (their CSV), and the sequences each side "
-             f"trained on (ours: the median run; a run stops once it answers everything right). Memory = cache = one "
-             f"segment; models {', '.join(sizes)}; {len({r['seed'] for r in rows})} seeds. Measured on "
-             f"{info.get('gpu') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
+             f"trained on (ours: the median run; {steps} steps of {batches} sequences per run, a run stopping once it "
+             f"answers everything right). "
+             f"Memory = cache = one segment; models {', '.join(sizes)}; {len({r['seed'] for r in rows})} seeds. "
+             f"Measured on {info.get('gpu') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
              f"{info.get('torch', '?')}.", ""]
     for task, models in ours.items():
         gs = sorted({g for by_g in models.values() for g in by_g})

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from minirmt.data.corpora import num_batches, score, stream_batches
+from minirmt.data.corpora import check_stream, num_batches, score, stream_batches
 
 from .accel import all_reduce
-from .common import autocast
+from .common import autocast, check_batch_tokens
 from .progress import progress_bar
 
 
@@ -32,11 +32,11 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     "loss_by_position": mean loss at each position 0..n-1 inside a segment (memory should help most at the
     first positions, RMT paper, Sec. 4)}.
     """
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 1:
-        raise ValueError(f"ids must be a 1-D tensor of token ids (N,), got {getattr(ids, 'shape', type(ids))}")
+    check_stream(ids)
     seq_len = seq_len or model.cfg.segment_len
     device = next(model.parameters()).device
     seg = model.segment_len(seq_len)
+    check_batch_tokens("evaluate_lm", batch_size, -(-seq_len // seg), seg)
     sums = torch.zeros(seg, dtype=torch.float64, device=device)  # (n,) summed loss per position
     counts = torch.zeros(seg, dtype=torch.float64, device=device)
     was_training, state = model.training, None

@@ -115,7 +115,8 @@ def progress_bar(total: int | None, initial: int = 0, desc: str = "", enabled: b
         return NoBar()
     in_notebook = "ipykernel" in sys.modules
     if in_notebook or sys.stderr.isatty():
-        return tqdm(total=total, initial=initial, desc=desc, unit=unit.rstrip("s"), dynamic_ncols=True)
+        one = unit[:-2] if unit.endswith("ches") else unit.removesuffix("s")  # "steps" -> "step/s", "batch/s"
+        return tqdm(total=total, initial=initial, desc=desc, unit=one, dynamic_ncols=True)
     return LineBar(total, initial, desc, unit)
 
 

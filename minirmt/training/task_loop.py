@@ -10,6 +10,7 @@ same dropout stream. The model's initial weights are the caller's: `build_model(
 
 import dataclasses
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -18,12 +19,25 @@ from torch import nn
 from minirmt.model.config import option
 from minirmt.model.validation import require, require_int
 
-from .checkpoints import load_checkpoint, random_state, save_checkpoint, seeded_global_rng
-from .common import LoopConfig, autocast, autocast_dtype, clip_and_step, lr_at, make_optimizer, resolve_device, set_lr
+from .checkpoints import load_checkpoint, load_weights, random_state, save_checkpoint, seeded_global_rng
+from .common import (
+    LoopConfig,
+    autocast,
+    autocast_dtype,
+    check_batch_tokens,
+    clip_and_step,
+    lr_at,
+    make_optimizer,
+    resolve_device,
+    set_lr,
+)
 from .hint import MemoryHint
 from .metrics import accuracy_and_exact_match, answer_counts, free_running_predictions, prediction_counts, supervise
 from .progress import Stopwatch, progress_bar, stop_on_interrupt
+from .run_folder import check_agrees, check_more_steps, check_same_model
 
+TASK_API = ("sample", "min_segments", "segment_len")  # what the loop reads of a task
+RUN_META = ("task", "layout", "task_sizes", "segment_len", "segments", "model")  # a run's task and model (meta)
 CURRICULA = {  # TrainConfig.curriculum: the stages before the target
     "none": "no curriculum: train on the target from the first step",
     "segments": "from the task's fewest segments, one more segment per stage",
@@ -93,33 +107,50 @@ class TrainResult:
 # ---------------------------------------------------------------- evaluation
 
 
-def eval_batches(task, num_segments: int, batch_size: int, count: int, seed: int, device="cpu") -> list:
-    """`count` held-out batches `(tokens (b, s), targets (b, s))` of `task`, the same for a given seed."""
+def held_out(task, num_segments: int, batch_size: int, count: int, seed: int, device="cpu") -> Iterator:
+    """`count` held-out batches `(tokens (b, s), targets (b, s))` of `task`, the same for a given seed, drawn one
+    at a time: one batch in memory however many are read. A batch must fit MAX_BATCH_TOKENS (checked here)."""
+    check_batch_tokens("evaluation", batch_size, num_segments, task.segment_len)
     generator = torch.Generator().manual_seed(seed)
-    batches = [task.sample(batch_size, num_segments, generator) for _ in range(count)]
-    return [(x.to(device), y.to(device)) for x, y in batches]
+    batches = (task.sample(batch_size, num_segments, generator) for _ in range(count))
+    return ((x.to(device), y.to(device)) for x, y in batches)
+
+
+def eval_batches(task, num_segments: int, batch_size: int, count: int, seed: int, device="cpu") -> list:
+    """The batches of `held_out`, drawn at once, to be read again and again."""
+    return list(held_out(task, num_segments, batch_size, count, seed, device))
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, batches: list, dtype: torch.dtype | None = None,
-             free_running: bool = False) -> dict:
+def evaluate(model: torch.nn.Module, batches: Iterable, dtype: torch.dtype | None = None,
+             free_running: bool = False, progress: bool = False, total: int | None = None) -> dict:
     """Loss, per-token accuracy on the answers and exact match (metrics.py) over `batches` of
     `(tokens (b, s), targets (b, s) or labels (b,))`, with teacher forcing: every answer is predicted from the
     true tokens. With `free_running`, also "eval_free_accuracy" and "eval_free_exact_match": the answers as the
-    model writes them out, each fed back (`metrics.free_running_predictions`; next-token tasks)."""
+    model writes them out, each fed back (`metrics.free_running_predictions`; next-token tasks). `batches` is
+    read once (a list, or `held_out`'s batches drawn one at a time); `progress` shows a bar of `total` batches."""
     was_training = model.training
     model.eval()
-    loss, counts = 0.0, 0
-    for tokens, targets in batches:
+    loss, counts, free = 0.0, 0, 0
+    bar = progress_bar(total, desc="evaluating", enabled=progress, unit="batches")
+    for i, batch in enumerate(batches):
+        if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
+            raise TypeError(f"batches must hold (tokens, targets) pairs, got {type(batch).__name__} at index {i}")
+        tokens, targets = batch
         with autocast(tokens.device, dtype):
             out = model(tokens, **supervise(targets))
         batch_counts = answer_counts(out.logits, targets)
         loss, counts = loss + out.loss * batch_counts[1], counts + batch_counts
+        if free_running and targets.dim() == 2:
+            free = free + prediction_counts(free_running_predictions(model, tokens, targets), targets)
+        bar.update(1)
+    bar.close()
+    if not torch.is_tensor(counts):
+        raise ValueError("batches is empty: nothing to evaluate")
     accuracy, exact = accuracy_and_exact_match(counts)
     metrics = {"eval_loss": float(loss) / max(float(counts[1]), 1.0), "eval_accuracy": accuracy,
                "eval_exact_match": exact}
-    if free_running and batches[0][1].dim() == 2:
-        free = sum(prediction_counts(free_running_predictions(model, x, y), y) for x, y in batches)
+    if torch.is_tensor(free):
         metrics["eval_free_accuracy"], metrics["eval_free_exact_match"] = accuracy_and_exact_match(free)
     model.train(was_training)
     return metrics
@@ -181,10 +212,19 @@ def train(model: torch.nn.Module, task, config: TrainConfig | None = None, *, st
     progress    show a progress bar (the notebook widget in Jupyter, whole lines in a log file)
     meta        extra entries for the checkpoint (e.g. the model's and the task's names), kept on resume
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. build_model('rmt', cfg)), got {type(model).__name__}")
+    if config is not None and not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__} (a dict d: TrainConfig(**d))")
+    missing = [name for name in TASK_API if not hasattr(task, name)]
+    if missing:
+        raise TypeError(f"task must be a task (e.g. make_task('copy', 8)), got {type(task).__name__}, which has no "
+                        f"{', '.join(missing)}")
     cfg = config or TrainConfig()
     target = cfg.segments if cfg.segments is not None else task.min_segments
     if target < task.min_segments:
         raise ValueError(f"TrainConfig.segments={target}, but the task needs at least {task.min_segments}")
+    check_batch_tokens("TrainConfig", cfg.batch_size, target, task.segment_len)
     if stages is None:
         stages = curriculum_stages(task, target, cfg.curriculum)
     session = _Session(model, [*stages, (task, target)], cfg, checkpoint, meta)
@@ -211,9 +251,10 @@ class _Session:
         self.meta, self.random, self.eval_sets = dict(meta or {}), None, {}
 
     def restore(self, state: dict) -> None:
-        """Continue from a checkpoint written by `save`."""
+        """Continue from a checkpoint written by `save`: the same model and task, with steps left to do."""
         run = self.result
-        self.model.load_state_dict(state["model"])
+        self.check_resumable(state)
+        load_weights(self.model, state["model"])
         if self.hint is not None:
             self.hint.load_state_dict(state["hint"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -222,9 +263,31 @@ class _Session:
         run.step, run.stage, run.seconds, run.cpu_seconds = state["step"], state["stage"], state["seconds"], \
             state["cpu_seconds"]
         run.segments, run.history = self.stages[run.stage][1], list(state["history"])
-        evals = [r for r in run.history if "eval_accuracy" in r and r["stage"] == len(self.stages) - 1]
-        run.metrics = evals[-1] if evals else {}
+        run.metrics = self.last_target_evaluation(run.history)
         self.meta = {**state.get("meta", {}), **self.meta}
+
+    def check_resumable(self, state: dict) -> None:
+        """Refuse, in one line, a checkpoint of another model or task, or a run with nothing left to do."""
+        if hasattr(self.model, "cfg") and state.get("model_config") is not None:
+            check_same_model(state["model_config"], self.model)
+        saved = state.get("meta", {})
+        check_agrees("resume", saved, {k: v for k, v in self.meta.items() if k in RUN_META and k in saved})
+        check_more_steps(state["step"], self.cfg.steps)
+        if (state.get("hint") is not None) != (self.hint is not None):
+            was = "with" if state.get("hint") is not None else "without"
+            raise ValueError(f"the saved run was trained {was} the memory hint; resume it {was} it")
+        if state["stage"] >= len(self.stages):
+            raise ValueError(f"the saved run is at stage {state['stage']} of its curriculum, but this curriculum has "
+                             f"{len(self.stages)} stages; resume it with the curriculum it was trained with")
+        reached = self.last_target_evaluation(state["history"]).get("eval_accuracy")
+        if self.cfg.stop_accuracy is not None and reached is not None and reached >= self.cfg.stop_accuracy:
+            raise ValueError(f"the run is finished: its accuracy {reached:.3f} reached stop_accuracy="
+                             f"{self.cfg.stop_accuracy}; give a higher --stop-accuracy (or none) to train it further")
+
+    def last_target_evaluation(self, history: list) -> dict:
+        """The last evaluation record on the target (the last stage) in `history`; {} if none."""
+        evals = [r for r in history if "eval_accuracy" in r and r["stage"] == len(self.stages) - 1]
+        return evals[-1] if evals else {}
 
     def save(self) -> None:
         if self.checkpoint is None:
