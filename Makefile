@@ -4,7 +4,8 @@
 #   make test       unit tests, every notebook and learner copy (nbval, CPU "ci" mode), the browser e2e test
 #   make notebooks  re-run every notebook in lab mode (the committed outputs), regenerate the learner copies
 #   make notebooks-current  list the notebooks whose outputs came from another version of the library
-#   make e2e        the notebooks in JupyterLab in headless Chromium, as a learner clicks (tests/e2e)
+#   make e2e        the notebooks in JupyterLab, and the course website, in headless Chromium (tests/e2e)
+#   make docs       the course website in build/site, from the committed notebooks (DOCS_REF=, HUB=: see below)
 #   make lint       ruff check
 #   make lab        JupyterLab on notebooks/
 #   make demo       a short demo run, written to runs/demo
@@ -35,7 +36,7 @@ DEV_STAMP := $(VENV)/.minirmt-dev-installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 EXERCISES := $(wildcard notebooks/exercises/*.ipynb)
 
-.PHONY: help venv test test-unit test-notebooks notebooks notebooks-current e2e lint lab demo clean distclean
+.PHONY: help venv test test-unit test-notebooks notebooks notebooks-current e2e docs lint lab demo clean distclean
 
 help:
 	@sed -n 's/^#   make/  make/p' Makefile
@@ -93,11 +94,24 @@ notebooks-current: $(DEV_STAMP)
 # Without them the test skips, saying why; under CI (CI=true) it fails instead.
 E2E_STAMP := $(VENV)/.minirmt-e2e-installed
 $(E2E_STAMP): $(DEV_STAMP)
-	$(PY) -m pip install -e ".[dev,e2e]"
+	$(PY) -m pip install -e ".[dev,e2e,docs]"
 	touch $@
 
 e2e: $(E2E_STAMP)
 	$(PY) -m pytest tests/e2e
+
+# The course website (notebooks/site/build.py): the lessons as committed (nothing is executed), the API, the
+# results. DOCS_REF: the git reference its launch links open (main; the tag, for a release's site); HUB: the
+# address of a JupyterHub for the nbgitpuller links (without it, the site asks the reader for theirs).
+DOCS_REF ?= main
+HUB ?=
+DOCS_STAMP := $(VENV)/.minirmt-docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -e ".[docs]"
+	touch $@
+
+docs: $(DOCS_STAMP)
+	$(PY) notebooks/site/build.py --out build/site --ref $(DOCS_REF) $(if $(HUB),--hub $(HUB))
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -244,8 +244,9 @@ def build(out: Path, ref: str = "main", hub: str | None = None) -> Path:
     stage = out.with_name(out.name + "-src")
     stage_site(stage, ref, hub)
     shutil.rmtree(out, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(stage / ".doctrees"),
-                    str(stage), str(out)], check=True)
+    # -W: a warning (a broken reference, a page left out) fails the build
+    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going",
+                    "-d", str(stage / ".doctrees"), str(stage), str(out)], check=True)
     return out
 
 
