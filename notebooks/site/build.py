@@ -81,7 +81,7 @@ def lesson_page(notebook, name: str, ref: str, hub: str | None):
         elif cell.cell_type == "code" and exercises.COLAB in cell.source:
             continue
         elif exercises.ANSWER_TAG in tags:
-            cell.source = f"::::{{admonition}} The answer key\n:class: dropdown\n\n{cell.source}\n::::"
+            cell.source = f"::::{{dropdown}} The answer key\n\n{cell.source}\n::::"
         elif cell.cell_type == "code" and exercises.BEGIN in cell.source:
             cell.source = "\n".join(line for line in cell.source.split("\n")
                                     if line.strip() not in (exercises.BEGIN, exercises.END))

@@ -13,7 +13,7 @@ author = "The minirmt authors"
 copyright = "the minirmt authors; code MIT, text and notebooks CC BY 4.0"
 version = release = site["version"]
 
-extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]
+extensions = ["myst_nb", "sphinx_design", "sphinx.ext.autodoc", "sphinx.ext.viewcode"]
 exclude_patterns = ["_extra", "site.json"]
 
 # the notebooks as committed (executed in lab mode); `{.*}`-style roles and `:::` boxes in the Markdown

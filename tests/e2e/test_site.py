@@ -2,8 +2,9 @@
 `make docs` does), served over HTTP on localhost and opened in headless Chromium.
 
 - every lesson page loads with all its figures (one <img> per PNG output of the committed notebook, each decoded),
-  its solutions folded away, its launch bar opening the learner copy (Colab, Binder, a download that is the
-  learner copy, and a JupyterHub button that asks for the hub and goes to an nbgitpuller link);
+  its solutions and its answer key folded away, its launch bar opening the learner copy (Colab, Binder, a
+  download that is the learner copy, and a JupyterHub button that asks for the hub and goes to an nbgitpuller
+  link);
 - the API pages show the library's classes; the home page lists every lesson;
 - every link, image, script and stylesheet inside the site resolves (the whole site is crawled), anchors included.
 
@@ -102,10 +103,12 @@ def test_lesson_page_shows_its_figures_and_launches_the_learner_copy(site, local
     assert download == (ROOT / "notebooks" / "exercises" / path.name).read_text()  # the learner copy, as committed
     assert exercises.BEGIN not in download
 
-    solutions = sum(exercises.BEGIN in c.source for c in nbformat.read(path, as_version=4).cells)
-    folded = page.locator("details.hide.above-input")
-    assert folded.count() == solutions and not any(folded.nth(k).get_attribute("open") is not None
-                                                   for k in range(solutions))
+    cells = nbformat.read(path, as_version=4).cells
+    for selector, count in (("details.hide.above-input", sum(exercises.BEGIN in c.source for c in cells)),
+                            ("details.sd-dropdown", sum(exercises.ANSWER_TAG in c.metadata.get("tags", [])
+                                                        for c in cells))):
+        folded = page.locator(selector)  # the solutions, the answer key: closed until the reader opens them
+        assert folded.count() == count and all(folded.nth(k).get_attribute("open") is None for k in range(count))
 
 
 @pytest.mark.e2e
