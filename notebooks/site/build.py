@@ -226,10 +226,13 @@ def stage_site(stage: Path, ref: str, hub: str | None) -> None:
     (stage / "lessons").mkdir(parents=True)
     shutil.copytree(HERE / "_static", stage / "_static")
     shutil.copy(HERE / "conf.py", stage / "conf.py")
-    shutil.copy(HERE / "teaching.md", stage / "teaching.md")
     shutil.copytree(NOTEBOOKS / "exercises", stage / "_extra" / "exercises")
     url, version = exercises.repository()
     (stage / "site.json").write_text(json.dumps({"version": version, "repository": url, "ref": ref}))
+    teaching = (HERE / "teaching.md").read_text(encoding="utf-8")
+    for key, value in {"repository": url, "tag": exercises.release_ref(), "folder": url.rsplit("/", 1)[1]}.items():
+        teaching = teaching.replace(f"{{{{ {key} }}}}", value)  # the repository's one address, this release
+    (stage / "teaching.md").write_text(teaching, encoding="utf-8")
     for path in lessons():
         page = lesson_page(nbformat.read(path, as_version=4), path.name, ref, hub)
         nbformat.write(page, stage / "lessons" / path.name)
