@@ -31,7 +31,9 @@
 # idea once; notebooks 01 to 07 take each piece apart.
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/00_tour.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/00_tour.ipynb) (the learner copy)
+#
+# *This is the instructor's copy: it holds the worked solutions and the answer key. Learners open `notebooks/exercises/00_tour.ipynb`.*
 
 # %% tags=["nbval-skip"]
 # On Colab, install this release of minirmt (elsewhere this cell does nothing).
@@ -40,7 +42,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 from minirmt.course import nb

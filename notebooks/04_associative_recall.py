@@ -37,7 +37,9 @@
 # `d` model width, `v` vocabulary; here also `p` pairs and `q` queries.
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/04_associative_recall.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/04_associative_recall.ipynb) (the learner copy)
+#
+# *This is the instructor's copy: it holds the worked solutions and the answer key. Learners open `notebooks/exercises/04_associative_recall.ipynb`.*
 
 # %% tags=["nbval-skip"]
 # On Colab, install this release of minirmt (elsewhere this cell does nothing).
@@ -46,7 +48,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 import math

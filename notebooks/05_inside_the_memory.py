@@ -33,7 +33,9 @@
 # `TRAIN_LIVE = True` below to train it yourself (the same seed gives the same model).
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/05_inside_the_memory.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/05_inside_the_memory.ipynb) (the learner copy)
+#
+# *This is the instructor's copy: it holds the worked solutions and the answer key. Learners open `notebooks/exercises/05_inside_the_memory.ipynb`.*
 
 # %% tags=["nbval-skip"]
 # On Colab, install this release of minirmt (elsewhere this cell does nothing).
@@ -42,7 +44,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 import dataclasses

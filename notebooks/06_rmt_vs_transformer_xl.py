@@ -32,7 +32,9 @@
 # 00 tour; 01 (segments, memory tokens); 02 (recurrence, backpropagation through time).
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/06_rmt_vs_transformer_xl.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/06_rmt_vs_transformer_xl.ipynb) (the learner copy)
+#
+# *This is the instructor's copy: it holds the worked solutions and the answer key. Learners open `notebooks/exercises/06_rmt_vs_transformer_xl.ipynb`.*
 
 # %% tags=["nbval-skip"]
 # On Colab, install this release of minirmt (elsewhere this cell does nothing).
@@ -41,7 +43,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 from minirmt.course import nb

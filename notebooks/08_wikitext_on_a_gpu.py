@@ -37,7 +37,9 @@
 # at GPU size on WikiText-103 (or the corpus named by `MINIRMT_CORPUS`, for `MINIRMT_TIME_BUDGET` seconds each).
 
 # %% [markdown]
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/08_wikitext_on_a_gpu.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/08_wikitext_on_a_gpu.ipynb) (the learner copy)
+#
+# *This is the instructor's copy: it holds the worked solutions and the answer key. Learners open `notebooks/exercises/08_wikitext_on_a_gpu.ipynb`.*
 
 # %% tags=["nbval-skip"]
 # On Colab, install this release of minirmt (elsewhere this cell does nothing).
@@ -46,7 +48,7 @@ import sys
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt[notebooks] @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "minirmt @ git+https://github.com/minirmt/minirmt@v0.1.0"], check=True)
 
 # %%
 import math

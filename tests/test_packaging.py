@@ -95,12 +95,20 @@ def test_environment_yml_lists_the_same_packages_as_pyproject(pyproject, environ
     assert requirement_map(packages, rename=CONDA_TO_PIP) == wanted
 
 
-def test_binder_installs_the_core_and_the_notebooks_and_then_the_package(pyproject):
+def makefile_torch_version() -> str:
+    pinned = re.search(r"^TORCH_VERSION \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert pinned is not None, "Makefile must set TORCH_VERSION ?= <version>"
+    return pinned.group(1)
+
+
+def test_binder_installs_the_pinned_cpu_torch_the_core_and_the_notebooks_and_then_the_package(pyproject):
     lines = [line.strip() for line in (ROOT / ".binder" / "requirements.txt").read_text().splitlines()]
-    packages = [line for line in lines if line and not line.startswith(("#", "-"))]
-    wanted = pyproject["project"]["dependencies"] + expanded(pyproject, "notebooks")
-    assert requirement_map(packages) == requirement_map(wanted)
-    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # a CPU torch, not a CUDA build
+    packages = requirement_map([line for line in lines if line and not line.startswith(("#", "-"))])
+    wanted = requirement_map(pyproject["project"]["dependencies"] + expanded(pyproject, "notebooks"))
+    assert str(packages.pop("torch")) == f"=={makefile_torch_version()}+cpu"  # the CPU build, pinned
+    assert wanted.pop("torch").contains(makefile_torch_version())
+    assert packages == wanted
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in lines  # where the CPU build lives
     post = (ROOT / ".binder" / "postBuild").read_text()
     assert "pip install --no-deps ." in post and (ROOT / ".binder" / "postBuild").stat().st_mode & 0o100
 
@@ -123,11 +131,9 @@ def test_environment_yml_python_matches_requires_python(pyproject, environment):
 
 
 def test_makefile_torch_pin_satisfies_the_declared_range(pyproject):
-    pinned = re.search(r"^TORCH_VERSION \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert pinned is not None, "Makefile must set TORCH_VERSION ?= <version>"
     torch = requirement_map(pyproject["project"]["dependencies"])["torch"]
-    assert pinned.group(1) == "2.13.0"
-    assert torch.contains(pinned.group(1))
+    assert makefile_torch_version() == "2.13.0"
+    assert torch.contains(makefile_torch_version())
 
 
 def test_parser_reads_nested_pip_lists_and_skips_comments():
@@ -154,7 +160,7 @@ def test_every_extra_the_makefile_installs_is_declared(pyproject):
     """`pip install -e ".[dev,e2e]"` only warns about an unknown extra, then installs without it."""
     installs = re.findall(r'pip install -e "\.\[([a-z0-9,]+)\]"', (ROOT / "Makefile").read_text())
     named = {extra for group in installs for extra in group.split(",")}
-    assert {"dev", "e2e"} <= named
+    assert {"dev", "e2e", "docs"} <= named
     assert named <= set(pyproject["project"]["optional-dependencies"])
 
 

@@ -15,19 +15,33 @@ For every notebook `notebooks/NN_name.ipynb` with exercises or an answer key, wr
 `--check` writes nothing and exits with status 1 if a copy is missing, stale or has no source notebook.
 Name lessons (`python -m minirmt.course.exercises 05`, or a path) to handle only those.
 
-Every lesson and learner copy opens with a Colab badge and an install cell made from the package's one
-repository address (pyproject.toml, `[project.urls]`) and version: `--links` rewrites them in the lessons'
-`.py` sources after a change of either. `--nbgrader DIR` writes an nbgrader course (`DIR/source/<lesson>/`):
-solution cells, and each checker call as an autograded test cell of one point that runs the checker strictly.
+Every lesson and learner copy opens with a Colab badge on the learner copy and an install cell, made from the
+package's one repository address (pyproject.toml, `[project.urls]`) and its version's tag `v<version>`; the
+Binder and JupyterHub (nbgitpuller) links of the README and the course website are made here too. `--links`
+rewrites the lessons' cells and the README's lesson links after a change of either. `--nbgrader DIR` writes an
+nbgrader course (`DIR/source/<lesson>/`): solution cells, and each checker call as an autograded test cell of
+one point that runs the checker strictly. Needs the `course` extra (`pip install 'minirmt[course]'`).
 """
 
 import argparse
 import importlib.metadata
 import re
 import sys
+import urllib.parse
 from pathlib import Path
 
-import nbformat
+
+def _missing(error: ModuleNotFoundError) -> str:
+    return f"{error.name} is not installed: pip install 'minirmt[course]' (the instructor's tools need it)"
+
+
+try:
+    import nbformat
+except ModuleNotFoundError as error:  # a plain `pip install minirmt` has no notebook tools
+    if __name__ == "__main__":
+        print(f"python -m minirmt.course.exercises: {_missing(error)}", file=sys.stderr)
+        sys.exit(2)
+    raise ModuleNotFoundError(_missing(error), name=error.name) from error
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 CHECKED_TAG = "nbval-check-output"
@@ -46,32 +60,88 @@ def repository() -> tuple[str, str]:
     return urls["Repository"].rstrip("/"), metadata["Version"]
 
 
-def colab_badge(path: str) -> str:
-    """The markdown of a badge that opens the notebook at `path` (in the repository) in Colab, at this release."""
-    url, version = repository()
-    github = url.removeprefix("https://github.com/")
-    return f"{BADGE}(https://colab.research.google.com/github/{github}/blob/v{version}/{path})"
+def release_ref() -> str:
+    """The git tag of this release, `v<version>`: the reference every badge and README link opens."""
+    return f"v{repository()[1]}"
+
+
+def learner_path(path: str) -> str:
+    """The learner copy of the notebook at `path` (a lesson or its copy, in the repository): notebooks/exercises/."""
+    return f"notebooks/exercises/{Path(path).name}"
+
+
+def colab_url(path: str, ref: str | None = None) -> str:
+    """Colab on the learner copy of the notebook at `path`, at `ref` (default: this release's tag)."""
+    github = repository()[0].removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{github}/blob/{ref or release_ref()}/{learner_path(path)}"
+
+
+def binder_url(path: str, ref: str | None = None) -> str:
+    """Binder (JupyterLab, built from .binder/) on the learner copy of the notebook at `path`, at `ref`."""
+    github = repository()[0].removeprefix("https://github.com/")
+    return f"https://mybinder.org/v2/gh/{github}/{ref or release_ref()}?urlpath=lab/tree/{learner_path(path)}"
+
+
+def file_url(path: str, ref: str | None = None) -> str:
+    """The learner copy of the notebook at `path` on the repository's web page, at `ref`."""
+    return f"{repository()[0]}/blob/{ref or release_ref()}/{learner_path(path)}"
+
+
+def nbgitpuller_path(path: str, branch: str) -> str:
+    """The part after a JupyterHub's address of an nbgitpuller link: the hub clones (later: merges) `branch` of
+    the repository into the user's home and opens the learner copy of the notebook at `path` in JupyterLab.
+    nbgitpuller follows a branch (a tag breaks its second pull): `main`, or `release` (the latest release)."""
+    url = repository()[0]
+    target = f"lab/tree/{url.rsplit('/', 1)[-1]}/{learner_path(path)}"
+    query = urllib.parse.urlencode({"repo": url, "branch": branch, "urlpath": target})
+    return f"/hub/user-redirect/git-pull?{query}"
+
+
+def badge_cell(path: str) -> str:
+    """The badge cell of the notebook at `path`: a Colab badge that opens the learner copy at this release; the
+    instructor's copy (in notebooks/, with the worked solutions and the answer key) also says what it is."""
+    badge = f"{BADGE}({colab_url(path)})"
+    if Path(path).parent.name == "exercises":
+        return badge
+    return (f"{badge} (the learner copy)\n\n*This is the instructor's copy: it holds the worked solutions and the "
+            f"answer key. Learners open `{learner_path(path)}`.*")
 
 
 def install_source() -> str:
-    """The install cell: on Colab, pip installs this release of minirmt with the notebooks' extra."""
-    url, version = repository()
+    """The install cell: on Colab, pip installs this release of minirmt (Colab has torch and the widgets)."""
+    url = repository()[0]
     return ("# On Colab, install this release of minirmt (elsewhere this cell does nothing).\n"
             "import sys\n\n"
             f"{COLAB}\n"
             "    import subprocess\n\n"
             f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", '
-            f'"minirmt[notebooks] @ git+{url}@v{version}"], check=True)')
+            f'"minirmt @ git+{url}@{release_ref()}"], check=True)')
 
 
 def with_links(notebook, path: str):
     """`notebook` with its badge and install cells made afresh for the notebook at `path` (in place)."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith(BADGE):
-            cell.source = colab_badge(path)
+            cell.source = badge_cell(path)
         elif cell.cell_type == "code" and COLAB in cell.source:
             cell.source = install_source()
     return notebook
+
+
+_LESSON_LINK = re.compile(r"https://(?:colab\.research\.google\.com/github|mybinder\.org/v2/gh|github\.com)/"
+                          r"[^)\s]*?notebooks/(?:exercises/)?(\d\d_\w+)\.ipynb")
+
+
+def refresh_links(markdown: str) -> str:
+    """`markdown` (the README) with each Colab, Binder or repository link to a lesson made afresh: the learner
+    copy, at this release."""
+    makers = {"colab": colab_url, "mybinder": binder_url, "github.com": file_url}
+
+    def fresh(match):
+        maker = next(make for key, make in makers.items() if key in match.group(0))
+        return maker(f"notebooks/{match.group(1)}.ipynb")
+
+    return _LESSON_LINK.sub(fresh, markdown)
 
 
 def strip_solutions(source: str) -> str:
@@ -163,43 +233,79 @@ def plan(notebooks_dir: Path = NOTEBOOKS, only: tuple[str, ...] = ()) -> dict[Pa
 
 
 def update_links(notebooks_dir: Path = NOTEBOOKS) -> list[Path]:
-    """Rewrite the badge and install cells of every lesson's `.py` source (jupytext); the sources changed."""
+    """Rewrite the badge and install cells of every lesson (its `.ipynb`, outputs kept, and its jupytext `.py`) and
+    the lesson links of the README beside the notebooks folder; returns the files changed."""
     import jupytext
 
     changed = []
-    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.py")):
-        notebook = jupytext.read(path)
-        text = jupytext.writes(with_links(notebook, f"notebooks/{path.stem}.ipynb"), fmt="py:percent")
-        if text != path.read_text(encoding="utf-8"):
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
+    for path in sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb")):
+        here = f"notebooks/{path.name}"
+        changed += _rewrite(path, render(with_links(nbformat.read(path, as_version=4), here)))
+        twin = path.with_suffix(".py")
+        if twin.exists():
+            changed += _rewrite(twin, jupytext.writes(with_links(jupytext.read(twin), here), fmt="py:percent"))
+    readme = notebooks_dir.parent / "README.md"
+    if readme.exists():
+        changed += _rewrite(readme, refresh_links(readme.read_text(encoding="utf-8")))
     return changed
+
+
+def _rewrite(path: Path, text: str) -> list[Path]:
+    if text == path.read_text(encoding="utf-8"):
+        return []
+    path.write_text(text, encoding="utf-8")
+    return [path]
 
 
 # ---------------------------------------------------------------- an nbgrader course
 
 
 def nbgrader_lesson(notebook, lesson: str):
-    """The nbgrader source of a lesson: solution cells, and each checker cell as a test cell of one point that
-    runs the checker strictly (a wrong or missing answer raises, so the autograder gives no point). The answer
-    key's cells are left out: nbgrader would release them to the students."""
+    """The nbgrader source of a lesson: solution cells, and each checker call, wherever it sits, as a test cell of
+    one point that runs the checker strictly (a wrong or missing answer raises, so the autograder gives no point).
+    A cell that holds a checker call among other code is split around it. The answer key's cells are left out:
+    nbgrader would release them to the students."""
     course = nbformat.from_dict(nbformat.v4.new_notebook())
     course.metadata = {k: v for k, v in notebook.metadata.items() if k not in ("jupytext", "widgets")}
     for index, cell in enumerate(notebook.cells):
         if ANSWER_TAG in cell.metadata.get("tags", []):
             continue
-        new = nbformat.from_dict(dict(cell))
-        new.metadata = {"tags": cell.metadata["tags"]} if cell.metadata.get("tags") else {}
-        if cell.cell_type == "code":
-            new.outputs, new.execution_count = [], None
-            check = _CHECK.match(cell.source.strip())
-            if BEGIN in cell.source:
-                new.metadata["nbgrader"] = _nbgrader(f"{lesson}-solution-{index}", solution=True)
-            elif check:
-                new.source = f"from minirmt.course import checks\n\nwith checks.strict():\n    {cell.source.strip()}"
-                new.metadata["nbgrader"] = _nbgrader(f"{lesson}-{check.group(2)}", grade=True, points=1)
-        course.cells.append(new)
+        pieces = _split_at_checks(cell.source) if cell.cell_type == "code" else [(cell.source, None)]
+        for part, (source, check) in enumerate(pieces):
+            new = nbformat.from_dict(dict(cell))
+            new.source = source
+            if part:
+                new.id = f"{cell.id}-{part}"
+            new.metadata = {"tags": cell.metadata["tags"]} if cell.metadata.get("tags") else {}
+            if cell.cell_type == "code":
+                new.outputs, new.execution_count = [], None
+                if check:
+                    new.source = f"from minirmt.course import checks\n\nwith checks.strict():\n    {source}"
+                    new.metadata["nbgrader"] = _nbgrader(f"{lesson}-{check.group(2)}", grade=True, points=1)
+                elif BEGIN in source:
+                    new.metadata["nbgrader"] = _nbgrader(f"{lesson}-solution-{index}", solution=True)
+            course.cells.append(new)
     return course
+
+
+def _split_at_checks(source: str) -> list[tuple[str, re.Match | None]]:
+    """A code cell's source cut into pieces: each checker call alone (with its match), the code between them."""
+    pieces, lines = [], []
+
+    def flush():
+        if "\n".join(lines).strip():
+            pieces.append(("\n".join(lines).strip("\n"), None))
+        lines.clear()
+
+    for line in source.split("\n"):
+        check = _CHECK.match(line.rstrip())
+        if check:
+            flush()
+            pieces.append((line.rstrip(), check))
+        else:
+            lines.append(line)
+    flush()
+    return pieces or [(source, None)]
 
 
 def _nbgrader(grade_id: str, solution: bool = False, grade: bool = False, points: int = 0) -> dict:
@@ -233,7 +339,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minirmt.course.exercises", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if notebooks/exercises/ is not current")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="the notebooks folder")
-    parser.add_argument("--links", action="store_true", help="rewrite the lessons' Colab badges and install cells")
+    parser.add_argument("--links", action="store_true",
+                        help="rewrite the lessons' Colab badges and install cells, and the README's lesson links")
     parser.add_argument("--nbgrader", type=Path, metavar="DIR", help="write an nbgrader course into DIR")
     parser.add_argument("only", nargs="*", help="lessons to handle, e.g. 05 or notebooks/05_inside_the_memory.py")
     args = parser.parse_args(argv)
@@ -244,7 +351,12 @@ def main(argv=None) -> int:
         print(f"nbgrader course in {args.nbgrader}: {len(written)} lessons under source/")
         return 0
     if args.links:
-        print("links rewritten:", *update_links(args.notebooks) or ["none needed"], sep="\n  ")
+        try:
+            changed = update_links(args.notebooks)
+        except ModuleNotFoundError as error:
+            print(f"{parser.prog}: {_missing(error)}", file=sys.stderr)
+            return 2
+        print("links rewritten:", *changed or ["none needed"], sep="\n  ")
     problems = []
     for path, text in plan(args.notebooks, tuple(args.only)).items():
         current = path.read_text(encoding="utf-8") if path.exists() else None

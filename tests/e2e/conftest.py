@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("MINIRMT_CHROMIUM", "/usr/bin/chromium"))  # another Chromium-based browser: its path
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-quic"]
 VIEWPORT = {"width": 1400, "height": 1000}
