@@ -7,7 +7,8 @@
 #   OUT=/some/folder bash bench/studies/paper_figure.sh --tasks copy reverse --seeds 0 1 2
 #
 # Runs from a copy of the repository with no network: minirmt is imported from the working tree; einops and tqdm
-# are installed from .carry/wheels (pip download einops tqdm) where the machine lacks them.
+# are installed from .carry/wheels (pip download einops tqdm), matplotlib and its needs from .carry/mpl, where the
+# machine lacks them.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -21,6 +22,8 @@ for pair in einops:einops tqdm:tqdm; do
     "$PYTHON" -c "import ${pair%%:*}" 2>/dev/null ||
         "$PYTHON" -m pip install --quiet --no-index --no-deps --target "$SITE" .carry/wheels/"${pair##*:}"-*.whl
 done
+"$PYTHON" -c "import matplotlib" 2>/dev/null ||
+    "$PYTHON" -m pip install --quiet --no-index --no-deps --target "$SITE" .carry/mpl/*.whl
 export PYTHONPATH="$PWD:$SITE${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$RESULTS" "$OUT"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
