@@ -274,10 +274,17 @@ def _add_experiment(commands) -> None:
     p.add_argument("--batch-size", type=positive, help="sequences per step (default: the recipe's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--jobs", type=positive, default=1, help="runs at once, each in its own process (default: 1)")
+    p.add_argument("--report", action="store_true", help="run nothing: remake the table and figure from every row "
+                   "in --out (per cell and seed, the run that trained longest)")
     p.set_defaults(run=cmd_experiment, parser=p)
 
 
 def cmd_experiment(args, parser) -> int:
+    if args.report:
+        if not (args.out / "rows.jsonl").is_file():
+            parser.error(f"--report: {args.out} holds no rows.jsonl")
+        print(f"{len(paper_experiment.report(args.out))} runs; results: {args.out / 'results.md'}")
+        return 0
     settings = {"recipe": args.recipe, "size": args.size,
                 **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}}
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),

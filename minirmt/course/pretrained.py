@@ -51,6 +51,11 @@ CHECKPOINTS = {
     "assoc-rmt-hint": ("assoc", "rmt", {}, ()),
     # notebook 05: the copy model it opens up, 3 segments of 8
     "copy-rmt-g3": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 1000}, ()),
+    # notebook 07: copy of 4 digits over 4 segments of 4, with no curriculum, one more segment per stage, doubling
+    **{f"copy-curriculum-{name}": ("copy", "rmt", {**PLAIN, "segment_len": 4, "source_len": 4, "segments": 4,
+                                                   "steps": 500, "batch_size": 32, "warmup": 50, "eval_every": 50,
+                                                   "curriculum": curriculum}, ())
+       for name, curriculum in (("none", "none"), ("plus1", "segments"), ("doubling", "doubling"))},
 }
 READ_COUNT = 128  # texts per length in the reading `make` records
 

@@ -73,7 +73,12 @@ def run_one(spec: dict, threads: int = 1) -> dict:
             "d_model": r.model_config.d_model, "n_layers": r.model_config.n_layers, "steps": result.step,
             "batch_size": config.batch_size, "sequences": result.step * config.batch_size,
             "train_seconds": round(result.seconds, 1), **scores, "chance": r.task.chance_accuracy,
-            "device": config.device}
+            "device": config.device, "device_name": device_name(config.device), "torch": torch.__version__}
+
+
+def device_name(device: str) -> str:
+    """The GPU's name, or the processor's."""
+    return torch.cuda.get_device_name() if str(device).startswith("cuda") else cpu_name()
 
 
 def final_scores(model, task, g: int, config) -> dict:
@@ -190,10 +195,11 @@ def markdown_table(rows: list[dict], info: dict) -> str:
 def _cell(rows, task, model, g, models, strict) -> str:
     if g not in models[model]:
         return "-"
-    mean, low, high, _ = models[model][g]
+    mean, low, high, seeds = models[model][g]
     sequences = sorted(r["sequences"] for r in rows if (r["task"], r["model"], r["g"]) == (task, model, g))
+    fewer = "" if seeds == len({r["seed"] for r in rows}) else f", {seeds} seed{'s' if seeds > 1 else ''}"
     text = (f"{mean:.2f} ({low:.2f}-{high:.2f}) [{strict[model][g][0]:.2f}], "
-            f"{sequences[len(sequences) // 2] / 1e3:.0f}k seq.")
+            f"{sequences[len(sequences) // 2] / 1e3:.0f}k seq.{fewer}")
     theirs = authors_range(task, model, g)
     if theirs is None:
         return text
@@ -224,6 +230,22 @@ def plot_paper(rows: list[dict]) -> Figure:
         ax.set_xticks(PAPER_SEGMENTS[task], labels=PAPER_SEGMENTS[task])
     fig.axes[-1].legend(fontsize=7, loc="lower left")
     return fig
+
+
+def report(out, info: dict | None = None) -> list[dict]:
+    """Results from every row of `out/rows.jsonl`, whatever sweeps wrote them (`experiment paper --report`): where a
+    cell and seed ran under several settings, the run that trained longest. Returns the rows used."""
+    out = Path(out)
+    longest = {}
+    for row in read_rows(out):
+        cell = row["task"], row["g"], row["model"], row["seed"]
+        if cell not in longest or row["steps"] > longest[cell]["steps"]:
+            longest[cell] = row
+    rows = list(longest.values())
+    machines = " and ".join(sorted({r.get("device_name", "?") for r in rows}))
+    write_results(rows, info or {"gpu": machines, "jobs": "many", "torch": rows[0].get("torch", "?") if rows else "?"},
+                  out)
+    return rows
 
 
 def write_results(rows: list[dict], info: dict, out: Path) -> None:

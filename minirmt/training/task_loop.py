@@ -41,6 +41,7 @@ RUN_META = ("task", "layout", "task_sizes", "segment_len", "segments", "model") 
 CURRICULA = {  # TrainConfig.curriculum: the stages before the target
     "none": "no curriculum: train on the target from the first step",
     "segments": "from the task's fewest segments, one more segment per stage",
+    "doubling": "from the task's fewest segments, twice as many per stage",
     "mixed": "the same stages, but each batch's number of segments drawn uniformly from the fewest to the stage's "
              "(the follow-up papers' schedule)",
     "pairs": "assoc/mqar: from 2 pairs at the fewest segments, one more pair per stage, then one more segment",
@@ -166,6 +167,16 @@ def segment_stages(task, target: int, start: int | None = None) -> list[tuple]:
     return [(task, g) for g in range(max(start, task.min_segments), target)]
 
 
+def doubling_stages(task, target: int) -> list[tuple]:
+    """A curriculum that doubles the number of segments: `[(task, g0), (task, 2 g0), ...]` below the target, from
+    the task's minimum g0 (a long curriculum in few stages)."""
+    stages, g = [], task.min_segments
+    while g < target:
+        stages.append((task, g))
+        g *= 2
+    return stages
+
+
 def size_stages(task, num_segments: int, size: str, values) -> list[tuple]:
     """A curriculum over one of the task's sizes at g segments, e.g. `size_stages(task, 4, "num_pairs", [2, 3])`:
     `[(task with size=v, g) for v in values]`, easiest first."""
@@ -189,6 +200,8 @@ def curriculum_stages(task, target: int, curriculum: str) -> list[tuple]:
     """The stages before the target that `TrainConfig.curriculum` names."""
     if curriculum in ("segments", "mixed"):
         return segment_stages(task, target)
+    if curriculum == "doubling":
+        return doubling_stages(task, target)
     if curriculum == "pairs":
         return pair_stages(task, target)
     return []
