@@ -61,3 +61,20 @@ def test_what_the_lesson_models_learned():
 def test_trained_gives_the_needle_models_an_empty_history():
     result = pretrained.trained("needle-segment")
     assert result.history == [] and result.metrics == {} and result.step == 500
+
+
+@pytest.mark.slow
+def test_a_shipped_language_model_scores_what_it_recorded():
+    """lm-rmt, evaluated again on the shipped sample's test text, gives the bits per byte its training recorded;
+    the three language models are the same run but the model."""
+    from minirmt.data.corpora import corpus_info
+    from minirmt.training.perplexity import evaluate_lm
+
+    run = pretrained.load_lm("lm-rmt")
+    config = pretrained.lm_run_of("lm-rmt")
+    test = corpus_info(config.corpus).load("test")
+    score = evaluate_lm(run.model, test, batch_size=config.batch_size, unit="bpb",
+                        seq_len=config.segments * run.model.cfg.segment_len)
+    assert score["bpb"] == pytest.approx(run.final["test"]["bpb"], abs=1e-4) and run.step == config.steps
+    others = {name: pretrained.lm_run_of(name).to_dict() for name in pretrained.LANGUAGE_MODELS}
+    assert len({str({k: v for k, v in c.items() if k != "model"}) for c in others.values()}) == 1

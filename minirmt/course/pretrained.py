@@ -21,7 +21,10 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from minirmt.data.corpora import SAMPLE, corpus_info
+from minirmt.model.registry import build_model
 from minirmt.training.checkpoints import load_checkpoint, save_checkpoint
+from minirmt.training.lm_loop import LMConfig, LMResult, model_config, train_lm
 from minirmt.training.recipes import Recipe, recipe
 from minirmt.training.run_folder import claim
 from minirmt.training.task_loop import TrainResult, train
@@ -38,6 +41,9 @@ CHECKPOINTS = {
     **{f"needle-rmt-short-s{seed}": ("needle", "rmt", {"seed": seed, "steps": 2000}, FAR[:8]) for seed in (0, 1, 2)},
     **{f"needle-full-s{seed}": ("needle", "full", {"seed": seed}, FAR[:6]) for seed in (0, 1, 2)},
     "needle-segment": ("needle", "segment", {"steps": 500}, FAR[:3]),
+    # notebook 00: the tour's RMT and segment-only model, copy over 3 segments of 8
+    **{f"tour-{model}": ("copy", model, {**PLAIN, "segments": 3, "steps": 500, "warmup": 50}, ())
+       for model in ("rmt", "segment")},
     # notebook 02: copy over 3 segments of 8 with full BPTT and with the gradient cut to 2 and to 1 segments
     **{f"copy-rmt-bptt-{depth or 'full'}": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 500, "eval_every": 83,
                                                             "bptt_depth": depth}, ()) for depth in (None, 2, 1)},
@@ -58,6 +64,14 @@ CHECKPOINTS = {
        for name, curriculum in (("none", "none"), ("plus1", "segments"), ("doubling", "doubling"))},
 }
 READ_COUNT = 128  # texts per length in the reading `make` records
+# notebook 08: three small byte-level language models trained on the shipped WikiText-2 sample (300 KB), tested
+# on its 100 KB of test text; the same run for each model but the name
+LANGUAGE_RUN = {"corpus": SAMPLE, "train_split": "valid", "valid_split": None, "test_split": "test",
+                "preset": "tiny", "model_args": {"d_model": 64, "n_layers": 2, "n_heads": 4, "segment_len": 32,
+                                                 "num_mem_tokens": 8},
+                "steps": 1000, "batch_size": 16, "segments": 4, "lr": 3e-3, "warmup": 50, "eval_every": 0,
+                "log_every": 50, "device": "cpu"}
+LANGUAGE_MODELS = {f"lm-{model}": model for model in ("rmt", "segment", "xl")}
 
 
 def checkpoint_path(name: str) -> Path:
@@ -66,9 +80,33 @@ def checkpoint_path(name: str) -> Path:
     return Path(str(resources.files("minirmt.course.assets") / f"{name}.pt"))
 
 
+def lm_run_of(name: str) -> LMConfig:
+    """The LMConfig language model `name` (LANGUAGE_MODELS) is trained with."""
+    if name not in LANGUAGE_MODELS:
+        raise ValueError(f"unknown language model {name!r}, expected one of {tuple(LANGUAGE_MODELS)}")
+    return LMConfig(model=LANGUAGE_MODELS[name], **LANGUAGE_RUN)
+
+
+def load_lm(name: str) -> LMResult:
+    """Language model `name` as the LMResult its training returned: the model (eval mode, CPU), its history and
+    its final test evaluation (loss by position included)."""
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"language model {name!r} is not in this installation ({path}); make it with "
+                                f"`python -m minirmt.course.pretrained {name}`")
+    state = load_checkpoint(path)
+    config = lm_run_of(name)
+    model = build_model(config.model, model_config(config, corpus_info(config.corpus).vocab_size))
+    model.load_state_dict(state["model"])
+    info = state["info"]
+    return LMResult(model.eval(), info["history"], info["final"], step=info["steps"], tokens=info["tokens"],
+                    seconds=info["seconds"])
+
+
 def run_of(name: str) -> Recipe:
     """The recipe checkpoint `name` is trained from."""
-    _check(name)
+    if name not in CHECKPOINTS:
+        raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
     task, model, overrides, _ = CHECKPOINTS[name]
     return recipe(task, model, **overrides)
 
@@ -111,6 +149,8 @@ def make(name: str, out: Path | None = None, progress: bool = True, overwrite: b
     there is replaced only with `overwrite` (refused before any training)."""
     path = _target(name, out)
     claim(path.parent, [path.name], overwrite)
+    if name in LANGUAGE_MODELS:
+        return _make_lm(name, path)
     run = run_of(name)
     started = time.perf_counter()
     result = train(run.build_model(), run.task, run.train_config, progress=progress)
@@ -122,6 +162,14 @@ def make(name: str, out: Path | None = None, progress: bool = True, overwrite: b
         read = long_context.accuracy_by_length(result.model.cpu(), run.task, lengths, count=READ_COUNT, seed=1000)
         info["read"] = {str(length): accuracy for length, accuracy in read.items()}
     save_checkpoint(path, model=result.model.state_dict(), info=info)
+    return info
+
+
+def _make_lm(name: str, path: Path) -> dict:
+    run = train_lm(lm_run_of(name), log=None)
+    info = {"steps": run.step, "tokens": run.tokens, "seconds": round(run.seconds, 1), "history": run.history,
+            "final": run.final, "test_bpb": run.final["test"]["bpb"]}
+    save_checkpoint(path, model=run.model.state_dict(), info=info)
     return info
 
 
@@ -146,13 +194,14 @@ def _target(name: str, out: Path | None) -> Path:
 
 
 def _check(name: str) -> None:
-    if name not in CHECKPOINTS:
-        raise ValueError(f"unknown checkpoint {name!r}, expected one of {tuple(CHECKPOINTS)}")
+    if name not in CHECKPOINTS and name not in LANGUAGE_MODELS:
+        raise ValueError(f"unknown checkpoint {name!r}, expected one of {(*CHECKPOINTS, *LANGUAGE_MODELS)}")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="Train the package's small checkpoints again, from their recipes.")
-    p.add_argument("names", nargs="*", default=list(CHECKPOINTS), help=f"some of {tuple(CHECKPOINTS)} (all)")
+    every = (*CHECKPOINTS, *LANGUAGE_MODELS)
+    p.add_argument("names", nargs="*", default=list(every), help=f"some of {every} (all)")
     p.add_argument("--out", type=Path, default=None, help="write here instead of the package's assets")
     p.add_argument("--report", action="store_true", help="print the shipped checkpoints' table, train nothing")
     p.add_argument("--overwrite", action="store_true", help="replace checkpoints already there (default: refuse)")
@@ -160,9 +209,9 @@ def main(argv=None) -> int:
     if args.report:
         print(report())
         return 0
-    unknown = [n for n in args.names if n not in CHECKPOINTS]
+    unknown = [n for n in args.names if n not in every]
     if unknown:
-        p.exit(2, f"{p.prog}: error: unknown checkpoint {unknown[0]!r}, expected one of {tuple(CHECKPOINTS)}\n")
+        p.exit(2, f"{p.prog}: error: unknown checkpoint {unknown[0]!r}, expected one of {every}\n")
     try:  # every file is checked before any training
         for path in [] if args.overwrite else [_target(name, args.out) for name in args.names]:
             claim(path.parent, [path.name])
