@@ -16,8 +16,8 @@
 # %% [markdown]
 # # 00 · A tour of the Recurrent Memory Transformer
 #
-# **In five minutes: train a tiny Recurrent Memory Transformer to copy digits it can no longer see, and look
-# at what it keeps in its memory.**
+# **In five minutes: a tiny Recurrent Memory Transformer that copies digits it can no longer see, trained
+# beside a model without memory, and a look at what it keeps in its memory.**
 #
 # ### What you will learn
 # - why a Transformer that reads a long sequence segment by segment forgets, and how memory tokens fix it;
@@ -28,7 +28,8 @@
 #
 # ### Prerequisites
 # Python and a little PyTorch (tensors, `model(x)`, a loss). Nothing about RMT: this tour shows the whole
-# idea once; notebooks 01 to 07 take each piece apart.
+# idea once; notebooks 01 to 09 take each piece apart. The two models trained here ship with the package, so
+# the tour runs in seconds; set `TRAIN_LIVE = True` below to train them yourself (about a minute on a laptop).
 
 # %% [markdown]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/00_tour.ipynb) (the learner copy)
@@ -78,18 +79,15 @@ nb.setup()
 # %%
 import torch
 
-from minirmt import build_model, preset, viz
-from minirmt.course import widgets
-from minirmt.data.tasks import make_task
+from minirmt import build_model, viz
+from minirmt.course import pretrained, widgets
 from minirmt.training import metrics
-from minirmt.training.task_loop import TrainConfig, train
+from minirmt.training.task_loop import train
 
-# Sizes, chosen once for the mode (ci: seconds for the tests, lab: the committed run on a laptop CPU).
-n = nb.pick(ci=4, lab=8)  # segment length
-g = 3  # segments per sequence
-m = 8  # memory tokens
-task = make_task("copy", n, **nb.pick(ci={"num_digits": 4, "source_len": 4}, lab={}))
-steps = nb.pick(ci=150, lab=500)
+TRAIN_LIVE = False  # True: train the two models here (about a minute on a laptop CPU) instead of loading them
+recipe = pretrained.run_of("tour-rmt")  # the settings of this tour's runs (task, model, training)
+task, cfg, config = recipe.task, recipe.model_config, recipe.train_config
+n, m, g = cfg.segment_len, cfg.num_mem_tokens, config.segments  # segment length, memory tokens, segments
 
 tokens, targets = task.sample(batch_size=4, num_segments=g, generator=torch.Generator().manual_seed(0))
 print(task.render(tokens[0], targets[0]))  # `|` separates segments, `.` = nothing to predict there
@@ -117,8 +115,7 @@ print("every source lies in an earlier segment than its answer:", bool((sources 
 # memory, or nothing.
 
 # %%
-cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)  # d = 64, 2 layers, 4 heads
-rmt = build_model("rmt", cfg, seed=0)
+rmt = build_model("rmt", cfg, seed=0)  # cfg: d = 64, 2 layers, 4 heads, m = 8, n = 8
 out = rmt(tokens, targets=targets)
 print(cfg)
 print("logits  ", tuple(out.logits.shape), "  (b, s, v)")
@@ -139,12 +136,15 @@ print("one memory state per segment:", len(out.memories) == g)
 # steps, what accuracy on the answers do you expect from the segment-only model? From the RMT?
 #
 # Both models get the same task, the same number of steps and the same optimiser (AdamW, warm-up then
-# cosine; see `minirmt/training/task_loop.py`). Accuracy is measured on held-out sequences, on answer positions only.
+# cosine; see `minirmt/training/task_loop.py`). Accuracy is measured on held-out sequences, on answer positions
+# only. The runs ship with the package; with `TRAIN_LIVE = True` this cell trains them (progress bars).
 
 # %%
-config = TrainConfig(steps=steps, batch_size=nb.pick(ci=32, lab=64), segments=g, eval_every=steps // 5,
-                     warmup=steps // 10, device=nb.device())
-runs = {name: train(build_model(name, cfg, seed=0), task, config) for name in ("rmt", "segment")}  # with progress bars
+print(config)
+if TRAIN_LIVE:
+    runs = {name: train(build_model(name, cfg, seed=0), task, config) for name in ("rmt", "segment")}
+else:  # made by `python -m minirmt.course.pretrained tour-rmt tour-segment`, with the settings printed above
+    runs = {name: pretrained.trained(f"tour-{name}") for name in ("rmt", "segment")}
 print(f"chance: {task.chance_accuracy:.2f}")
 for name, run in runs.items():
     print(f"{name:8s} accuracy {run.metrics['eval_accuracy']:.3f}  exact match {run.metrics['eval_exact_match']:.3f}")
