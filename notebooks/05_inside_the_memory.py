@@ -247,10 +247,26 @@ viz.plot_memory_similarity(list(states), per_slot=True, batch=0, names=viz.state
 # %% [markdown]
 # A 2-D picture of the same path: project every state of every sequence on its first two principal
 # components (`viz.pca_2d`, an SVD of the centred states). All sequences start at the same point (the
-# initial memory) and fan out as they store different digits.
+# initial memory). **Predict**: will the points after that group by sequence (their digits differ) or by
+# segment?
 
 # %%
 viz.plot_memory_trajectory(list(states), color_label="state (0 = initial)")
+
+# %% tags=["nbval-check-output"]
+coords, _ = viz.pca_2d(states.flatten(2).flatten(0, 1))  # (states * b, 2), state-major
+coords = coords.reshape(states.shape[0], states.shape[1], 2)  # (g + 1, b, 2)
+centres = coords.mean(1)  # (g + 1, 2): the centre of each state's points
+spread = (coords - centres[:, None]).norm(dim=-1).mean()  # how far a point lies from its state's centre
+apart = torch.cdist(centres, centres)[torch.triu_indices(len(centres), len(centres), 1).unbind()].min()
+print("the points group by state: the closest two centres lie farther apart than a point from its centre:",
+      bool(apart > spread))
+assert apart > spread
+
+# %% [markdown]
+# The points group by state, not by sequence: the largest differences between the memories are *when* they
+# were written (after which segment), not *which digits* they hold. The digits are there all the same, in
+# directions this picture does not show: the probes of the next section read them out.
 
 # %% [markdown]
 # ## 4. What does the memory hold? A linear probe
@@ -449,10 +465,11 @@ assert agree.sum() >= 6
 #    a loss that penalises what is no longer needed, or a task that reuses the slots for new content. With
 #    room to spare and no pressure, keeping old digits costs the model nothing.
 # 2. Attention in an untrained network spreads almost evenly, so each write slot averages the segment's token
-#    embeddings: a linear probe can pull a digit out of such a mixture when few digits share it. The easiest
-#    positions are where the mixture is least diluted: with the causal mask, the first write slot sees the
-#    whole segment like the others, so position effects come from the rotary phases; expect the digits nearest
-#    the write slots (the last tokens) to be slightly easier.
+#    embeddings: a linear probe can pull a digit out of such a mixture when few digits share it. The control
+#    table shows which positions are easiest: the first digit of the segment and the last, well above the
+#    digits between. A likely reason (a hypothesis; the notebook does not test it): the last token sits right
+#    next to the write slots (the smallest rotary distance), and the first is the one every later position can
+#    attend to. A guess of "the last digits only" misses the first.
 # 3. No: decodable is not used. Test it by intervening: change the memory (replace the part from which digit 3
 #    is decoded, or swap memories between sequences as in notebook 00) and check whether the answer for digit 3
 #    changes accordingly.
