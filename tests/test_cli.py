@@ -74,7 +74,7 @@ def test_other_models_and_tasks_train(tmp_path):
     (["train", "--task", "copy", "--out", "x", "--num-pairs", "3"], "unknown settings ['num_pairs']"),
     (["train", "--task", "copy", "--out", "x", "--device", "tpu"], "not a device"),
     (["train", "--task", "assoc", "--out", "x", "--model", "segment", "--memory-hint"], "Transformer carries none"),
-    (["train", "--task", "assoc", "--out", "x", "--segment-len", "4"], "needs 2 <= m <= n"),
+    (["train", "--task", "assoc", "--out", "x", "--segment-len", "4", "--memory-hint"], "needs 2 <= m <= n"),
     (["train", "--task", "copy", "--out", "x", "--curriculum", "pairs"], "copy has no pairs"),
     (["train", "--task", "assoc", "--out", "x", "--stop-accuracy", "1.5"], "stop_accuracy=1.5"),
     (["train", "--task", "copy", "--out", "x", "--dtype", "float16"], "invalid choice: 'float16'"),

@@ -136,7 +136,9 @@ def test_pair_stages_grow_pairs_then_segments():
     assert [(t.num_pairs, g) for t, g in pair_stages(task, 4)] == [(2, 2), (3, 2), (4, 2), (4, 3)]
 
 
-def test_default_assoc_run_is_the_recipe_with_the_hint_for_the_rmt_only():
+def test_default_assoc_run_is_a_plain_rmt_and_the_hint_one_flag_away():
+    """`train --task assoc`: the token shift and the curriculum "length" (32 tokens in 1, then 2, then 4 segments),
+    no memory hint; `--memory-hint` turns it on, `--no-memory-hint` is still accepted."""
     def setup(*flags):
         r = cli.train_setup(cli.make_parser().parse_args(["train", "--task", "assoc", "--out", "x", *flags]))
         return r.task, r.model_config, r.train_config
@@ -144,10 +146,10 @@ def test_default_assoc_run_is_the_recipe_with_the_hint_for_the_rmt_only():
     task, model_config, config = setup()
     assert (task.num_pairs, model_config.segment_len, model_config.num_mem_tokens, config.segments) == (4, 8, 8, 4)
     assert (config.lr, config.warmup, config.steps, config.curriculum_threshold) == (5e-3, 200, 2000, 0.9)
-    assert config.memory_hint and config.stop_accuracy == 0.98 and config.curriculum == "pairs"
+    assert not config.memory_hint and config.stop_accuracy == 0.98 and config.curriculum == "length"
+    assert model_config.token_shift
     stages = curriculum_stages(task, config.segments, config.curriculum)
-    assert [(t.num_pairs, g) for t, g in stages] == [(2, 2), (3, 2), (4, 2), (4, 3)]
-    assert not setup("--model", "segment")[2].memory_hint
-    assert not setup("--no-memory-hint")[2].memory_hint
+    assert [(t.num_pairs, t.segment_len, g) for t, g in stages] == [(4, 32, 1), (4, 16, 2)]
+    assert setup("--memory-hint")[2].memory_hint and not setup("--no-memory-hint")[2].memory_hint
     _, _, config = setup("--curriculum", "none", "--stop-accuracy", "none")
     assert config.curriculum == "none" and config.stop_accuracy is None

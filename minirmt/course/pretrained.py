@@ -52,9 +52,10 @@ CHECKPOINTS = {
     "copy-segment-g4": ("copy", "segment", {**PLAIN, "segments": 4, "steps": 300}, ()),
     "reverse-rmt-g4": ("reverse", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
     # notebook 04: full attention on 2 pairs over 4 segments (the calibration), and the RMT with the memory hint
-    "assoc-full": ("assoc", "full", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 1200}, ()),
-    "assoc-rmt": ("assoc", "rmt", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 500, "memory_hint": False}, ()),
-    "assoc-rmt-hint": ("assoc", "rmt", {}, ()),
+    "assoc-full": ("assoc", "full", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 1200, "token_shift": False},
+                   ()),
+    "assoc-rmt": ("assoc", "rmt", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 500, "token_shift": False}, ()),
+    "assoc-rmt-hint": ("assoc", "rmt", {"token_shift": False, "curriculum": "pairs", "memory_hint": True}, ()),
     # notebook 05: the copy model it opens up, 3 segments of 8
     "copy-rmt-g3": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 1000}, ()),
     # notebook 07: copy of 4 digits over 4 segments of 4, with no curriculum, one more segment per stage, doubling

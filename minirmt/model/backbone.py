@@ -5,6 +5,8 @@ vectors, a cache of the previous segment) and in what they carry to the next seg
 baselines.py. Keeping one backbone makes the comparisons of the paper (Sec. 4) fair.
 """
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
@@ -17,7 +19,8 @@ class Backbone(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.embed = ShiftedEmbedding(cfg.vocab_size, cfg.d_model) if cfg.token_shift else \
+            nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.rotary = Rotary(cfg.head_width, cfg.rope_base, max_positions=cfg.max_positions)
         self.blocks = nn.ModuleList(
             Block(cfg.d_model, cfg.n_heads, cfg.head_width, cfg.ff_width, cfg.dropout) for _ in range(cfg.n_layers)
@@ -52,6 +55,27 @@ class Backbone(nn.Module):
             x, weights = block(x, rope, causal, mask, past, return_attention)
             attentions.append(weights)
         return self.norm(x), layer_inputs, attentions
+
+
+class ShiftedEmbedding(nn.Embedding):
+    """Token embeddings plus, from a second table `prev (v, d)`, the embedding of the token before: a token shift
+    (the "smeared keys" of Olsson et al., 2022; RWKV's token shift). Not in the RMT paper.
+
+    Associative retrieval (`k1 v1 .. k4 v4 q ?`) needs a value bound to the key before it, which takes a first
+    layer head that attends to the previous token; nothing in the loss rewards that head until the second layer
+    already matches keys, and a plain model can sit on the "bag of values" for tens of thousands of steps. Handed
+    the previous token, it learns the task in a few hundred. One call is one segment, so a segment's first token
+    gets nothing: no model sees across a boundary through the shift.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int):
+        super().__init__(num_embeddings, embedding_dim)
+        self.prev = nn.Parameter(torch.randn(num_embeddings, embedding_dim) * 0.02)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """`tokens (b, t)` -> `(b, t, d)`: the embedding of token i plus the prev-embedding of token i - 1."""
+        before = F.embedding(tokens[:, :-1], self.prev)  # (b, t - 1, d)
+        return super().forward(tokens) + F.pad(before, (0, 0, 1, 0))
 
 
 def _init_weights(module: nn.Module) -> None:

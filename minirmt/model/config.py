@@ -57,6 +57,9 @@ class ModelConfig:
     xl_cache_len: int | None = option(None, "c, hidden states cached per layer by the Transformer-XL models "
                                             "(none: segment_len)")
     rope_base: float = option(10_000.0, "base of the rotary position frequencies")
+    token_shift: bool = option(False, "each token's embedding also gets its previous token's, from a second table "
+                                      "(within the segment: a segment's first token gets none); associative "
+                                      "retrieval needs it to be learned in thousands of steps (backbone.py)")
 
     def __post_init__(self):
         require_numbers(self)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from minirmt.data.tasks import PaperTask, paper_task
 from minirmt.model.config import option
 from minirmt.model.validation import require, require_int
 
@@ -45,6 +46,8 @@ CURRICULA = {  # TrainConfig.curriculum: the stages before the target
     "mixed": "the same stages, but each batch's number of segments drawn uniformly from the fewest to the stage's "
              "(the follow-up papers' schedule)",
     "pairs": "assoc/mqar: from 2 pairs at the fewest segments, one more pair per stage, then one more segment",
+    "length": "the target's tokens in fewer, longer segments first (g = each divisor of the target, from 1; the "
+              "paper's layouts: g = 1, 2, ...); the model's segment length follows the stage",
 }
 
 
@@ -196,8 +199,22 @@ def pair_stages(task, target: int, start: int = 2) -> list[tuple]:
     return pairs + segment_stages(task, target)
 
 
+def length_stages(task, target: int) -> list[tuple]:
+    """A curriculum over the number of segments at a fixed total length (Bulatov et al., 2023: 1 -> 2 -> ...
+    segments): the target's g * n tokens cut into g' = 1, 2, ... segments of g * n / g' tokens (g' a divisor of g;
+    on the paper's fixed layouts every g' < g). The model reads each stage with its segment length (`train` sets
+    it); its memory keeps its size."""
+    if isinstance(task, PaperTask):
+        return [(paper_task(task.name, g), g) for g in range(1, target)]
+    total = task.segment_len * target
+    stages = [(dataclasses.replace(task, segment_len=total // g), g) for g in range(1, target) if target % g == 0]
+    return [(stage, g) for stage, g in stages if stage.min_segments <= g]
+
+
 def curriculum_stages(task, target: int, curriculum: str) -> list[tuple]:
     """The stages before the target that `TrainConfig.curriculum` names."""
+    if curriculum == "length":
+        return length_stages(task, target)
     if curriculum in ("segments", "mixed"):
         return segment_stages(task, target)
     if curriculum == "doubling":
@@ -312,13 +329,25 @@ class _Session:
             step=run.step, stage=run.stage, segments=run.segments, seconds=run.seconds,
             cpu_seconds=run.cpu_seconds, history=run.history, meta=self.meta, generator=self.generator.get_state(),
             random=random_state(self.device), train_config=self.cfg.to_dict(),
-            model_config=self.model.cfg.to_dict() if hasattr(self.model, "cfg") else None,
+            model_config=self.target_config().to_dict() if hasattr(self.model, "cfg") else None,
         )
+
+    def target_config(self):
+        """The model's config at the target's segment length (what a checkpoint rebuilds it with)."""
+        n = getattr(self.stages[-1][0], "segment_len", self.model.cfg.segment_len)
+        return dataclasses.replace(self.model.cfg, segment_len=n)
+
+    def follow_segment_len(self, stage_task) -> None:
+        """Read a stage with its own segment length (curriculum "length": fewer, longer segments first)."""
+        n = getattr(stage_task, "segment_len", None)
+        if hasattr(self.model, "cfg") and n is not None and self.model.cfg.segment_len != n:
+            self.model.cfg = dataclasses.replace(self.model.cfg, segment_len=n)
 
     def evaluate(self, stage: int, free_running: bool = False) -> dict:
         """Evaluate on the stage's held-out batches (drawn once) and record it."""
         run, cfg = self.result, self.cfg
         stage_task, g = self.stages[stage]
+        self.follow_segment_len(stage_task)
         if stage not in self.eval_sets:
             self.eval_sets[stage] = eval_batches(stage_task, g, cfg.batch_size, cfg.eval_batches, cfg.eval_seed,
                                                  self.device)
@@ -333,6 +362,7 @@ class _Session:
     def step(self, lr: float) -> torch.Tensor:
         """One optimizer step on a fresh batch of the current stage; the (task, hint) losses, detached `(2,)`."""
         stage_task, g = self.stages[self.result.stage]
+        self.follow_segment_len(stage_task)
         if self.cfg.curriculum == "mixed":  # any number of segments up to the stage's
             low = stage_task.min_segments
             g = low + int(torch.randint(g - low + 1, (1,), generator=self.generator))
@@ -385,6 +415,7 @@ class _Session:
                         break
             run.seconds, run.cpu_seconds = clock.read(), cpu_clock.read()
             run.interrupted = stop.interrupted
+            self.follow_segment_len(self.stages[-1][0])  # the model is the target's, however far the run got
             if not run.interrupted:  # the final evaluation on the target, with the answers written out too
                 if run.history and run.history[-1] is run.metrics:  # evaluated at this step already: again, in full
                     run.history.pop()
