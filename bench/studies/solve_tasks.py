@@ -39,6 +39,7 @@ import torch  # noqa: E402
 from minirmt.training.recipes import recipe  # noqa: E402
 from minirmt.training.task_loop import curriculum_stages, eval_batches, evaluate, train  # noqa: E402
 
+ASSETS = BENCH.parent / "minirmt" / "course" / "assets"  # results the notebooks read
 THREADS = 2
 MODELS = ("rmt", "segment")
 EVAL_EVERY = 25
@@ -136,6 +137,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds, one race each (default 0)")
     parser.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
                         help="settings laid over every run's recipe, e.g. memory_hint=false")
+    parser.add_argument("--asset", metavar="NAME", help="also ship the runs (with their curves) as the package's "
+                        "result NAME (minirmt/course/assets/NAME.json), for a notebook")
     args = parser.parse_args(argv)
     torch.set_num_threads(THREADS)
     settings = parse_settings(args.set)
@@ -161,6 +164,10 @@ def main(argv=None) -> None:
                "load_average_after": os.getloadavg(), "targets": {k: TARGETS[k] for k in results},
                "settings": settings, "results": results}
     print("wrote", harness.write_json(harness.result_path("solve_tasks", args.smoke, args.out), payload))
+    if args.asset:
+        command = " ".join(["bench/studies/solve_tasks.py", *(argv if argv is not None else sys.argv[1:])])
+        harness.write_study(ASSETS / f"{args.asset}.json", command, environment=environment, settings=settings,
+                            results=results)
 
 
 if __name__ == "__main__":

@@ -51,10 +51,13 @@ CHECKPOINTS = {
     "copy-rmt-g4": ("copy", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
     "copy-segment-g4": ("copy", "segment", {**PLAIN, "segments": 4, "steps": 300}, ()),
     "reverse-rmt-g4": ("reverse", "rmt", {**PLAIN, "segments": 4, "steps": 400}, ()),
-    # notebook 04: full attention on 2 pairs over 4 segments (the calibration), and the RMT with the memory hint
-    "assoc-full": ("assoc", "full", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 1200, "token_shift": False},
-                   ()),
-    "assoc-rmt": ("assoc", "rmt", {**PLAIN, "num_pairs": 2, "segments": 4, "steps": 500, "token_shift": False}, ()),
+    # notebook 04: 4 pairs over 4 segments of 8: full attention without and with the token shift, the segment-only
+    # control, the RMT of `train --task assoc` (shift and curriculum "length"), and the other route, without the
+    # shift: the pairs-then-segments curriculum with the memory hint
+    "assoc-full-plain": ("assoc", "full", {**PLAIN, "segments": 4, "steps": 1500, "token_shift": False}, ()),
+    "assoc-full": ("assoc", "full", {**PLAIN, "segments": 4, "steps": 1500}, ()),
+    "assoc-segment": ("assoc", "segment", {**PLAIN, "segments": 4, "steps": 500}, ()),
+    "assoc-rmt": ("assoc", "rmt", {}, ()),
     "assoc-rmt-hint": ("assoc", "rmt", {"token_shift": False, "curriculum": "pairs", "memory_hint": True}, ()),
     # notebook 05: the copy model it opens up, 3 segments of 8
     "copy-rmt-g3": ("copy", "rmt", {**PLAIN, "segments": 3, "steps": 1000}, ()),
