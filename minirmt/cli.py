@@ -38,7 +38,7 @@ from minirmt.model.registry import MODELS, build_model, describe
 from minirmt.options import add_options, given
 from minirmt.training import paper_experiment, run_folder
 from minirmt.training.checkpoints import load_checkpoint
-from minirmt.training.common import resolve_device
+from minirmt.training.common import resolve_device, set_cpu_threads
 from minirmt.training.lm_loop import LMConfig, lm_meta, load_lm, train_lm
 from minirmt.training.perplexity import eval_seq_len, evaluate_lm
 from minirmt.training.recipes import PAPER_RECIPES, RECIPES, load_run, recipe, run_meta, shown_default
@@ -98,6 +98,18 @@ def _add_overwrite(p: Parser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a run already in --out (default: refuse)")
 
 
+def _add_threads(p: Parser) -> None:
+    p.add_argument("--threads", type=positive, help="CPU threads for torch (default: OMP_NUM_THREADS, else one "
+                                                    "thread when other jobs use the cores, else all of them)")
+
+
+def _apply_threads(args, parser) -> None:
+    """Set torch's CPU threads (training.common.cpu_threads) and say what was chosen, on stderr (rank 0 only)."""
+    line = _checked(parser, lambda: set_cpu_threads(args.threads))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"CPU threads: {line}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------- train and eval
 
 MODEL_FIELDS, TRAIN_FIELDS, TASK_FIELDS = "model_fields", "train_fields", "task_fields"
@@ -116,6 +128,7 @@ def _add_train(commands) -> None:
     p.add_argument("--resume", type=Path, help="continue the run saved in this checkpoint.pt")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     _add_overwrite(p)
+    _add_threads(p)
     shown = {name: text for name in ("segment_len", "segments", "steps", "lr", "warmup", "eval_every",
                                      "curriculum", "curriculum_threshold", "stop_accuracy", "memory_hint")
              if (text := shown_default(name)) is not None}
@@ -155,6 +168,7 @@ def resume_setup(args):
 
 
 def cmd_train(args, parser) -> int:
+    _apply_threads(args, parser)
     if args.resume is not None:
         model, task, config, state = _checked(parser, lambda: resume_setup(args))
         out, name = args.out or args.resume.parent, state["meta"]["model"]
@@ -219,6 +233,7 @@ def _add_demo(commands) -> None:
     p.add_argument("--steps", type=positive, default=600, help="optimizer steps per model (default: 600)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     _add_overwrite(p)
+    _add_threads(p)
     p.set_defaults(run=cmd_demo, parser=p)
 
 
@@ -228,6 +243,7 @@ DEMO_FILES = ("attention.png", "curves.png", "metrics.json")  # what `demo` writ
 def cmd_demo(args, parser) -> int:
     """RMT and SegmentTransformer on copy over 4 segments of 8 (8 digits, answers 2 segments later)."""
     _checked(parser, lambda: run_folder.claim(args.out, DEMO_FILES, args.overwrite))
+    _apply_threads(args, parser)
     histories, scores, models = {}, {}, {}
     for name in ("rmt", "segment"):
         r = recipe("copy", name, segments=4, source_len=8, steps=args.steps, eval_every=max(1, args.steps // 10),
@@ -325,6 +341,7 @@ def _add_lm(commands) -> None:
     p.add_argument("--resume", type=Path, default=None, help="continue the run saved in this checkpoint.pt, with its "
                                                              "settings (--out default: its folder)")
     _add_overwrite(p)
+    _add_threads(p)
     p.set_defaults(run=cmd_lm, parser=p, **groups)
 
 
@@ -339,6 +356,7 @@ def lm_resume_setup(args) -> LMConfig:
 
 def cmd_lm(args, parser) -> int:
     """Run `train_lm` from parsed arguments; print the final evaluations (rank 0)."""
+    _apply_threads(args, parser)
     if args.resume is not None:
         cfg = _checked(parser, lambda: lm_resume_setup(args))
     else:

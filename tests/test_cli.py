@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from minirmt import cli
 from minirmt.data import downloads
@@ -298,3 +299,25 @@ def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path
                      "--device", "cpu"]) == 0
     written = capsys.readouterr().out.split()
     assert written[:2] == ["the", "cat"] and set(written) <= set(vocab.itos) | {"<eos>"}
+
+
+def test_train_uses_the_threads_asked_for_and_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cli.main(["train", "--task", "copy", "--out", str(tmp_path), *TINY, "--threads", "1"]) == 0
+    assert "CPU threads: 1 thread: asked for" in capsys.readouterr().err
+    assert torch.get_num_threads() == 1
+
+
+def test_without_threads_the_command_line_honours_omp_num_threads(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert cli.main(["demo", "--out", str(tmp_path), "--steps", "2", "--quiet"]) == 0
+    assert "CPU threads: 2 threads: OMP_NUM_THREADS" in capsys.readouterr().err
+    assert torch.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("command", ["train", "demo", "lm"])
+def test_zero_threads_is_refused_in_one_line(command, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--out", str(tmp_path / "run"), "--threads", "0"])
+    assert exit_.value.code == 2
+    assert "--threads" in capsys.readouterr().err.splitlines()[-1]

@@ -81,7 +81,7 @@ REPO = Path(__file__).resolve().parents[1]
 def named_in(readme: Path) -> tuple[set[str], set[str], set[str]]:
     """The `minirmt.x.y` names, `python -m minirmt ...` commands and `minirmt/...` paths a README names."""
     text = readme.read_text()
-    names = set(re.findall(r"\b(minirmt(?:\.\w+)+)", text))
+    names = set(re.findall(r"(?<![/\w.])(minirmt(?:\.\w+)+)(?!\.?/)", text))  # not a host name in a URL
     commands = {m.strip() for m in re.findall(r"python -m minirmt ([^`#\n]*)", text)}
     paths = set(re.findall(r"(?<![\w/.])(minirmt/[\w./-]*\w/?)", text))
     return names, commands, paths
