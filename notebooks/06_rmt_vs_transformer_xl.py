@@ -368,7 +368,8 @@ viz.plot_curves(cost, metrics=metrics + (["ms per training step"] if MEASURE_LIV
 
 # %% tags=["nbval-check-output"]
 scores = {label: [row["attention scores per layer and head"] for row in rows] for label, rows in cost.items()}
-added = {label: (v[-1] - v[-2]) / (v[-2] - v[-3]) for label, v in scores.items()}  # the last doubling over the one before
+# what the last doubling of s adds, over what the doubling before it added
+added = {label: (v[-1] - v[-2]) / (v[-2] - v[-3]) for label, v in scores.items()}
 quadratic = added["full"] == 4
 linear_scores = all(ratio == 2 for label, ratio in added.items() if label != "full")
 print("the last doubling of s adds 4x the scores the one before added for full attention, 2x for every "

@@ -345,7 +345,8 @@ late = {name: readout[f"{name}, training-time probe"][max(ks)] for name in probe
 print("a fresh probe reads every trained memory at every k (>= 0.99):", all(fresh[name] >= 0.99 for name in runs))
 print("the untrained network's memory: a fresh probe reads between chance and 0.8:",
       task.chance_accuracy < fresh["untrained"] < 0.8)
-print(f"the training-time probe at k = {max(ks)}, every trained model below 0.4:", all(late[name] < 0.4 for name in runs))
+print(f"the training-time probe at k = {max(ks)}, every trained model below 0.4:",
+      all(late[name] < 0.4 for name in runs))
 assert all(fresh[name] >= 0.99 for name in runs) and task.chance_accuracy < fresh["untrained"] < 0.8
 assert all(late[name] < 0.4 for name in runs)
 
