@@ -24,8 +24,9 @@
 #   carried, RMT, RMT with an XL cache, and full attention;
 # - why a Transformer-XL cache cannot hold an answer that is older than the cache, and why no gradient teaches
 #   it to keep one;
-# - how quality changes with the number of segments, and how cost (time per step, memory) changes with the
-#   sequence length: a constant cost per segment against the quadratic cost of full attention;
+# - how quality changes with the number of segments, and how cost (attention scores computed, memory kept for
+#   the backward pass) changes with the sequence length: a constant cost per segment against the quadratic
+#   attention of full attention;
 # - to count the attention cost of each model, and to write the Transformer-XL cache update (exercises).
 #
 # ### Prerequisites
@@ -75,7 +76,7 @@ nb.setup()
 # RMT carries `m` vectors, trained end to end through the chain of segments. The RMT paper's summary: "RMT
 # performs on par with the Transformer-XL on language modeling for smaller memory sizes and outperforms it
 # for tasks that require longer sequence processing" (Bulatov et al., 2022, abstract; copy, reverse and
-# associative retrieval in Sec. 4). Two controls come from the paper's own runs (Sec. 3 and Table 5): memory tokens
+# associative retrieval in its Fig. 4). Two controls come from the paper's own runs: memory tokens
 # that are *not* carried (the paper's MT) give a model the RMT's extra slots without the recurrence, so they tell
 # "more tokens" from "memory"; and RMT with a Transformer-XL cache (the paper's "Tr-XL + RMT") adds both. We check
 # them on a small task and then put a price on each model.
@@ -96,6 +97,9 @@ MODELS = ("segment", "xl", "memxl", "memtok", "rmt", "rmtxl", "full")  # names i
 # The quality comparison of Section 4: 7 models x 3 lengths, shipped with the package (3 seeds, these settings);
 # TRAIN_LIVE = True trains seed 0 here instead (about three minutes on a laptop CPU).
 TRAIN_LIVE = False
+# Section 6 counts attention scores and measures the memory kept for backward: neither depends on how busy the
+# machine is. MEASURE_LIVE = True also times each training step here (median of 5; run it on an idle machine).
+MEASURE_LIVE = False
 n = 4  # segment length; the XL cache holds c = n positions (its default)
 m = 8  # memory tokens (RMT, MemTr-XL)
 segment_counts = [2, 3, 4]  # g for the quality comparison
@@ -108,7 +112,9 @@ cfg = preset("lab", vocab_size=task.vocab_size, segment_len=n, num_mem_tokens=m)
 print(f"n = {n}, m = {m}, cache c = {cfg.cache_len}, layers l = {cfg.n_layers}, d = {cfg.d_model}")
 
 # %% [markdown]
-# ## 2. Exercise 06.1: what does attention cost?
+# ## 2. What attention costs
+#
+# ### Exercise 06.1: count the attention scores
 #
 # Count the query-key scores that **one layer and one head** computes for a sequence of `s` tokens, summed
 # over segments: the sizes of the attention matrices in the table above. Segments hold `n` tokens, the last
@@ -163,7 +169,9 @@ for name in MODELS:
 # as many segments) and quadruples the cost of full attention. RMT pays a constant extra `2m` positions per
 # segment; Transformer-XL pays `c` extra keys.
 #
-# ## 3. Exercise 06.2: the Transformer-XL cache
+# ## 3. The Transformer-XL cache
+#
+# ### Exercise 06.2: the cache update
 #
 # After each segment, Transformer-XL keeps, for every layer, the inputs of that layer at the **last `c`
 # positions** of `[old cache | this segment]`, with the gradient stopped (Dai et al., 2019, Sec. 3.2: SG,
@@ -204,7 +212,7 @@ print("same logits with your cache update:", torch.allclose(library.logits, your
 # %% [markdown]
 # ## 4. Quality: the same task and budget for all seven
 #
-# The task is copy (RMT paper, Sec. 4) with a fixed source of `n` digits: the digits fill the first
+# The task is copy (RMT paper, Fig. 4) with a fixed source of `n` digits: the digits fill the first
 # segment, the copy fills the end of the last one, and padding fills the segments between. With `g` segments
 # the answer is `g - 1` segments back. Every model gets the same steps, batch and optimiser.
 #
@@ -304,18 +312,20 @@ viz.plot_attention(weights[layer, head], 0, None, cache=cfg.cache_len,
 #
 # ## 6. Cost against sequence length
 #
-# We time training steps (forward and backward) of each model, the median of 5 after the first, and count the
-# memory autograd keeps for the backward pass (the activations; it is what grows with the length and sets the
-# peak). A hook sees every
-# tensor saved for backward; we add up their sizes, leaving out the parameters. `rmt, memory-flat` is RMT with
-# `memory_flat=True`: it recomputes each segment's blocks in the backward pass instead of keeping their activations
-# (notebook 02), all but the last segment, whose backward pass comes right after its forward pass; it keeps the
-# head's gradients instead, computed in the forward pass (`minirmt/model/head_loss.py`). The segments are
-# longer here (`n = 128`), closer to real use.
+# Two costs that a busy machine cannot change: the attention scores each model computes (counted with
+# `attention_pairs`, Exercise 06.1), and the memory autograd keeps for the backward pass (the activations; it is
+# what grows with the length and sets the peak). A hook sees every tensor saved for backward; we add up their
+# sizes, leaving out the parameters. `rmt, memory-flat` is RMT with `memory_flat=True`: it recomputes each
+# segment's blocks in the backward pass instead of keeping their activations (notebook 02), all but the last
+# segment, whose backward pass comes right after its forward pass; it keeps the head's gradients instead,
+# computed in the forward pass (`minirmt/model/head_loss.py`). The segments are longer here (`n = 128`), closer
+# to real use. With `MEASURE_LIVE = True` the cell also times training steps (forward and backward, the median
+# of 5 after the first) on this machine.
 
 # %%
 def step_cost(model, tokens, targets, repeats):
-    """Median seconds of one training step on `tokens (b, s)`, and the bytes autograd keeps for backward."""
+    """The bytes autograd keeps for backward on `tokens (b, s)`, and the median seconds of `repeats` training
+    steps (None when `repeats` is 0)."""
     kept = {}  # storage address -> bytes, so views of one tensor count once
 
     def keep(x):  # called for every tensor saved for the backward pass
@@ -332,27 +342,40 @@ def step_cost(model, tokens, targets, repeats):
         start = time.perf_counter()
         model(tokens, targets=targets, return_logits=False).loss.backward()
         seconds.append(time.perf_counter() - start)
-    return sorted(seconds)[len(seconds) // 2], memory
+    return memory, (sorted(seconds)[len(seconds) // 2] if seconds else None)
 
 
-cost_cfg = preset("lab", vocab_size=task.vocab_size, segment_len=128, num_mem_tokens=m)
+cost_n = 128
+cost_cfg = preset("lab", vocab_size=task.vocab_size, segment_len=cost_n, num_mem_tokens=m)
 variants = {name: (name, cost_cfg) for name in MODELS}
-variants["rmt, memory-flat"] = ("rmt", preset("lab", vocab_size=task.vocab_size, segment_len=128, num_mem_tokens=m,
-                                              memory_flat=True))
+variants["rmt, memory-flat"] = ("rmt", preset("lab", vocab_size=task.vocab_size, segment_len=cost_n,
+                                              num_mem_tokens=m, memory_flat=True))
 cost = {label: [] for label in variants}
 for s in tqdm(lengths, desc="lengths"):
     tokens = torch.randint(0, task.vocab_size, (8, s), generator=torch.Generator().manual_seed(s))
     for label, (name, model_cfg) in variants.items():
-        seconds, memory = step_cost(build_model(name, model_cfg, seed=0), tokens, tokens, 5)
-        cost[label].append({"s": s, "ms per training step": 1000 * seconds, "MiB kept for backward": memory / 2**20})
-    tqdm.write(f"s = {s:5d}: " + "  ".join(f"{label} {cost[label][-1]['ms per training step']:.0f} ms"
-                                          for label in variants))
+        memory, seconds = step_cost(build_model(name, model_cfg, seed=0), tokens, tokens, 5 if MEASURE_LIVE else 0)
+        row = {"s": s, "MiB kept for backward": memory / 2**20,
+               "attention scores per layer and head": attention_pairs(name, s, cost_n, m, model_cfg.cache_len)}
+        if MEASURE_LIVE:
+            row["ms per training step"] = 1000 * seconds
+        cost[label].append(row)
 
 # %%
-viz.plot_curves(cost, metrics=["ms per training step", "MiB kept for backward"], x="s",
-                title="cost of one training step (median of 5), batch 8, n = 128 (this machine's CPU)")
+metrics = ["attention scores per layer and head", "MiB kept for backward"]
+viz.plot_curves(cost, metrics=metrics + (["ms per training step"] if MEASURE_LIVE else []), x="s",
+                title=f"cost of one training step, batch 8, n = {cost_n}")
 
 # %% tags=["nbval-check-output"]
+scores = {label: [row["attention scores per layer and head"] for row in rows] for label, rows in cost.items()}
+# what the last doubling of s adds, over what the doubling before it added
+added = {label: (v[-1] - v[-2]) / (v[-2] - v[-3]) for label, v in scores.items()}
+quadratic = added["full"] == 4
+linear_scores = all(ratio == 2 for label, ratio in added.items() if label != "full")
+print("the last doubling of s adds 4x the scores the one before added for full attention, 2x for every "
+      "segment-level model:", quadratic and linear_scores)
+most = scores["full"][-1] > max(v[-1] for label, v in scores.items() if label != "full")
+print("at the longest s, full attention computes the most scores:", most)
 memory = {label: [row["MiB kept for backward"] for row in rows] for label, rows in cost.items()}
 # linear in s: the last doubling of s adds twice as much memory as the one before it
 linear = {label: abs((mib[-1] - mib[-2]) / (mib[-2] - mib[-3]) - 2) < 0.2 for label, mib in memory.items()
@@ -366,25 +389,27 @@ cached = min(last["xl"], last["memxl"], last["rmtxl"])
 print("at the longest s: every model with an XL cache keeps more than RMT, RMT more than segment-only:",
       cached > last["rmt"] > last["segment"])
 print("full attention keeps no more than segment-only (within 5%):", last["full"] <= 1.05 * last["segment"])
+assert quadratic and linear_scores and most
 assert all(linear.values()) and nearly_flat
 assert cached > last["rmt"] > last["segment"] and last["full"] <= 1.05 * last["segment"]
 
 # %% [markdown]
 # **Reading the plots.**
 #
-# - **Time.** Every segment-level model (segment-only, XL, MemTr-XL, RMT) pays a constant cost per segment,
-#   so its time grows linearly with `s`. Full attention's `s x s` scores grow quadratically, but at these
-#   lengths they are not yet the main cost on a CPU: in the committed run full attention is the fastest at the
-#   shortest `s` (one big matrix product instead of a Python loop over segments) and behind RMT at the longest.
-#   Timings on a shared laptop CPU are noisy: read the trend over all lengths, not one point, and run longer
-#   `lengths` to see the bend (Question 4). On a GPU the crossing point moves, not the shape.
+# - **Attention scores** (counted). Every segment-level model (segment-only, XL, MemTr-XL, RMT) computes the
+#   same scores per segment, so its count grows linearly with `s`; full attention's `s x s` grows quadratically:
+#   at the longest `s` above it computes more scores than any segment-level model (checked above). Scores are not
+#   the whole step: the feed-forward layers, the embeddings and the head cost the same per token in every model,
+#   and the segment-level models run a Python loop over segments. So at these lengths the wall clock need not
+#   show the quadratic term yet; how long `s` must be before it does depends on the machine. Measure it with
+#   `MEASURE_LIVE = True` on an idle machine and longer `lengths` (Question 4).
 # - **Memory.** With full backpropagation through time, every model keeps every segment's activations for the
 #   backward pass: all grow linearly. The models with a Transformer-XL cache (XL, MemTr-XL, RMT + XL cache)
 #   keep the most (each layer's keys and values also cover the cache), RMT keeps its `2m` extra positions per
 #   segment (both checked above). Full attention keeps no more than
 #   segment-only: it does *not* store its `s x s` weights, because PyTorch's fused attention kernel
-#   recomputes them in the backward pass. That removes the quadratic memory, not the quadratic time. A plain
-#   implementation would store `attention_pairs("full", s, ...)` numbers per layer and head (exercise 06.1).
+#   recomputes them in the backward pass. That removes the quadratic memory, not the quadratic number of scores.
+#   A plain implementation would store `attention_pairs("full", s, ...)` numbers per layer and head.
 # - **Memory-flat RMT** keeps the last segment's activations and, of every other segment, little more than
 #   its input memory `(b, m, d)`, and recomputes those segments one at a time in the backward pass: its peak
 #   is about one segment's activations, whatever the length. At inference, RMT needs one segment and `m` vectors at a
@@ -398,8 +423,9 @@ assert cached > last["rmt"] > last["segment"] and last["full"] <= 1.05 * last["s
 # - On copy with the answer `g - 1` segments back, XL solves `g = 2` and fails from `g = 3` on; RMT, RMT + XL
 #   cache and full attention solve every `g` we tried; memory tokens without recurrence stay at chance, so
 #   the RMT's gain is the recurrence, not the extra tokens (3 seeds of 3 each).
-# - Segment-level models cost the same per segment (linear in `s`); full attention's time is quadratic.
-#   Fused kernels make its memory linear, not its time. Memory-flat RMT keeps the training memory flat.
+# - Segment-level models compute the same attention scores per segment (linear in `s`); full attention computes
+#   `s x s`, quadratic in `s` (counted). Measured memory: a fused kernel keeps full attention's memory linear,
+#   every model with full BPTT grows linearly, and memory-flat RMT stays nearly flat.
 #
 # ## Questions
 #
@@ -408,8 +434,8 @@ assert cached > last["rmt"] > last["segment"] and last["full"] <= 1.05 * last["s
 # 2. With `l` layers and `c = n`, what is the furthest back an XL answer can look? Why might it still fail
 #    before that limit (think of the stop-gradient)?
 # 3. MemTr-XL adds memory tokens but does not carry them. Why does that not help on this task?
-# 4. At which sequence length is full attention as slow as RMT on this CPU (Section 6 uses `n = 128`)? How
-#    would you expect that to change with `n = 512`?
+# 4. Set `MEASURE_LIVE = True` (and longer `lengths`): at which sequence length is full attention as slow as
+#    RMT on your machine (Section 6 uses `n = 128`)? How would you expect that to change with `n = 512`?
 # 5. Memory tokens that are not carried have the RMT's cost and the RMT's extra slots. What does their result
 #    in Section 4 tell you about where the RMT's accuracy comes from?
 
@@ -431,7 +457,8 @@ assert cached > last["rmt"] > last["segment"] and last["full"] <= 1.05 * last["s
 # 3. MemTr-XL's memory tokens are the same learned vectors in every segment; what they hold after a segment is
 #    thrown away. They give each segment more room to compute, not a way to carry the source forward; only
 #    the cache does that, with XL's reach.
-# 4. Read it from Section 6's time plot: where the full-attention curve crosses the RMT's. Full attention's
+# 4. Read it from Section 6's time plot (with `MEASURE_LIVE = True`): where the full-attention curve crosses the
+#    RMT's; it depends on the machine, and on a busy one it moves from run to run. Full attention's
 #    time grows like `s^2`, the RMT's like `s (n + 2m)`, so they cross at an `s` proportional to the segment
 #    length: with `n = 512` each segment costs more and there are fewer of them, so the crossing moves to a
 #    longer `s` (about four times longer, once the per-segment overhead of the Python loop is small).

@@ -24,8 +24,8 @@
 # - what a needle-in-a-haystack task is (BABILong's layout) and why a model without memory is at chance on it;
 # - to measure a model far past its training length: accuracy against the length, and against where the fact
 #   sits (the needle's *depth*);
-# - to measure what reading a long text costs each model, in time per token and peak memory;
-# - to say where and why the RMT's reading breaks down.
+# - to measure what reading a long text costs each model: attention scores and peak memory;
+# - to say where the RMT's reading breaks down, and what the evidence on why does and does not show.
 #
 # ### Prerequisites
 # 00 tour; 02 (recurrence); 07 (curriculum and length) helps: this notebook is its finale.
@@ -87,7 +87,9 @@ print(f"{task.num_keys} keys, {task.num_values} values, {task.num_filler} filler
 # values, `1 / num_values` right. The RMT must notice the fact when it passes, write it into its memory, and
 # carry it through every segment of filler after it, unchanged enough to be read at the end.
 #
-# ## 2. Exercise 09.1: how deep is the needle?
+# ## 2. How deep is the needle?
+#
+# ### Exercise 09.1: needle depth
 #
 # BABILong reports accuracy against the needle's **depth**: where the fact sits, as a fraction of the text
 # before the question (0 at the very start, near 1 just before the question). Write `needle_depth(tokens)`:
@@ -209,7 +211,9 @@ assert seeds["RMT"][at32][0] >= 0.9 and seeds["RMT"][at32][1] >= 0.8 and seeds["
 # tokens), one up to 32x before it starts to slip, and one settles near 0.87 from 8x on and stays there, all
 # the way to 1,024x. Three seeds of one small model: the spread is part of the result.
 #
-# ## 5. Exercise 09.2: the longest reliable length
+# ## 5. The longest reliable length
+#
+# ### Exercise 09.2: reliable length
 #
 # Write `reliable_length(accuracy, threshold)`: from `{g: accuracy}`, the longest `g` such that the accuracy
 # at `g` **and at every shorter length** is at least `threshold` (None if the shortest length already falls
@@ -281,12 +285,32 @@ figure
 
 # %% [markdown]
 # Every segment of filler is read by the same network and nudges the memory a little: past the training
-# lengths the memory keeps moving away from the states it had there (notebook 07 shows the same on copy), into
-# states the reader at the end never saw in training. In the committed run the memory of the model trained for
-# 2,000 steps moves away sooner than the other's, and its answers fail sooner too. One seed of each, an
-# observation rather than a proof; the readings over three seeds above are the measurement. What it suggests:
-# the steps after the task is solved are not wasted, they make the memory more stable.
-#
+# lengths the memory keeps moving away from the states it had there (notebook 07 shows the same on copy). A
+# tempting explanation is that the model fails once its memory has drifted into states its reader never saw. The
+# evidence is mixed (checked below): at 4x the memory of the 2,000-step model has moved further than the other's
+# and it starts to fail, but at 16x the 4,000-step model's memory has moved *further* (similarity about 0.35
+# against 0.48) and it still answers every question (1.00), while the 2,000-step model is near chance (0.21). How
+# far the memory moves, as one cosine over a whole state, does not decide whether the reader can still find the
+# fact. One seed of each: a hypothesis to test, not a finding.
+
+# %% tags=["nbval-check-output"]
+def similarity_at(label, g):
+    return drift[label][g - 1]["similarity to the memory after segment 8"]
+
+
+read = {label: pretrained.load(name)[2]["read"] for label, name in
+        (("RMT, 4,000 steps", "needle-rmt-s0"), ("RMT, 2,000 steps", "needle-rmt-short-s0"))}
+g16 = 16 * train_segments
+print("at 4x, the 2,000-step memory has moved further:",
+      similarity_at("RMT, 2,000 steps", 4 * train_segments) < similarity_at("RMT, 4,000 steps", 4 * train_segments))
+print("at 16x, the 4,000-step memory has moved further, yet it answers every question (>= 0.99) and the other "
+      "is below 0.3:", similarity_at("RMT, 4,000 steps", g16) < similarity_at("RMT, 2,000 steps", g16)
+      and read["RMT, 4,000 steps"][str(g16)] >= 0.99 and read["RMT, 2,000 steps"][str(g16)] < 0.3)
+assert similarity_at("RMT, 2,000 steps", 4 * train_segments) < similarity_at("RMT, 4,000 steps", 4 * train_segments)
+assert similarity_at("RMT, 4,000 steps", g16) < similarity_at("RMT, 2,000 steps", g16)
+assert read["RMT, 4,000 steps"][str(g16)] >= 0.99 and read["RMT, 2,000 steps"][str(g16)] < 0.3
+
+# %% [markdown]
 # ## 7. Where the needle sits
 #
 # Accuracy against length hides *which* facts are lost. BABILong's heatmap splits each length by the needle's
@@ -308,36 +332,37 @@ assert table[0].min() >= 0.9
 # %% [markdown]
 # At the training length every depth is answered. On longer texts, compare the columns: if the needles at the
 # start were lost first, the memory would be *forgetting*, the fact overwritten segment by segment. In the
-# committed lab run (one model) it is the other way round: at 16x the needles in the first quarter of the text
-# are found most often (0.40 in the committed run), those near the question least (about 0.1-0.16). A fact
-# written early enters a memory still close to its starting state, which the reader knows from training; a fact
-# written late enters a memory that has already drifted for hundreds of segments. What fails is writing into,
-# and reading from, a drifted memory, not holding an old fact.
+# lab run (one model) it is the other way round: at 16x the needles in the first quarter of the text are found
+# most often (about 0.4), those near the question least (about 0.1-0.16). So the memory is not simply
+# overwritten, oldest fact first. One possible reading, a hypothesis: a fact written early enters a memory still
+# close to states the reader knows from training, a fact written late one that has moved for many segments.
 #
 # ## 8. What a long text costs
 #
-# Reading a text of `s` tokens, full attention computes scores between every pair of positions: its time per
-# token grows with `s`, and it holds every position's keys and values at once. The RMT reads one segment at a
-# time and keeps only its `m` memory vectors between segments. We measure both (the median of 5 readings of
-# one text; `long_context.reading_cost`): milliseconds per thousand tokens, and the peak of the memory the
-# tensors of one reading take (`minirmt.course.meter.PeakMemory` adds up every tensor an operation returns while it is
-# alive). The memory is exact; the times are the median of 5 readings of one text per length on this machine,
-# and another program running beside the notebook moves them: read the shape of the curves, not the digits.
+# Reading a text of `s` tokens, full attention computes scores between every pair of positions, `s x s` per
+# layer and head, and holds every position's keys and values at once. The RMT reads one segment at a time,
+# `(2m + n) x (2m + n)` scores per segment, and keeps only its `m` memory vectors between segments. We count the
+# scores, and measure the peak of the memory the tensors of one reading take (`long_context.reading_cost`;
+# `minirmt.course.meter.PeakMemory` adds up every tensor an operation returns while it is alive): neither depends
+# on what else the machine is doing. Time does: with `MEASURE_LIVE = True` the cell also plots milliseconds per
+# thousand tokens (the median of 5 readings of one text per length, on this machine).
 
 # %%
+MEASURE_LIVE = False
 cost_factors = nb.pick(ci=[1, 4, 16], lab=[1, 4, 16, 64], full=[1, 4, 16, 64, 256, 1024])
 cost = {label: [] for label in ("RMT", "full attention")}
 for f in tqdm(cost_factors, desc="lengths"):
     for label in cost:
-        cost[label].append(long_context.reading_cost(models[label].to(device), task, f * train_segments,
-                                                     device=device))
-    tqdm.write(f"{f:5d}x ({f * train_segments * n:6d} tokens): " + "  ".join(
-        f"{label} {rows[-1]['ms per 1k tokens']:.1f} ms/1k tokens, {rows[-1]['peak MiB']:.2f} MiB"
-        for label, rows in cost.items()))
+        row = long_context.reading_cost(models[label].to(device), task, f * train_segments, device=device)
+        g, m = f * train_segments, models["RMT"].cfg.num_mem_tokens
+        row["attention scores per layer and head"] = (g * n) ** 2 if label == "full attention" else g * (2 * m + n) ** 2
+        if not MEASURE_LIVE:
+            row.pop("ms per 1k tokens")
+        cost[label].append(row)
 
 # %%
-viz.plot_curves(cost, metrics=["ms per 1k tokens", "peak MiB"], x="tokens",
-                title="reading one text: time per token and peak memory")
+viz.plot_curves(cost, metrics=["attention scores per layer and head", "peak MiB"]
+                + (["ms per 1k tokens"] if MEASURE_LIVE else []), x="tokens", title="reading one text")
 
 # %% tags=["nbval-check-output"]
 rmt_mib = [row["peak MiB"] for row in cost["RMT"]]
@@ -350,13 +375,11 @@ assert rmt_mib[-1] < 1.1 * rmt_mib[0] and full_mib[-1] > growth / 2 * full_mib[0
 # %% [markdown]
 # The RMT's peak memory does not move with the length: one segment's activations and `m` vectors, whatever
 # came before. Full attention's grows with every token (its keys and values; PyTorch's fused attention never
-# stores the `s x s` scores, so it grows linearly rather than quadratically), and so does its time per token,
-# once the texts are long. The RMT's time per token stays flat, but it is a loop of small steps, while one long
-# attention is a few large matrix products: in the committed run full attention is faster per token at every
-# length measured (CPU timings move with the machine and its thread settings, so yours may differ; the gap
-# closes as full attention's time per token grows), and on the GPU of Section 9 it is faster up to 65,536
-# tokens. What it cannot do at those lengths is answer. The RMT follow-up read two million tokens one segment
-# at a time, with this flat memory.
+# stores the `s x s` scores, so it grows linearly rather than quadratically). Its attention scores grow with the
+# square of the length, the RMT's linearly. Whether that makes full attention slower on your machine depends on
+# the lengths: a loop of small segments against a few large matrix products (Section 9 shows a GPU run where
+# full attention is faster up to 65,536 tokens). What it cannot do at those lengths is answer. The RMT follow-up
+# read two million tokens one segment at a time, with this flat memory.
 #
 # ## 9. At GPU scale
 #
@@ -409,14 +432,15 @@ assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() 
 #   8x, at most 0.16 by 32x), and its memory grows with the length.
 # - The same RMT trained for half the steps is just as right at the training length and fails far sooner:
 #   length generalisation is a property of the training, not only of the architecture, and only reading
-#   longer texts measures it. Where it fails, the memory drifts away from the states its reader knows.
+#   longer texts measures it. Why it fails is open: its memory keeps moving past the training length, but at 16x
+#   the model that still answers has moved further than the one that fails.
 #
 # ## Questions
 #
 # 1. Why is the segment-only model at chance at *every* length, even one segment?
 # 2. Full attention sees the whole text at once. Why does it fail on longer texts, while it answers at the
 #    training length?
-# 3. The RMT's time per token is about constant, and so is its peak memory. What does that make the cost of
+# 3. The RMT's attention scores per token are constant, and so is its peak memory. What does that make the cost of
 #    reading a text of a million tokens?
 # 4. Both RMTs of Section 6 are perfect at the training length. How would you decide, during training, when to
 #    stop, if what you want is long texts?
@@ -438,16 +462,16 @@ assert min(gpu_rmt.values()) > 0.7 and all(a < 0.2 for g, a in gpu_full.items() 
 #    distances). At 128 or 1,000 positions the query-key scores meet phases it never saw, and the head that
 #    found the key on short texts no longer finds it: nothing in training asked it to.
 # 3. Linear time and constant memory: a million tokens are 125,000 segments of 8, each the same small
-#    computation, so the time is the time per token times a million (minutes here, and the same
+#    computation, so the time grows linearly: a million times the cost of a token (and the same
 #    `m` vectors of memory at the end as at the start); full attention would need `10^12` scores per layer
 #    and head.
 # 4. Evaluate on longer texts while training (a held-out set at, say, 8x and 32x the training length) and stop
 #    when *that* accuracy stops improving; the training accuracy cannot tell the two models apart. Training
 #    with more segments, or on a mix that reaches longer, is the other lever.
-# 5. Not here: in the committed run the needles at the start of a long text are found *more* often than
+# 5. Not here: in the lab run the needles at the start of a long text are found *more* often than
 #    those just before the question. So the memory is not overwritten segment by segment (that would lose the
-#    oldest facts first); it drifts, and a fact written into an already drifted memory is the one the reader
-#    cannot find. Check it on your own run's heatmap: with another seed the numbers change.
+#    oldest facts first); a fact written late, into a memory that has moved for many segments, is the one the
+#    reader cannot find (why is a hypothesis, Section 6). Check it on your own run's heatmap: with another seed the numbers change.
 
 # %% [markdown]
 # ## References
