@@ -264,17 +264,18 @@ viz.plot_curves(rmt.history, metrics=("loss", "eval_accuracy", "stage"))
 stage_at = {r["step"]: r["stage"] for r in rmt.history if "eval_accuracy" in r}
 print("reaches the last stage (4 segments of 8):", max(stage_at.values()) == 2)
 print("0.95 or more on it at the end:", rmt.metrics["eval_accuracy"] >= 0.95)
-last_of = {stage: evaluations(rmt)[max(step for step, k in stage_at.items() if k == stage)] for stage in (0, 1)}
-first_of = {stage: evaluations(rmt)[min(step for step, k in stage_at.items() if k == stage)] for stage in (1, 2)}
-print("accuracy drops when a stage begins:", all(first_of[k + 1] < last_of[k] for k in (0, 1)))
+one_segment = [a for step, a in evaluations(rmt).items() if stage_at[step] == 0]
+cut = [a for step, a in evaluations(rmt).items() if stage_at[step] > 0]
+print(f"one segment: up to {max(one_segment):.3f}; once cut: first {cut[0]:.3f}, last {cut[-1]:.3f}")
 assert max(stage_at.values()) == 2 and rmt.metrics["eval_accuracy"] >= 0.95
-assert all(first_of[k + 1] < last_of[k] for k in (0, 1))
+assert cut[0] < max(one_segment) - 0.03 and cut[-1] > cut[0]
 
 # %% [markdown]
-# `stage` 0 is one segment of 32, 1 is two of 16, 2 the target. Accuracy drops each time the text is cut finer
-# (the answers now have to cross a memory hand-over) and climbs back within a few evaluations. One reading, which
-# the curve fits but does not prove: the binding learned in one segment carries over, and what is new at each
-# stage is writing it into the memory and reading it back.
+# `stage` 0 is one segment of 32, 1 is two of 16, 2 the target. In one segment the run answers nearly everything
+# within a few hundred steps; when the text is first cut (the answers now have to cross a memory hand-over),
+# accuracy drops, then climbs back through the later stages. One reading, which the curve fits but does not
+# prove: the binding learned in one segment carries over, and what is new is writing it into the memory and
+# reading it back.
 #
 # One run says little about a recipe. The package ships the same recipe over 10 seeds (`bench/studies/
 # solve_tasks.py`), each final model scored on 8,192 fresh answers. **Predict**: how many of the 10 reach 0.95?
