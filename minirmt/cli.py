@@ -103,11 +103,9 @@ def _add_threads(p: Parser) -> None:
                                                     "thread when other jobs use the cores, else all of them)")
 
 
-def _apply_threads(args, parser) -> None:
-    """Set torch's CPU threads (training.common.cpu_threads) and say what was chosen, on stderr (rank 0 only)."""
-    line = _checked(parser, lambda: set_cpu_threads(args.threads))
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(f"CPU threads: {line}", file=sys.stderr)
+def _apply_threads(args, parser) -> str:
+    """Set torch's CPU threads (training.common.cpu_threads); returns the choice and why, for the run's output."""
+    return _checked(parser, lambda: set_cpu_threads(args.threads))
 
 
 # ---------------------------------------------------------------- train and eval
@@ -164,11 +162,11 @@ def resume_setup(args):
     run_folder.check_agrees("--resume", saved, {**{k: v for k, v in chosen.items() if v is not None},
                                                 **{k: v for k, v in settings.items() if k not in args.train_fields}})
     config = TrainConfig.from_dict({**state["train_config"], **settings})
+    run_folder.check_more_steps(state["step"], config.steps)  # before anything is said or written
     return model.train(), task, config, state
 
 
 def cmd_train(args, parser) -> int:
-    _apply_threads(args, parser)
     if args.resume is not None:
         model, task, config, state = _checked(parser, lambda: resume_setup(args))
         out, name = args.out or args.resume.parent, state["meta"]["model"]
@@ -182,6 +180,7 @@ def cmd_train(args, parser) -> int:
         hint = f"--resume {out / 'checkpoint.pt'}" if state is None else None
         _checked(parser, lambda: run_folder.claim(out, TRAIN_FILES, args.overwrite, resume_hint=hint))
     meta = run_meta(task, name)
+    threads = _apply_threads(args, parser)
     started = time.perf_counter()
     result = _checked(parser, lambda: train(model, task, config, checkpoint=out / "checkpoint.pt", resume=state,
                                             progress=not args.quiet, meta=meta))
@@ -190,7 +189,7 @@ def cmd_train(args, parser) -> int:
     metrics = {**{k: result.metrics.get(k) for k in ("eval_accuracy", "eval_exact_match", "eval_loss")},
                "steps": result.step, "segments": config.segments, "train_seconds": round(result.seconds, 3),
                "wall_seconds": round(time.perf_counter() - started, 3), "chance_accuracy": task.chance_accuracy,
-               "interrupted": result.interrupted, "history": result.history}
+               "interrupted": result.interrupted, "cpu_threads": threads, "history": result.history}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     print(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
     return 130 if result.interrupted else 0
@@ -243,7 +242,7 @@ DEMO_FILES = ("attention.png", "curves.png", "metrics.json")  # what `demo` writ
 def cmd_demo(args, parser) -> int:
     """RMT and SegmentTransformer on copy over 4 segments of 8 (8 digits, answers 2 segments later)."""
     _checked(parser, lambda: run_folder.claim(args.out, DEMO_FILES, args.overwrite))
-    _apply_threads(args, parser)
+    threads = _apply_threads(args, parser)
     histories, scores, models = {}, {}, {}
     for name in ("rmt", "segment"):
         r = recipe("copy", name, segments=4, source_len=8, steps=args.steps, eval_every=max(1, args.steps // 10),
@@ -254,6 +253,7 @@ def cmd_demo(args, parser) -> int:
         if result.interrupted:
             return 130
     task, rmt = r.task, models["rmt"]
+    print(f"CPU threads: {threads}")
     print(f"{'model':10s} {'accuracy':>9s} {'exact':>7s} {'seconds':>8s}   (copy 8 digits over 4 segments of 8; "
           f"chance {task.chance_accuracy:.2f})")
     for name, m in scores.items():
@@ -356,7 +356,7 @@ def lm_resume_setup(args) -> LMConfig:
 
 def cmd_lm(args, parser) -> int:
     """Run `train_lm` from parsed arguments; print the final evaluations (rank 0)."""
-    _apply_threads(args, parser)
+    _apply_threads(args, parser)  # train_lm's first log line gives the threads of a CPU run
     if args.resume is not None:
         cfg = _checked(parser, lambda: lm_resume_setup(args))
     else:

@@ -290,7 +290,8 @@ def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path
     monkeypatch.setattr(cli, "corpus_info", lambda name: words)
     out = tmp_path / "run"
     assert cli.main(["lm", "--corpus", "tiny-words", "--preset", "tiny", "--steps", "4", "--batch-size", "4",
-                     "--warmup", "1", "--device", "cpu", "--out", str(out)]) == 0
+                     "--warmup", "1", "--device", "cpu", "--out", str(out), "--threads", "1"]) == 0
+    assert ", 1 CPU threads" in capsys.readouterr().out  # the run's first log line says what it runs on
     from minirmt.training.checkpoints import load_checkpoint
 
     assert load_checkpoint(out / "checkpoint.pt")["vocab"] == vocab.itos
@@ -304,14 +305,14 @@ def test_a_word_model_checkpoint_holds_its_vocabulary_and_samples_words(tmp_path
 def test_train_uses_the_threads_asked_for_and_says_so(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cli.main(["train", "--task", "copy", "--out", str(tmp_path), *TINY, "--threads", "1"]) == 0
-    assert "CPU threads: 1 thread: asked for" in capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["cpu_threads"] == "1 thread: asked for"
     assert torch.get_num_threads() == 1
 
 
 def test_without_threads_the_command_line_honours_omp_num_threads(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     assert cli.main(["demo", "--out", str(tmp_path), "--steps", "2", "--quiet"]) == 0
-    assert "CPU threads: 2 threads: OMP_NUM_THREADS" in capsys.readouterr().err
+    assert "CPU threads: 2 threads: OMP_NUM_THREADS" in capsys.readouterr().out
     assert torch.get_num_threads() == 2
 
 

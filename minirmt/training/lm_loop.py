@@ -351,7 +351,8 @@ class _LMSession:
         self.log(f"{cfg.model}: {self.info['params'] / 1e6:.2f}M parameters, {self.info['device']} x "
                  f"{self.world_size}, batch {cfg.batch_size * self.world_size} x {cfg.segments} x "
                  f"{run.model.cfg.segment_len} = {self.tokens_per_step:,} tokens, "
-                 f"{'bf16' if self.dtype else 'fp32'}{', compiled' if cfg.compile else ''}")
+                 f"{'bf16' if self.dtype else 'fp32'}{', compiled' if cfg.compile else ''}"
+                 f"{f', {torch.get_num_threads()} CPU threads' if self.device.type == 'cpu' else ''}")
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
         with seeded_global_rng(cfg.seed + 1 + self.rank, self.device, self.random):  # dropout differs per process
