@@ -97,7 +97,8 @@ viz.plot_segments(tokens[0], n, m, title="token ids: 0 = pad, 1 = GO, digit k = 
 # **The copy task** (paper, Sec. 4, "Algorithmic Tasks"): read some digits, then, after the `>` (GO) token, write them again. The
 # targets line shows what the model must predict at each position. The digits to copy sit in earlier
 # segments than the answers, so a model that sees one segment at a time has nothing to go on: its best
-# guess is a random digit, with accuracy `1 / number of digits`.
+# guess is a random digit, with accuracy `1 / number of digits`. The picture shows the same sequence as token
+# ids, the numbers the model reads: digit k is id k + 2, since ids 0 and 1 are the pad and GO tokens.
 
 # %% tags=["nbval-check-output"]
 s = g * n
@@ -207,7 +208,7 @@ assert wiped < task.chance_accuracy + 0.2 < own and swapped > 0.5 and swapped_ow
 
 # %% [markdown]
 # Everything the last segment knows about the digits comes through the `m` memory vectors: wipe them and
-# the model guesses; hand it another sequence's memory and it writes mostly *that* sequence's digits, and its
+# accuracy falls to chance or below; hand it another sequence's memory and it writes mostly *that* sequence's digits, and its
 # own no better than chance, although its own digits are right there in its input (fed back after the GO
 # token): the digits it writes come from the memory.
 #
@@ -225,6 +226,18 @@ layer, head = divmod(int(reads.argmax()), attention.shape[2])
 print(f"attention {tuple(attention.shape)} = (g, l, h, i, j); strongest reader: layer {layer}, head {head}")
 viz.plot_read_write(attention[-1, layer, head], m, n, title=f"last segment, layer {layer}, head {head}")
 
+# %% tags=["nbval-check-output"]
+read_slot = attention[-1, layer, head, m + 1 : m + n, :m].argmax(-1)  # (n - 1,): the slot each token reads most
+print("the slot each token position 1..7 reads most:", read_slot.tolist())
+print("in order (never going back):", bool((read_slot.diff() >= 0).all()))
+assert (read_slot.diff() >= 0).all()
+
+# %% [markdown]
+# Read the left map row by row: from position 1 on, each token reads mostly one slot, and the slot moves on as
+# the position does, a diagonal. In the last segment the positions are answers, so the answers look up the slots
+# one after another, in order: what you would expect if each slot held one digit, in the order they were
+# written. The figure cannot tell what a slot holds; notebook 05 tests it with a probe.
+
 # %% [markdown]
 # Move the sliders to see every segment, layer and head. Look for heads whose write slots attend to the
 # digits (that is where the memory is written) and heads whose write slots attend to the read slots (the
@@ -238,13 +251,36 @@ writes = attention[0, :, :, m + n :, m : m + n].sum(-1).mean(-1)  # (l, h): mass
 layer, head = divmod(int(writes.argmax()), attention.shape[2])
 viz.plot_read_write(attention[0, layer, head], m, n, title=f"first segment, layer {layer}, head {head}: the strongest writer")
 
+# %% tags=["nbval-check-output"]
+focus = attention[0, layer, head, m + n :, m : m + n].max(-1).values  # (m,): each write slot's largest weight on a token
+print("each write slot's largest attention weight on one token:", [round(w, 2) for w in focus.tolist()])
+print("write slots that put over half their attention on a single token:", int((focus > 0.5).sum()), "of", m)
+assert (focus > 0.5).sum() >= m // 2
+
+# %% [markdown]
+# Here the right half tells the story: in the first segment, where the digits are, most write slots put most of
+# their attention on a single token, each on a different one. That is how a segment's digits get into the memory:
+# a write slot's output becomes a read slot of the next segment.
+
 # %% [markdown]
 # **How does the memory change from segment to segment?** The cosine similarity between the memory states
 # of one sequence (each state `(m, d)` flattened): 1 means unchanged.
 
 # %%
-viz.plot_memory_similarity([rmt.initial_state(1)] + out.memories, names=viz.state_names(len(out.memories) + 1),
+states = [rmt.initial_state(1)] + out.memories
+viz.plot_memory_similarity(states, names=viz.state_names(len(states)),
                            title="memory states: initial, then after each segment")
+
+# %% tags=["nbval-check-output"]
+similarity = viz.memory_similarity(states)  # (g + 1, g + 1)
+print(f"initial against after segment 0: {similarity[0, 1]:.2f}")
+print("each state against the next one:", [round(similarity[k, k + 1].item(), 2) for k in range(1, len(states) - 1)])
+assert similarity[0, 1] < 0.3 and all(similarity[k, k + 1] > 0.7 for k in range(1, len(states) - 1))
+
+# %% [markdown]
+# The first segment replaces the initial memory almost entirely (a similarity near 0); from then on each segment
+# changes the memory only in part (0.7 and more between neighbours). The digits are written in the first
+# segments; later segments keep most of what they find.
 
 # %% [markdown]
 # ## Summary

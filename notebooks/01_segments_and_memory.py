@@ -199,7 +199,8 @@ print("memory", tuple(memory.shape), " segment", tuple(x.shape), " input", tuple
 #    the default; Section 5 ends with the paper's other choice).
 #
 # **Predict:** are these three rules anything more than an ordinary causal mask over the `2m + n` positions?
-# Then look at the picture: query positions down, key positions across, dark where attention is allowed.
+# Then look at the picture: query positions down, key positions across, light where attention is allowed (as in the attention maps
+# later on, light means attention can flow).
 
 # %%
 viz.plot_mask(masks.rmt_decoder(m, n), m, n)
@@ -323,10 +324,8 @@ with torch.no_grad():
 # %% [markdown]
 # With a causal mask the front slots come before every token, so they can never see the segment: a memory
 # read from there would carry nothing forward, however long you train: the experiment shows it for one untrained
-# model, and the mask says why it holds for every model. The authors ran this design too: in the results they
-# published with their code, their decoder RMT with its memory only at the start stayed at chance on copy,
-# reverse and associative retrieval (0.10-0.20), where the same model with write slots at the end reached 1.00.
-# The write slots are what make the recurrence work.
+# model, and the mask says why it holds for every model, trained or not. The write slots are what make the
+# recurrence work.
 #
 # ## 6. One memory step
 #

@@ -136,8 +136,8 @@ def test_plot_memory_similarity():
     slots = viz.plot_memory_similarity(memories(), per_slot=True)
     assert image(slots).shape == (4 * M, 4 * M) and len(slots.axes[0].lines) == 2 * 3
     named = viz.plot_memory_similarity(memories(), names=viz.state_names(4)).axes[0]
-    assert [t.get_text() for t in named.get_xticklabels()] == ["initial", "after 1", "after 2", "after 3"]
-    assert named.get_xlabel() == "memory state" and viz.state_names(2, initial=False) == ["after 1", "after 2"]
+    assert [t.get_text() for t in named.get_xticklabels()] == ["initial", "after seg 0", "after seg 1", "after seg 2"]
+    assert named.get_xlabel() == "memory state" and viz.state_names(2, initial=False) == ["after seg 0", "after seg 1"]
     with pytest.raises(ValueError, match="names has 3 entries for 4 memory states"):
         viz.plot_memory_similarity(memories(), names=["a", "b", "c"])
 
@@ -161,13 +161,13 @@ def test_pca_2d_finds_the_plane_and_fixes_signs():
 def test_plot_memory_trajectory_points_per_segment():
     fig = viz.plot_memory_trajectory(memories())  # 3 sequences, 4 segments
     ax = fig.axes[0]
-    assert len(ax.lines) == 3 and ax.collections[0].get_offsets().shape == (3 * 4, 2)
+    assert len(ax.lines) == 3 and [c.get_offsets().shape for c in ax.collections] == [(3, 2)] * 4  # a colour a state
     assert ax.get_xlabel().startswith("PC 1") and "variance" in ax.get_ylabel()
     slots = viz.plot_memory_trajectory(memories(), per_slot=True).axes[0]
     assert len(slots.lines) == M and "slots" in slots.get_title()
-    single = viz.plot_memory_trajectory([torch.randn(M, 6) for _ in range(5)], color_label="state").axes[0]
-    assert single.collections[0].get_offsets().shape == (5, 2)
-    assert single.figure.axes[1].get_ylabel() == "state"  # the colour bar
+    single = viz.plot_memory_trajectory([torch.randn(M, 6) for _ in range(5)], names=viz.state_names(5)).axes[0]
+    assert sum(c.get_offsets().shape[0] for c in single.collections) == 5
+    assert [t.get_text() for t in single.get_legend().get_texts()] == viz.state_names(5)
 
 
 def test_plot_curves_accepts_records_columns_and_runs():

@@ -214,7 +214,7 @@ def plot_paper(rows: list[dict]) -> Figure:
     panels = {TASK_LABELS[t]: {LABELS[m]: {g: by_model[m][g][:3] for g in by_model[m]} for m in models if m in by_model}
               for t, by_model in ours.items()}
     chance = {TASK_LABELS[r["task"]]: r["chance"] for r in rows}
-    fig = viz.plot_accuracy_panels(panels, chance=chance, log2=False)
+    fig = viz.plot_accuracy_panels(panels, chance=chance, log2=False, legend="below")
     for ax, task in zip(fig.axes, ours):
         for k, model in enumerate(models):
             first = True
@@ -228,7 +228,9 @@ def plot_paper(rows: list[dict]) -> Figure:
                         else None)
                 first = False
         ax.set_xticks(PAPER_SEGMENTS[task], labels=PAPER_SEGMENTS[task])
-    fig.axes[-1].legend(fontsize=7, loc="lower left")
+    fig.legends.clear()  # one legend below the panels, the authors' bars included
+    handles, labels = fig.axes[-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=7, frameon=False)
     return fig
 
 

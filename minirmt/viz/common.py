@@ -4,9 +4,9 @@ import torch
 
 BLOCK_COLORS = {"read": "tab:blue", "memory": "tab:blue", "tokens": "0.55", "write": "tab:orange"}
 
-# Okabe & Ito's colour-blind-safe palette; each line also gets its own marker and dash, so that models are
-# told apart in grey print too.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# Okabe & Ito's colour-blind-safe palette, its pale yellow (unreadable on white) swapped for Tol's wine; each line
+# also gets its own marker and dash, so that models are told apart in grey print too.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#882255", "#000000")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
 

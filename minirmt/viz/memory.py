@@ -2,9 +2,8 @@
 
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from .common import as_matrix
+from .common import as_matrix, line_style
 
 
 def memory_stack(memories) -> torch.Tensor:
@@ -39,16 +38,17 @@ def memory_similarity(memories, per_slot: bool = False, batch: int = 0) -> torch
 
 
 def state_names(g: int, initial: bool = True) -> list[str]:
-    """Names of g memory states: "initial" (before the first segment, if `initial`), then "after 1", "after 2"..."""
+    """Names of g memory states: "initial" (before the first segment, if `initial`), then "after seg 0", "after seg
+    1"... (segments counted from 0, as everywhere in the course)."""
     if initial:
-        return ["initial"] + [f"after {i}" for i in range(1, g)]
-    return [f"after {i}" for i in range(1, g + 1)]
+        return ["initial"] + [f"after seg {i}" for i in range(g - 1)]
+    return [f"after seg {i}" for i in range(g)]
 
 
 def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, title: str | None = None,
                            names: list[str] | None = None) -> Figure:
     """Heat map of `memory_similarity`: how much the memory changes from segment to segment. `names`: one per
-    state (`state_names`: "initial", "after 1", ...); by default the states are numbered from 0."""
+    state (`state_names`: "initial", "after seg 0", ...); by default the states are numbered from 0."""
     g, _, m, _ = memory_stack(memories).shape
     names = [str(i) for i in range(g)] if names is None else list(names)
     if len(names) != g:
@@ -98,13 +98,13 @@ def pca_2d(x) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def plot_memory_trajectory(memories, per_slot: bool = False, batch: int = 0, title: str | None = None,
-                           color_label: str = "segment") -> Figure:
+                           names: list[str] | None = None) -> Figure:
     """The path of the memory through a 2-D PCA projection, one point per segment.
 
     memories: g states `(m, d)` or `(b, m, d)` (e.g. `out.memories`, perhaps with the initial memory first)
     per_slot=False: one trajectory per sequence, each state flattened to `(m * d)`
     per_slot=True:  one trajectory per memory slot `(d)` of sequence `batch`
-    Colour runs from the first state (dark) to the last (light); `color_label` names it on the colour bar.
+    Each state has its own colour and marker, named in the legend by `names` (`state_names`; default: numbers).
     """
     states = memory_stack(memories)  # (g, b, m, d)
     if per_slot:
@@ -118,14 +118,14 @@ def plot_memory_trajectory(memories, per_slot: bool = False, batch: int = 0, tit
     ax = fig.add_subplot()
     for t in range(lines):
         ax.plot(coords[:, t, 0], coords[:, t, 1], color="0.7", linewidth=0.8, zorder=1)
-    colors = torch.arange(g).repeat_interleave(lines)
-    scatter = ax.scatter(coords[..., 0].flatten(), coords[..., 1].flatten(), c=colors.numpy(), cmap="viridis",
-                         s=22, zorder=2, vmin=0, vmax=max(g - 1, 1))
+    names = [str(k) for k in range(g)] if names is None else list(names)
+    for k in range(g):
+        style = line_style(k)
+        ax.scatter(coords[k, :, 0], coords[k, :, 1], color=style["color"], marker=style["marker"], s=24, zorder=2,
+                   label=names[k])
     ax.set_xlabel(f"PC 1 ({100 * float(explained[0]):.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * float(explained[1]):.0f}% of variance)")
     what = "memory slots" if per_slot else "memory states"
     ax.set_title(title or f"{what} across segments (PCA)")
-    cbar = fig.colorbar(scatter, ax=ax, shrink=0.8, label=color_label)
-    cbar.locator = MaxNLocator(integer=True)
-    cbar.update_ticks()
+    ax.legend(fontsize=8, title="state" if not per_slot else "after", loc="best")
     return fig

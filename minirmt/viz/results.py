@@ -25,56 +25,92 @@ def _records(history) -> list[Mapping]:
     return list(history)
 
 
-def plot_curves(history, metrics: Sequence[str] = ("loss",), x: str = "step", title: str | None = None) -> Figure:
+def _nested(i: int) -> dict:
+    """The i-th line's style with hollow markers that shrink from line to line, so that lines lying on top of
+    each other still show every marker."""
+    return line_style(i) | {"markerfacecolor": "none", "markersize": 8.5 - 0.6 * (i % 8)}
+
+
+def _legend_below(fig: Figure, ax) -> None:
+    """One legend for the figure, in rows under the panels (the figure was made taller for it)."""
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=8, frameon=False)
+
+
+def _legend_rows(count: int) -> int:
+    return math.ceil(count / 4)
+
+
+def plot_curves(history, metrics: Sequence[str] = ("loss",), x: str = "step", title: str | None = None,
+                log: bool = False, legend: str = "inside") -> Figure:
     """One panel per metric against `x`, for one run or several.
 
     history: a list of records `{"step": ..., "loss": ...}` (records without a metric are skipped, so
              training and evaluation records can mix), a dict of lists, or `{run name: history}`.
+    log: log-log axes (a power law is a straight line, its slope the power). legend: "inside" each panel, or
+    "below" them all (for many runs).
     """
     if isinstance(metrics, str):
         metrics = [metrics]
     is_runs = isinstance(history, Mapping) and history and all(_is_history(v) for v in history.values()) \
         and not _is_history(history)
     runs = dict(history) if is_runs else {None: history}
-    fig = Figure(figsize=(3.6 * len(metrics) + 0.4, 3.0), layout="constrained")
+    below = is_runs and legend == "below"
+    fig = Figure(figsize=(3.6 * len(metrics) + 0.4, 3.0 + (0.25 * _legend_rows(len(runs)) if below else 0)),
+                 layout="constrained")
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
         for k, (name, run) in enumerate(runs.items()):
             rows = [(i, r) for i, r in enumerate(_records(run)) if r.get(metric) is not None]
             xs = [r.get(x, i) for i, r in rows]
-            style = line_style(k) | ({"markevery": max(1, len(rows) // 10)} if len(rows) >= 30 else {})
+            style = _nested(k) | ({"markevery": max(1, len(rows) // 10)} if len(rows) >= 30 else {})
             ax.plot(xs, [float(r[metric]) for _, r in rows], label=name, **style)
+        if log:
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
         ax.set_xlabel(x)
         ax.set_title(metric)
+        if metric == "stage":  # a curriculum stage is a whole number
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        if is_runs:
+        if is_runs and not below:
             ax.legend(fontsize=8)
+    if below:
+        _legend_below(fig, axes[0])
     if title:
         fig.suptitle(title)
     return fig
 
 
 def plot_accuracy_vs_segments(table: Mapping, chance: float | None = None, xlabel: str = "segments",
-                              ylabel: str = "accuracy", title: str | None = None) -> Figure:
+                              ylabel: str = "accuracy", title: str | None = None, legend: str = "inside") -> Figure:
     """Accuracy against the number of segments, one line per model: `{model: {segments: accuracy}}`.
 
-    A single `{segments: accuracy}` mapping draws one line; `chance` adds a dashed reference line.
+    A single `{segments: accuracy}` mapping draws one line; `chance` adds a dashed reference line; `legend`:
+    "inside" the axes or "below" them (for many models).
     """
     if table and not all(isinstance(v, Mapping) for v in table.values()):
         table = {None: table}
-    fig = Figure(figsize=(4.8, 3.2), layout="constrained")
+    below = legend == "below"
+    fig = Figure(figsize=(4.8, 3.2 + (0.25 * _legend_rows(len(table) + 1) if below else 0)), layout="constrained")
     ax = fig.add_subplot()
     for i, (name, row) in enumerate(table.items()):
         xs = sorted(row)
-        ax.plot(xs, [float(row[k]) for k in xs], label=name, **line_style(i))
+        ax.plot(xs, [float(row[k]) for k in xs], label=name, **_nested(i))
     if chance is not None:
         ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    measured = sorted({k for row in table.values() for k in row})
+    if len(measured) <= 12:  # a tick where there is a measurement, none between
+        ax.set_xticks(measured)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    if len(table) > 1 or None not in table or chance is not None:
+    if below:
+        _legend_below(fig, ax)
+    elif len(table) > 1 or None not in table or chance is not None:
         ax.legend(fontsize=8)
     ax.set_title(title or f"{ylabel} vs {xlabel}")
     return fig
@@ -191,20 +227,22 @@ def plot_loss_by_position(curves: Mapping, unit: str = "ppl", title: str = "loss
 
 
 def plot_accuracy_panels(panels: Mapping, chance: Mapping | None = None, xlabel: str = "segments g",
-                         log2: bool = True) -> Figure:
+                         log2: bool = True, ylabel: str = "answer accuracy", legend: str = "inside") -> Figure:
     """Accuracy against the number of segments, one panel per task, one line per model, on one y scale.
 
     panels: {task: {model: {g: accuracy}}} (or {g: (mean, low, high)} to draw the spread over seeds as a band);
-    chance: {task: accuracy of guessing} (dashed).
+    chance: {task: accuracy of guessing} (dashed); legend: "inside" the last panel or "below" them all.
     """
-    fig = Figure(figsize=(3.6 * len(panels), 3.2), layout="constrained")
+    below = legend == "below"
+    lines = max(len(table) for table in panels.values()) + 1
+    fig = Figure(figsize=(3.6 * len(panels), 3.2 + (0.25 * _legend_rows(lines) if below else 0)), layout="constrained")
     axes = fig.subplots(1, len(panels), squeeze=False, sharey=True)[0]
     for ax, (task, table) in zip(axes, panels.items()):
         gs = sorted({g for row in table.values() for g in row})
         for i, (name, row) in enumerate(table.items()):
             xs = sorted(row)
             values = [row[g] if isinstance(row[g], tuple) else (row[g],) * 3 for g in xs]
-            style = line_style(i)
+            style = _nested(i)
             ax.plot(xs, [v[0] for v in values], label=name, **style)
             ax.fill_between(xs, [v[1] for v in values], [v[2] for v in values], color=style["color"], alpha=0.15)
         if chance and task in chance:
@@ -216,6 +254,9 @@ def plot_accuracy_panels(panels: Mapping, chance: Mapping | None = None, xlabel:
                       fontsize=7 if crowded else None)
         ax.set(title=task, xlabel=xlabel, ylim=(-0.02, 1.02))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("answer accuracy")
-    axes[-1].legend(fontsize=8)
+    axes[0].set_ylabel(ylabel)
+    if below:
+        _legend_below(fig, axes[-1])
+    else:
+        axes[-1].legend(fontsize=8)
     return fig

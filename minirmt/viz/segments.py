@@ -52,11 +52,12 @@ def plot_mask(mask, m: int, n: int, title: str | None = None) -> Figure:
     mask = as_matrix(mask, "mask")
     fig = Figure(figsize=(4.2, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.imshow(mask.numpy(), cmap="Greys", vmin=0, vmax=1.25, interpolation="nearest")
+    ax.imshow(mask.numpy(), cmap="magma", vmin=0, vmax=1.25, interpolation="nearest")  # light where allowed, as
+    # the attention maps are light where the weight is high
     draw_layout(ax, mask.shape[0], mask.shape[1], m, n)
     ax.set_xlabel("key j (attended to)")
     ax.set_ylabel("query i (attending)")
-    ax.set_title(title or f"mask, m={m}, n={n}: dark = may attend")
+    ax.set_title(title or f"mask, m={m}, n={n}: light = may attend")
     return fig
 
 
