@@ -154,7 +154,8 @@ print(torch.equal(copy_targets(tokens), targets))  # the task's own targets, reb
 #
 # Write `answer_accuracy(logits, targets)`: `logits (b, s, v)` and `targets (b, s)` in, `(accuracy,
 # exact_match)` out, two Python floats. The prediction is the `argmax` over the vocabulary; count only the
-# positions with a target.
+# positions with a target. A sequence with no answers (every target -100) counts as an exact match, and stays
+# among the `b` sequences of the mean.
 
 # %%
 def answer_accuracy(logits, targets):

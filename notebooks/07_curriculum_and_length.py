@@ -181,7 +181,8 @@ assert first_copied == {"no curriculum": 200, "+1 curriculum": 350, "doubling cu
 # `segment_counts`, draw one batch of `g` segments with `task.sample(batch_size, g, generator)` (a generator
 # seeded with `seed`, so every model sees the same sequences), run the model, and compute the accuracy on the
 # answer positions (`targets != -100`). Return `{g: accuracy}` with plain floats. Evaluate without gradients,
-# in eval mode.
+# in eval mode. Seed a new generator for every `g`, `torch.Generator().manual_seed(seed)` inside the loop, so
+# that a `g`'s batch does not depend on the other lengths in `segment_counts`.
 
 # %%
 def accuracy_by_segments(model, task, segment_counts, batch_size=32, seed=0):

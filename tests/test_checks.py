@@ -14,7 +14,7 @@ from einops import rearrange
 
 from minirmt.course import checks, probe
 from minirmt.course.checks import core, lesson03_copy, lesson07_curriculum
-from minirmt.data.tasks import GO, PAD
+from minirmt.data.tasks import GO, PAD, make_task
 from minirmt.model import masks, segments
 from minirmt.training.metrics import answer_accuracy
 
@@ -127,6 +127,8 @@ def test_expect_tensor_checks_type_then_shape_by_name():
         core.expect_tensor(torch.zeros(3, 2, 9), "g b n", (3, 2, 8))
     with pytest.raises(checks.CheckFailed, match="Hint: try this"):
         core.expect_tensor(torch.zeros(2, 3, 8), "g b n", (3, 2, 8), hints={(2, 3, 8): "try this"})
+    with pytest.raises(checks.CheckFailed, match=r"expected \(f\+1, y\) = \(7, 4\): f\+1 \(features \+ 1\) is 6"):
+        core.expect_tensor(torch.zeros(6, 4), "f+1 y", (7, 4))
     core.expect_tensor(torch.zeros(3, 2, 8), "g b n", (3, 2, 8))
 
 
@@ -151,6 +153,17 @@ def test_call_refuses_an_argument_changed_in_place():
     with pytest.raises(checks.CheckFailed, match="argument 1"):
         core.call(lambda *a: a[0][0].zero_(), [torch.ones(3)])
     assert core.call(lambda x, s: x / s, torch.ones(2), 2.0).tolist() == [0.5, 0.5]
+
+
+def test_call_names_the_input_and_the_learners_line():
+    task = make_task("copy", 4)
+
+    def draw(g):
+        return task.sample(2, g, None)  # the error is raised inside the library
+
+    learners_line = r"\(line \d+: `return task.sample\(2, g, None\)"
+    with pytest.raises(checks.CheckFailed, match=r"^draw\(g=2\) raised TypeError: .*" + learners_line):
+        core.call(draw, 2, what="draw(g=2)")
 
 
 def test_known_number_names_the_mistake_it_matches():
@@ -185,7 +198,7 @@ def test_every_dimension_letter_of_a_checker_has_one_meaning():
             if name in ("expect_tensor", "expect_close"):
                 dims = node.args[1 if name == "expect_tensor" else 2]
                 assert isinstance(dims, ast.Constant), f"{module.__name__}: dims must be a literal string"
-                letters |= set(dims.value.split())
+                letters |= {name.partition("+")[0] for name in dims.value.split()}
     assert letters <= set(checks.DIMENSIONS), letters - set(checks.DIMENSIONS)
     assert {"c", "y", "L"} <= letters  # the letters that once had two meanings are in use, with one each
 
@@ -392,8 +405,43 @@ def rmt_step__with_attention(model, tokens, memory):
     return model.step(tokens, memory)
 
 
+def rmt_step__front_only_first_outputs(model, tokens, memory):  # [memory | tokens], memory read off the front
+    m = memory.shape[1]
+    h = backbone_run(model, tokens, memory, write=False)
+    return h[:, m:], h[:, :m]
+
+
+def rmt_step__hidden_one_early(model, tokens, memory):
+    m, n = memory.shape[1], tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h[:, m - 1 : m + n - 1], h[:, m + n :]
+
+
+def rmt_step__hidden_one_late(model, tokens, memory):
+    m, n = memory.shape[1], tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h[:, m + 1 : m + n + 1], h[:, m + n :]
+
+
+def rmt_step__memory_one_early(model, tokens, memory):
+    m, n = memory.shape[1], tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h[:, m : m + n], h[:, m + n - 1 : -1]
+
+
+def rmt_step__memory_one_short(model, tokens, memory):
+    m, n = memory.shape[1], tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h[:, m : m + n], h[:, m + n + 1 :]
+
+
 test_rmt_step = catalogue(checks.check_rmt_step, [rmt_step__from_backbone], [
-    (rmt_step__read_write_swapped, "taken from the read slots"),
+    (rmt_step__read_write_swapped, "the output at the read slots"),
+    (rmt_step__front_only_first_outputs, "which see no token of the segment"),
+    (rmt_step__hidden_one_early, "hidden is off by one"),
+    (rmt_step__hidden_one_late, "hidden is off by one"),
+    (rmt_step__memory_one_early, "the new memory is off by one"),
+    (rmt_step__memory_one_short, "Hint: off by one: the new memory is the last m outputs"),
     (rmt_step__sees_the_future, "attention is not causal"),
     (rmt_step__memory_only_in_front, "no write slots"),
     (rmt_step__pair_swapped, "returned (memory, hidden)"),
@@ -553,6 +601,10 @@ def run_truncated__not_carried(model, tokens, depth):
     return loop(model, tokens, lambda i, g: 0 < i <= g - depth, carry=False)
 
 
+def run_truncated__first_segments_detached(model, tokens, depth):  # i < bptt_depth instead of i <= g - depth
+    return loop(model, tokens, lambda i, g: 0 < i < depth)
+
+
 def run_truncated__early_segments_without_grad(model, tokens, depth):  # the gradient stops, but so does training
     return loop(model, tokens, no_grad_if=lambda i, g: i < g - depth)
 
@@ -560,8 +612,9 @@ def run_truncated__early_segments_without_grad(model, tokens, depth):  # the gra
 test_run_truncated = catalogue(
     checks.check_run_truncated, [run_truncated__right, run_truncated__detaches_what_it_hands_on], [
         (run_truncated__never_detached, "every segment received gradient"),
-        (run_truncated__one_too_many, "one segment too many"),
-        (run_truncated__one_too_few, "one segment too few"),
+        (run_truncated__one_too_many, "segments [1] keep their gradient"),
+        (run_truncated__one_too_few, "segments [2] lose their gradient"),
+        (run_truncated__first_segments_detached, "segments [1] keep their gradient though they lie more than"),
         (run_truncated__detaches_the_initial_memory, "never detach the memory entering segment 0"),
         (run_truncated__detaches_the_logits, "not the logits"),
         (run_truncated__not_carried, "every segment reads the initial memory"),
@@ -626,6 +679,35 @@ def copy_targets__source_length_from_go(tokens, reverse=False):  # L taken as GO
     return targets
 
 
+def copy_targets__go_at_half(tokens, reverse=False):  # GO assumed at s // 2
+    s = tokens.shape[1]
+    source = tokens[:, : s - s // 2]
+    targets = torch.full_like(tokens, -100)
+    targets[:, s // 2 :] = source.flip(1) if reverse else source
+    return targets
+
+
+def copy_targets__go_at_half_raises(tokens, reverse=False):  # GO at s // 2, the source length right
+    go, s = int((tokens[0] == GO).nonzero()[0]), tokens.shape[1]
+    targets = torch.full_like(tokens, -100)
+    targets[:, s // 2 :] = tokens[:, : s - go].flip(1) if reverse else tokens[:, : s - go]
+    return targets
+
+
+def copy_targets__source_length_is_go(tokens, reverse=False):  # L = position of GO: the slices disagree
+    go = int((tokens[0] == GO).nonzero()[0])
+    targets = torch.full_like(tokens, -100)
+    targets[:, go:] = tokens[:, :go].flip(1) if reverse else tokens[:, :go]
+    return targets
+
+
+def copy_targets__source_length_is_go_at_the_end(tokens, reverse=False):
+    go = int((tokens[0] == GO).nonzero()[0])
+    targets = torch.full_like(tokens, -100)
+    targets[:, -go:] = tokens[:, :go].flip(1) if reverse else tokens[:, :go]
+    return targets
+
+
 test_copy_targets = catalogue(checks.check_copy_targets, [copy_targets__by_hand], [
     (copy_targets__zeros_elsewhere, "must hold -100"),
     (copy_targets__one_late, "one position late"),
@@ -635,6 +717,12 @@ test_copy_targets = catalogue(checks.check_copy_targets, [copy_targets__by_hand]
     (copy_targets__as_floats, "expected torch.long"),
     (copy_targets__written_into_the_tokens, "changed its argument `tokens` in place"),
     (copy_targets__source_length_from_go, "not the first (position of GO) ones"),
+    (copy_targets__go_at_half, "GO is not always at s // 2 = 6 (here at 7)"),
+    (copy_targets__source_length_is_go, "copy_targets(copy: g=3 segments of n=4, reverse=False) raised RuntimeError"),
+    (copy_targets__source_length_is_go, "Tensor sizes: [3, 7] (line"),
+    (copy_targets__source_length_is_go, "not the first (position of GO) ones"),
+    (copy_targets__go_at_half_raises, "GO is not always at s // 2 = 6 (here at 7)"),
+    (copy_targets__source_length_is_go_at_the_end, "not the first (position of GO) ones"),
 ])
 
 
@@ -714,6 +802,19 @@ def answer_accuracy__argmax_over_positions(logits, targets):
     return (right.sum() / asked.sum()).item(), (right.sum(1) == asked.sum(1)).float().mean().item()
 
 
+def answer_accuracy__answerless_rows_left_out(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    exact = (right.sum(1) == asked.sum(1))[asked.any(1)]
+    return (right.sum() / asked.sum()).item(), exact.float().mean().item()
+
+
+def answer_accuracy__answerless_rows_counted_0(logits, targets):
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return (right.sum() / asked.sum()).item(), ((right.sum(1) == asked.sum(1)) & asked.any(1)).float().mean().item()
+
+
 test_answer_accuracy = catalogue(
     checks.check_answer_accuracy, [answer_accuracy__notebook, answer_accuracy__rows_right_where_asked], [
         (answer_accuracy__every_position, "count only the answers"),
@@ -728,6 +829,9 @@ test_answer_accuracy = catalogue(
         (answer_accuracy__rows_counted, "the number of sequences all right"),
         (answer_accuracy__percent, "a percentage"),
         (answer_accuracy__argmax_over_positions, "argmax over the vocabulary"),
+        (answer_accuracy__answerless_rows_left_out, "the last row asks nothing): exact match"),
+        (answer_accuracy__answerless_rows_left_out, "a row with no answers (every target -100) is an exact match"),
+        (answer_accuracy__answerless_rows_counted_0, "count it as 1, among the b rows"),
     ])
 
 
@@ -797,6 +901,37 @@ def recall_batch__float_tokens(keys, values, order, s):
     return tokens.float(), targets
 
 
+def recall_batch__values_in_stored_order(keys, values, order, s):
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    q = order.shape[1]
+    start = s - (2 * q - 1)
+    tokens[:, start + 1 :: 2], targets[:, start::2] = values[:, : q - 1], values[:, :q]
+    return tokens, targets
+
+
+def recall_batch__early_every_value_fed(keys, values, order, s):  # 2q positions, the last value fed at s - 1
+    q = order.shape[1]
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    tokens[:, s - 2 * q :: 2], tokens[:, s - 2 * q + 1 :: 2] = keys.gather(1, order), values.gather(1, order)
+    targets[:] = -100
+    targets[:, s - 2 * q :: 2] = values.gather(1, order)
+    return tokens, targets
+
+
+def recall_batch__early_raises(keys, values, order, s):  # 2q positions: q - 1 values for q places
+    q = order.shape[1]
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    tokens[:, s - 2 * q + 1 :: 2] = values.gather(1, order)[:, :-1]
+    return tokens, targets
+
+
+def recall_batch__late_raises(keys, values, order, s):  # 2q - 2 positions: q keys for q - 1 places
+    q = order.shape[1]
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    tokens[:, s - 2 * q + 2 :: 2] = keys.gather(1, order)
+    return tokens, targets
+
+
 test_recall_batch = catalogue(checks.check_recall_batch, [recall_batch__by_hand], [
     (recall_batch__zeros_elsewhere, "must be -100 where nothing is asked"),
     (recall_batch__targets_on_values, "the targets sit on the values"),
@@ -807,6 +942,11 @@ test_recall_batch = catalogue(checks.check_recall_batch, [recall_batch__by_hand]
     (recall_batch__values_not_fed, "the asked values are not fed back"),
     (recall_batch__queries_after_the_pairs, "the query phase follows the pairs"),
     (recall_batch__float_tokens, "expected torch.long"),
+    (recall_batch__values_in_stored_order, "the asked values are in stored order"),
+    (recall_batch__early_every_value_fed, "the query phase starts one position early"),
+    (recall_batch__early_raises, "raised RuntimeError"),
+    (recall_batch__early_raises, "3 places for 2 tokens, so the query phase starts one position early"),
+    (recall_batch__late_raises, "2 places for 3 tokens, so the query phase starts one position late"),
 ])
 
 
@@ -998,6 +1138,11 @@ def fit_probe__ridge_on_every_entry(features, labels, num_classes, ridge):
     return torch.linalg.solve(x.T @ x + ridge, x.T @ y).float()
 
 
+def fit_probe__one_hot_without_num_classes(features, labels, num_classes, ridge):
+    x, _ = features_and_targets(features, labels, num_classes)
+    return ridge_solve(x, F.one_hot(labels).double(), ridge).float()
+
+
 test_fit_probe = catalogue(checks.check_fit_probe, [fit_probe__by_hand, fit_probe__by_inverse], [
     (fit_probe__no_bias, "append a column of ones"),
     (fit_probe__label_ids, "regress one-hot targets"),
@@ -1005,6 +1150,8 @@ test_fit_probe = catalogue(checks.check_fit_probe, [fit_probe__by_hand, fit_prob
     (fit_probe__bias_first, "the bias is the first row"),
     (fit_probe__bias_not_regularised, "the bias is not regularised"),
     (fit_probe__ridge_on_every_entry, "on the diagonal only"),
+    (fit_probe__one_hot_without_num_classes, "no label 4 among the labels) has shape (4, 4), expected (f+1, y)"),
+    (fit_probe__one_hot_without_num_classes, "F.one_hot(labels) without num_classes"),
 ])
 
 
@@ -1071,6 +1218,10 @@ def attention_pairs__a_list(model, s, n, m, c):
     return [checks.reference_attention_pairs(model, s, n, m, c)]
 
 
+def attention_pairs__a_float(model, s, n, m, c):
+    return float(checks.reference_attention_pairs(model, s, n, m, c))
+
+
 def cache_from_the_start(t, cached, s, n, m, c):
     return t * (c + t)
 
@@ -1106,6 +1257,7 @@ test_attention_pairs = catalogue(checks.check_attention_pairs, [attention_pairs_
     (attention_pairs__causal_half, "not only the causal half"),
     (attention_pairs__fractional_segments, "not a whole number"),
     (attention_pairs__a_list, "expected one number"),
+    (attention_pairs__a_float, "is a float, 2048.0; the signature says -> int"),
 ])
 
 
@@ -1292,12 +1444,16 @@ def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, s
     return result
 
 
-def accuracy_by_segments__seeded_once(model, task, segment_counts, batch_size=32, seed=0):  # same draws per call
+def accuracy_by_segments__seeded_once(model, task, segment_counts, batch_size=32, seed=0):  # one shared generator
     generator = torch.Generator().manual_seed(seed)
     model.eval()
     with torch.inference_mode():
         return {g: answer_accuracy(model(x).logits, y)[0] for g in segment_counts
                 for x, y in [task.sample(batch_size, g, generator)]}
+
+
+def accuracy_by_segments__no_generator(model, task, segment_counts, batch_size=32, seed=0):
+    return accuracies(model, task, segment_counts, batch_size, lambda g: None)
 
 
 def accuracy_by_segments__not_in_eval_mode(model, task, segment_counts, batch_size=32, seed=0):
@@ -1360,7 +1516,9 @@ def accuracy_by_segments__a_list(model, task, segment_counts, batch_size=32, see
 
 
 test_accuracy_by_segments = catalogue(
-    checks.check_accuracy_by_segments, [accuracy_by_segments__notebook, accuracy_by_segments__seeded_once], [
+    checks.check_accuracy_by_segments, [accuracy_by_segments__notebook], [
+        (accuracy_by_segments__seeded_once, "the batches of g = [5, 6, 8] are not what a new generator seeded"),
+        (accuracy_by_segments__no_generator, "g, generator) needs a torch.Generator (generator must be"),
         (accuracy_by_segments__not_in_eval_mode, "call model.eval() first"),
         (accuracy_by_segments__with_gradients, "evaluate under torch.no_grad()"),
         (accuracy_by_segments__generator_not_seeded, "seed=1 drew the same sequences as seed=0"),

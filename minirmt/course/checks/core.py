@@ -4,9 +4,12 @@ dimension names) and values, recognise known mistakes, print one line, hand back
 import inspect
 import math
 import os
+import re
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 
@@ -31,6 +34,8 @@ class NotAttempted(Exception):
 
 
 STRICT = os.environ.get("MINIRMT_STRICT_CHECKS", "") not in ("", "0")
+# Where a traceback line is the library's, not the learner's.
+LIBRARIES = tuple(str(Path(module.__file__).parent) + os.sep for module in (torch, sys.modules["minirmt"]))
 
 
 @contextmanager
@@ -74,23 +79,42 @@ def _fall_back(reference: Callable, message: str) -> Callable:
     return reference
 
 
-def call(fn: Callable, *args, **kwargs):
+def call(fn: Callable, *args, what: str = "it", **kwargs):
     """Call the learner's function: NotImplementedError -> NotAttempted; any other error, or an argument changed
-    in place (the caller's tensor, list or dict would change with it), -> CheckFailed."""
+    in place (the caller's tensor, list or dict would change with it), -> CheckFailed.
+
+    what: the call, as the message names it (which input made it fail)
+    """
     before = [_copy(x) for x in args]
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError as error:
         raise NotAttempted() from error
     except Exception as error:
-        frame = traceback.extract_tb(error.__traceback__)[-1]
+        frame = _learner_frame(error)
         raise CheckFailed(
-            f"it raised {type(error).__name__}: {error} (line {frame.lineno}: `{(frame.line or '').strip()}`)"
+            f"{what} raised {type(error).__name__}: {error} (line {frame.lineno}: `{(frame.line or '').strip()}`)"
         ) from error
     for name, arg, copy in zip(_arg_names(fn, len(args)), args, before):
         if not _same(arg, copy):
             raise CheckFailed(_changed_in_place(name, arg))
     return result
+
+
+# torch's error when a slice of one length is given values of another: the last sizes of the two.
+SLICE_ERROR = re.compile(r"Target sizes: \[[^\]]*?(\d+)\]\.\s+Tensor sizes: \[[^\]]*?(\d+)\]")
+
+
+def slice_sizes(failure: CheckFailed) -> tuple[int, int] | None:
+    """(places, values) when `call` failed on an assignment of values of one length to a slice of another."""
+    match = SLICE_ERROR.search(str(failure.__cause__))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _learner_frame(error: Exception) -> traceback.FrameSummary:
+    """The last line of the traceback outside torch and minirmt (the learner's line), else the last line."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return next((f for f in reversed(frames) if not f.filename.startswith(LIBRARIES)), frames[-1])
 
 
 def _copy(x):
@@ -145,7 +169,7 @@ def expect_tensor(value, dims: str, shape: Sequence[int], what: str = "the resul
                   hints: dict | None = None) -> None:
     """Check type, then number of dims, then each dim (by name), then dtype; raise CheckFailed on the first miss.
 
-    dims:  names of the dimensions, e.g. "g b n"; shape: the expected sizes, in the same order
+    dims:  names of the dimensions, e.g. "g b n" (or "f+1 y": one more than f); shape: the expected sizes
     hints: {wrong shape: message} for the usual mistakes, added to the message when the shape matches
     """
     names, shape = _dims(dims), tuple(int(x) for x in shape)
@@ -160,11 +184,17 @@ def expect_tensor(value, dims: str, shape: Sequence[int], what: str = "the resul
     for name, size, expected in zip(names, got, shape):
         if size != expected:
             raise CheckFailed(
-                f"{what} has shape {got}, expected {want}: {name} ({DIMENSIONS.get(name, name)}) is {size}, "
+                f"{what} has shape {got}, expected {want}: {name} ({_meaning(name)}) is {size}, "
                 f"expected {expected}{suffix}"
             )
     if dtype is not None and value.dtype != dtype:
         raise CheckFailed(f"{what} has dtype {value.dtype}, expected {dtype}")
+
+
+def _meaning(name: str) -> str:
+    """`"f"` -> "features"; `"f+1"` -> "features + 1"."""
+    letter, _, extra = name.partition("+")
+    return DIMENSIONS.get(letter, letter) + (f" + {extra}" if extra else "")
 
 
 def _mismatch(value: torch.Tensor, expected: torch.Tensor, atol: float) -> torch.Tensor:

@@ -144,11 +144,11 @@ def check_rmt_step(fn) -> Callable:
         for b, n in shapes:
             tokens = torch.randint(0, model.cfg.vocab_size, (b, n), generator=gen)
             memory = torch.randn(b, m, d, generator=gen)
+            label = f"rmt_step on tokens (b, n) = {(b, n)}, memory (b, m, d) = {(b, m, d)}"
             with torch.no_grad():
                 hidden, new_memory = reference_rmt_step(model, tokens, memory)
-                got = call(fn, model, tokens, memory.clone())
+                got = call(fn, model, tokens, memory.clone(), what=label)
                 mistakes = _rmt_step_mistakes(model, tokens, memory)
-            label = f"rmt_step on tokens (b, n) = {(b, n)}, memory (b, m, d) = {(b, m, d)}"
             if isinstance(got, tuple | list) and len(got) == 3:
                 raise CheckFailed(f"{label} returned 3 values; return the pair (hidden (b, n, d), new memory "
                                   "(b, m, d)), without model.step's attention")
@@ -165,7 +165,10 @@ def check_rmt_step(fn) -> Callable:
                 (b, 2 * m + n, d): "that is the backbone's whole output; the hidden states are its token "
                                    "positions m .. m + n - 1",
             })
-            expect_tensor(got_memory, "b m d", new_memory.shape, "new memory")
+            expect_tensor(got_memory, "b m d", new_memory.shape, "new memory", hints={
+                (b, m - 1, d): "off by one: the new memory is the last m outputs, h[:, -m:]",
+                (b, m + 1, d): "off by one: the new memory is the last m outputs, h[:, -m:]",
+            })
             both = torch.cat([got_hidden.detach(), got_memory.detach()], dim=1)  # (b, n + m, d)
             known_mistakes(both, torch.cat([hidden, new_memory], dim=1), mistakes, atol=1e-4)
             expect_close(got_hidden.detach(), hidden, "b n d", "hidden", atol=1e-4)
@@ -188,10 +191,15 @@ def _rmt_step_mistakes(model, tokens, memory) -> list[tuple[torch.Tensor, str]]:
     h = model.backbone(torch.cat([memory, x, memory], dim=1), causal=True)[0]  # (b, m + n + m, d)
     open_h = model.backbone(torch.cat([memory, x, memory], dim=1), causal=False)[0]
     front = model.backbone(torch.cat([memory, x], dim=1), causal=True)[0]  # (b, m + n, d)
+    slice_ = "the outputs at the n token positions are h[:, m : m + n], after the m read slots"
     return [
         (torch.cat([h[:, m : m + n], h[:, :m]], dim=1),
-         "the new memory is taken from the read slots (the first m outputs); take the write slots, the last "
-         "m outputs: only they have seen the whole segment"),
+         "the new memory is the output at the read slots (the first m positions), which see no token of the "
+         "segment: put m write slots after the tokens, [memory | tokens | memory], and take the last m outputs"),
+        (torch.cat([h[:, m - 1 : m + n - 1], h[:, m + n :]], dim=1), f"hidden is off by one: {slice_}"),
+        (torch.cat([h[:, m + 1 : m + n + 1], h[:, m + n :]], dim=1), f"hidden is off by one: {slice_}"),
+        (torch.cat([h[:, m : m + n], h[:, m + n - 1 : -1]], dim=1),
+         "the new memory is off by one: it is the last m outputs, h[:, -m:] (the write slots)"),
         (torch.cat([open_h[:, m : m + n], open_h[:, m + n :]], dim=1),
          "attention is not causal: tokens see later tokens and the write slots (the future); call the "
          "backbone with causal=True"),

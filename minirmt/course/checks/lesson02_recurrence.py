@@ -185,11 +185,14 @@ def check_run_truncated(fn) -> Callable:
                 if reached == list(range(g)):
                     problem = "every segment received gradient: detach the memory entering segments " \
                               f"1 .. g - bptt_depth = {g - depth}"
-                elif len(reached) == len(want) + 1:
-                    problem = "one segment too many: detach when i <= g - bptt_depth (not i < g - bptt_depth)"
-                elif len(reached) == len(want) - 1:
-                    problem = "one segment too few: detach only when i <= g - bptt_depth, and detach the memory " \
-                              "entering segment i (before model.step), not the one it hands on"
+                elif set(want) < set(reached):
+                    problem = f"segments {sorted(set(reached) - set(want))} keep their gradient though they lie more " \
+                              f"than bptt_depth = {depth} segments back: detach the memory entering every segment " \
+                              f"i with 1 <= i <= g - bptt_depth = {g - depth}"
+                elif set(reached) < set(want):
+                    problem = f"segments {sorted(set(want) - set(reached))} lose their gradient though they lie " \
+                              f"within bptt_depth = {depth}: detach only the memory entering segments 1 .. " \
+                              f"g - bptt_depth = {g - depth} (the one segment i is given, before its model.step)"
                 else:
                     problem = f"detach the memory entering segments 1 .. g - bptt_depth = {g - depth}"
                 raise CheckFailed(f"{label}: the last segment's loss reached segments {reached}, expected the last "

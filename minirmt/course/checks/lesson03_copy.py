@@ -18,6 +18,7 @@ from .core import (
     known_number,
     run_checker,
     seeded,
+    slice_sizes,
 )
 
 
@@ -32,6 +33,16 @@ def _source_index(tokens: torch.Tensor, reverse: bool) -> torch.Tensor:
     go = _go(tokens)  # (b, 1)
     i = torch.arange(s, device=tokens.device) - go  # (b, s): answer number, negative before GO
     return torch.where(i < 0, -1, (s - go - 1 - i) if reverse else i)
+
+
+def _answers(tokens: torch.Tensor, start, L, reverse: bool) -> torch.Tensor:
+    """`(b, s)`: source digit i (or L - 1 - i) at position start + i for i < L, -100 elsewhere; start and L are
+    ints or `(b, 1)`. With start = GO and L = s - GO these are the targets; other values make the usual mistakes."""
+    s = tokens.shape[1]
+    i = torch.arange(s, device=tokens.device).expand_as(tokens) - start  # (b, s)
+    index = (L - 1 - i) if reverse else i
+    inside = (i >= 0) & (i < L)
+    return tokens.gather(1, (index * inside).clamp(0, s - 1)).masked_fill(~inside, IGNORE_INDEX)
 
 
 def reference_copy_targets(tokens: torch.Tensor, reverse: bool = False) -> torch.Tensor:
@@ -55,8 +66,8 @@ def check_copy_targets(fn) -> Callable:
             task = tasks.make_task(name, n, **sizes)
             tokens, expected = task.sample(3, g, gen)
             reverse = name == "reverse"
-            got = call(fn, tokens.clone(), reverse)
             label = f"copy_targets({name}: g={g} segments of n={n}, reverse={reverse})"
+            got = _call_copy(fn, tokens, reverse, label)
             expect_tensor(got, "b s", expected.shape, label)
             if got.dtype != torch.long:
                 raise CheckFailed(f"{label} has dtype {got.dtype}, expected torch.long (token ids, like the targets "
@@ -79,12 +90,12 @@ def check_copy_targets(fn) -> Callable:
                 (late, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
                 (early, f"off by one: the answer at GO + i is source digit {digit}, tokens[:, {digit}]"),
             ]
-            if reverse:  # L taken as the position of GO: source digit GO - 1 - i
-                at_go = 2 * _go(tokens) - 1 - torch.arange(tokens.shape[1])  # (b, s)
-                at_go = tokens.gather(1, at_go.clamp(0, tokens.shape[1] - 1)).masked_fill(~asked, IGNORE_INDEX)
-                mistakes.append((at_go,
-                                 "the source is the first L = s - (position of GO) tokens, not the first (position "
-                                 "of GO) ones: padding may sit between the source and GO"))
+            go, s = _go(tokens), tokens.shape[1]
+            mistakes += [
+                (_answers(tokens, s // 2, s - s // 2, reverse), _GO_AT_HALF.format(s // 2, go[0].item())),
+                (_answers(tokens, go, go, reverse).masked_fill(~asked, IGNORE_INDEX), _L_AT_GO),
+                (_answers(tokens, s - go, go, reverse), _L_AT_GO),
+            ]
             known_mistakes(got, expected, mistakes)
             wrong = got != expected
             if wrong.any() and not wrong[:, :-1].any():
@@ -97,12 +108,32 @@ def check_copy_targets(fn) -> Callable:
     return run_checker("copy_targets", fn, reference_copy_targets, cases)
 
 
-def _answer_case(b: int, s: int, v: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+_GO_AT_HALF = "GO is not always at s // 2 = {} (here at {}): find it, (tokens == tasks.GO).int().argmax(1), since " \
+              "the source may be shorter than s / 2"
+_L_AT_GO = "the source is the first L = s - (position of GO) tokens, not the first (position of GO) ones: padding " \
+           "may sit between the source and GO"
+
+
+def _call_copy(fn, tokens: torch.Tensor, reverse: bool, label: str):
+    """Call the learner's copy_targets; a slice of answers of the wrong length names GO or L taken wrong."""
+    try:
+        return call(fn, tokens.clone(), reverse, what=label)
+    except CheckFailed as failure:
+        go, s = _go(tokens)[0].item(), tokens.shape[1]
+        hint = {(s - go, go): _L_AT_GO, (s - s // 2, s - go): _GO_AT_HALF.format(s // 2, go)}.get(slice_sizes(failure))
+        if hint is None:
+            raise
+        raise CheckFailed(f"{failure}: {hint}") from failure
+
+
+def _answer_case(b: int, s: int, v: int, generator: torch.Generator,
+                 empty: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """`logits (b, s, v)` and `targets (b, s)`: rows 0 and 1 right on every answer, the others on about half.
 
     The first half of every row asks nothing, except row 1, which asks every position; row 0 asks one answer
     fewer than the rest. So the rows ask different numbers of answers, and an exact match over every position,
-    or one flag for the whole batch, gives another number than the right one.
+    or one flag for the whole batch, gives another number than the right one. `empty`: the last row asks nothing
+    (an exact match, as all of its zero answers are right).
     """
     targets = torch.randint(0, v, (b, s), generator=generator)
     targets[:, : s // 2] = IGNORE_INDEX
@@ -110,6 +141,8 @@ def _answer_case(b: int, s: int, v: int, generator: torch.Generator) -> tuple[to
     targets[0, s // 2] = IGNORE_INDEX
     good = torch.rand(b, s, generator=generator) < torch.linspace(1.0, 0.3, b).unsqueeze(1)
     good[:2] = True
+    if empty:
+        targets[-1] = IGNORE_INDEX
     boost = torch.nn.functional.one_hot(targets.clamp(min=0), v) * 10.0 * good.unsqueeze(-1)
     return torch.randn(b, s, v, generator=generator) + boost, targets
 
@@ -122,6 +155,9 @@ def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[lis
     accuracy, exact = answer_accuracy(logits, targets)
     per_row = (right.sum(1) / asked.sum(1)).mean().item()
     percent = "that is a percentage; return a fraction in [0, 1]"
+    answered = asked.any(dim=1)  # (b,)
+    empty_row = "a row with no answers (every target -100) is an exact match, all of its zero answers being right: " \
+                "count it as 1, among the b rows"
     accuracy_mistakes = [
         (right.float().mean().item(), "that counts every position; count only the answers, where targets != -100"),
         (per_row, "that is the mean of each sequence's accuracy; sequences ask different numbers of answers, so "
@@ -139,6 +175,8 @@ def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[lis
                   "answers are right, else 0"),
         ((right.sum(1) == asked.sum(1)).sum().item(), "that is the number of sequences all right; divide by b "
                                                       "for the fraction (or .float().mean())"),
+        ((right.sum(1) == asked.sum(1))[answered].float().mean().item(), empty_row),
+        (((right.sum(1) == asked.sum(1)) & answered).float().mean().item(), empty_row),
         (100 * exact, percent),
     ]
     if s == v:  # the prediction taken over the positions (dim 1) runs without error only here
@@ -155,12 +193,12 @@ def check_answer_accuracy(fn) -> Callable:
 
     def cases(fn):
         gen = seeded(32)
-        shapes = [(5, 7, 7), (6, 10, 5), (8, 16, 12)]
-        for b, s, v in shapes:
-            logits, targets = _answer_case(b, s, v, gen)
+        shapes = [(5, 7, 7, False), (6, 10, 5, True), (8, 16, 12, False)]
+        for b, s, v, empty in shapes:
+            logits, targets = _answer_case(b, s, v, gen, empty)
             expected = answer_accuracy(logits, targets)
-            got = call(fn, logits.clone(), targets.clone())
-            label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)})"
+            label = f"answer_accuracy(logits (b, s, v) = {(b, s, v)}{', the last row asks nothing' if empty else ''})"
+            got = call(fn, logits.clone(), targets.clone(), what=label)
             if not (isinstance(got, tuple | list) and len(got) == 2):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (accuracy, exact_match)")
             for x, name in zip(got, ("accuracy", "exact match")):

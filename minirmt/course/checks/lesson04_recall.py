@@ -18,6 +18,7 @@ from .core import (
     known_number,
     run_checker,
     seeded,
+    slice_sizes,
 )
 
 
@@ -65,7 +66,7 @@ def check_recall_batch(fn) -> Callable:
             keys, values, order, tokens, targets = _recall_case(task, g, gen)
             s = tokens.shape[1]
             label = (f"recall_batch(p={keys.shape[1]} pairs, q={order.shape[1]} queries, s={s})")
-            got = call(fn, keys.clone(), values.clone(), order.clone(), s)
+            got = _call_recall(fn, keys, values, order, s, label)
             if not (isinstance(got, tuple | list) and len(got) == 2):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a pair (tokens (b, s), "
                                   "targets (b, s))")
@@ -77,44 +78,73 @@ def check_recall_batch(fn) -> Callable:
                     raise CheckFailed(f"{label}: the {what} have dtype {value.dtype}, expected torch.long (token ids, "
                                       "and the class indices cross_entropy takes): torch.zeros, or torch.full with a "
                                       "float, makes floats; use torch.full((b, s), tasks.PAD) or dtype=torch.long")
-            q = order.shape[1]
-            early = [torch.nn.functional.pad(x, (0, 1), value=fill) for x, fill in
-                     zip(reference_recall_batch(keys, values, order, s - 1), (tasks.PAD, IGNORE_INDEX))]
-            stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
-            on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
-            p = keys.shape[1]
-            asked = targets != IGNORE_INDEX
-            used = 2 * p + 2 * q - 1  # pairs, then the query phase right after them
-            fed = torch.roll(asked, 1, dims=1) & (torch.arange(s) > s - (2 * q - 1))  # the values fed back
-            known_mistakes(torch.cat([got_tokens, got_targets], dim=1), torch.cat([tokens, targets], dim=1), [
-                (torch.cat([tokens, targets.masked_scatter(asked, keys.gather(1, order))], dim=1),
-                 "the targets are the asked keys; the target at each asked key is its VALUE: "
-                 "values.gather(1, order)"),
-                (torch.cat(reference_recall_batch(keys, values, order[:1].expand_as(order), s), dim=1),
-                 "every row is asked in row 0's order (order[0]); each row has its own: keys.gather(1, order)"),
-                (torch.cat([tokens.masked_fill(fed, tasks.PAD), targets], dim=1),
-                 "the asked values are not fed back: after each asked key but the last, its value is the next "
-                 "token (teacher forcing), k v k v ... k"),
-                (torch.cat([tokens, targets.clamp(min=0)], dim=1),
-                 "targets must be -100 where nothing is asked (the ignore_index of cross_entropy), not 0"),
-                (torch.cat([tokens, on_values], dim=1),
-                 "the targets sit on the values; put each value as the target at its key's position: targets[t] "
-                 "is what comes after tokens[t]"),
-                (torch.cat(stored_order, dim=1),
-                 "the keys are asked in stored order; ask them in the order given by `order`: keys.gather(1, order)"),
-                (torch.cat(early, dim=1),
-                 f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
-                 "because the last value is only a target, never read"),
-                (torch.cat([torch.nn.functional.pad(x, (0, s - used), value=fill) for x, fill in
-                            zip(reference_recall_batch(keys, values, order, used), (tasks.PAD, IGNORE_INDEX))], dim=1),
-                 f"the query phase follows the pairs; it takes the LAST 2q - 1 = {2 * q - 1} positions of the s "
-                 "tokens, so that the questions close the last segment"),
-            ])
+            both = torch.cat([got_tokens, got_targets], dim=1)
+            known_mistakes(both, torch.cat([tokens, targets], dim=1), _recall_mistakes(keys, values, order, targets))
             expect_close(got_tokens, tokens, "b s", f"{label}: tokens")
             expect_close(got_targets, targets, "b s", f"{label}: targets")
         return len(settings)
 
     return run_checker("recall_batch", fn, reference_recall_batch, cases)
+
+
+def _call_recall(fn, keys, values, order, s: int, label: str):
+    """Call the learner's recall_batch; a shape error of q tokens put in q +- 1 places names the query phase."""
+    try:
+        return call(fn, keys.clone(), values.clone(), order.clone(), s, what=label)
+    except CheckFailed as failure:
+        q = order.shape[1]
+        places, given = slice_sizes(failure) or (0, 0)
+        if {places, given} != {q - 1, q}:
+            raise
+        raise CheckFailed(f"{failure}: {places} places for {given} tokens, so the query phase starts one position "
+                          f"{'early' if places > given else 'late'}. It is the last 2q - 1 = {2 * q - 1} positions, "
+                          f"from s - (2q - 1) = {s - 2 * q + 1}: q = {q} keys, with the q - 1 = {q - 1} fed values "
+                          "between them") from failure
+
+
+def _recall_mistakes(keys, values, order, targets) -> list[tuple[torch.Tensor, str]]:
+    """The usual wrong batches, tokens and targets joined `(b, 2s)`, each with what went wrong."""
+    p, q, s = keys.shape[1], order.shape[1], targets.shape[1]
+    start = s - (2 * q - 1)  # the first query
+    tokens = reference_recall_batch(keys, values, order, s)[0]
+    early = [torch.nn.functional.pad(x, (0, 1), value=fill) for x, fill in
+             zip(reference_recall_batch(keys, values, order, s - 1), (tasks.PAD, IGNORE_INDEX))]
+    early_fed = early[0].clone()
+    early_fed[:, -1] = values.gather(1, order)[:, -1]  # all q values fed, the last one at s - 1
+    stored_values = [tokens.clone(), targets.clone()]
+    stored_values[0][:, start + 1 :: 2], stored_values[1][:, start::2] = values[:, : q - 1], values[:, :q]
+    stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
+    on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
+    asked = targets != IGNORE_INDEX
+    used = 2 * p + 2 * q - 1  # pairs, then the query phase right after them
+    fed = torch.roll(asked, 1, dims=1) & (torch.arange(s) > start)  # the values fed back
+    early_message = (f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
+                     "because the last value is only a target, never read")
+    return [
+        (torch.cat([tokens, targets.masked_scatter(asked, keys.gather(1, order))], dim=1),
+         "the targets are the asked keys; the target at each asked key is its VALUE: values.gather(1, order)"),
+        (torch.cat(reference_recall_batch(keys, values, order[:1].expand_as(order), s), dim=1),
+         "every row is asked in row 0's order (order[0]); each row has its own: keys.gather(1, order)"),
+        (torch.cat([tokens.masked_fill(fed, tasks.PAD), targets], dim=1),
+         "the asked values are not fed back: after each asked key but the last, its value is the next token "
+         "(teacher forcing), k v k v ... k"),
+        (torch.cat([tokens, targets.clamp(min=0)], dim=1),
+         "targets must be -100 where nothing is asked (the ignore_index of cross_entropy), not 0"),
+        (torch.cat([tokens, on_values], dim=1),
+         "the targets sit on the values; put each value as the target at its key's position: targets[t] is what "
+         "comes after tokens[t]"),
+        (torch.cat(stored_order, dim=1),
+         "the keys are asked in stored order; ask them in the order given by `order`: keys.gather(1, order)"),
+        (torch.cat(stored_values, dim=1),
+         "the asked values are in stored order (values[:, :q]); gather them like the keys, values.gather(1, order), "
+         "so that each asked key is followed by its own value"),
+        (torch.cat(early, dim=1), early_message),
+        (torch.cat([early_fed, early[1]], dim=1), early_message),
+        (torch.cat([torch.nn.functional.pad(x, (0, s - used), value=fill) for x, fill in
+                    zip(reference_recall_batch(keys, values, order, used), (tasks.PAD, IGNORE_INDEX))], dim=1),
+         f"the query phase follows the pairs; it takes the LAST 2q - 1 = {2 * q - 1} positions of the s tokens, so "
+         "that the questions close the last segment"),
+    ]
 
 
 def reference_pairs_information(num_pairs: int, num_keys: int, num_values: int) -> float:

@@ -60,15 +60,19 @@ def check_fit_probe(fn) -> Callable:
 
     def cases(fn):
         gen = seeded(7)
-        shapes = [(300, 6, 4, 30.0), (120, 10, 3, 5.0), (80, 3, 5, 10.0)]
-        for count, f, c, ridge in shapes:
+        shapes = [(300, 6, 4, 30.0, 4), (120, 10, 3, 5.0, 3), (80, 3, 5, 10.0, 4)]  # the last: no label 4
+        for count, f, c, ridge, seen in shapes:
             centers = torch.randn(c, f, generator=gen) * 2
-            labels = torch.randint(0, c, (count,), generator=gen)
+            labels = torch.randint(0, seen, (count,), generator=gen)
             features = centers[labels] + torch.randn(count, f, generator=gen) + 1.5
             expected = probe.fit_linear_probe(features, labels, c, ridge)
-            got = call(fn, features.clone(), labels.clone(), c, ridge)
-            label = f"fit_probe(features (N, f) = {(count, f)}, y={c} classes, ridge={ridge})"
-            expect_tensor(got, "f y", (f + 1, c), label, hints={
+            label = (f"fit_probe(features (N, f) = {(count, f)}, y={c} classes, ridge={ridge}"
+                     f"{'' if seen == c else f', no label {c - 1} among the labels'})")
+            got = call(fn, features.clone(), labels.clone(), c, ridge, what=label)
+            expect_tensor(got, "f+1 y", (f + 1, c), label, hints={
+                (f + 1, seen): f"one column per label seen: F.one_hot(labels) without num_classes stops at the "
+                               f"highest label present, {seen - 1}; pass num_classes={c} (a class may be missing "
+                               "from a batch)",
                 (f, c): "one row short: append a column of ones to the features (the bias) before solving",
                 (f + 1,): "that regresses the label ids themselves; regress one-hot targets (N, y), one column "
                           "per class",

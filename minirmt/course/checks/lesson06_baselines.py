@@ -115,17 +115,23 @@ def check_attention_pairs(fn) -> Callable:
 
     def cases(fn):
         sizes = [(64, 8, 4, 8), (29, 8, 4, 8), (30, 4, 2, 10), (5, 8, 3, 8), (100, 16, 8, 16), (48, 16, 4, 40)]
-        count = 0
+        count, typed = 0, None  # typed: the first call whose count is not an int
         for model in tuple(MODELS):
             for s, n, m, c in sizes:
                 expected = reference_attention_pairs(model, s, n, m, c)
                 label = f"attention_pairs({model!r}, s={s}, n={n}, m={m}, c={c})"
-                got = as_number(call(fn, model, s, n, m, c), label)
+                result = call(fn, model, s, n, m, c, what=label)
+                got = as_number(result, label)
                 if not got.is_integer():
                     raise CheckFailed(f"{label} is {got}, not a whole number: count whole segments (// and %, or "
                                       "math.ceil), each a whole matrix")
                 known_number(got, expected, label, _attention_pairs_mistakes(model, s, n, m, c), rel_tol=0.0)
+                if typed is None and (not isinstance(result, int) or isinstance(result, bool)):
+                    typed = f"{label} is a {type(result).__name__}, {result!r}"
                 count += 1
+        if typed:  # after the values, so that a wrong count is named first
+            raise CheckFailed(f"{typed}; the signature says -> int: count in ints (// and %, not /), or return "
+                              "int(...)")
         return count
 
     return run_checker("attention_pairs", fn, reference_attention_pairs, cases)

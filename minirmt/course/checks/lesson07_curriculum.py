@@ -74,8 +74,9 @@ def reference_accuracy_by_segments(model, task, segment_counts: Sequence[int], b
                                    seed: int = 0) -> dict[int, float]:
     """Length generalisation: the model's answer accuracy on held-out sequences of each number of segments.
 
-    For every g in segment_counts, one batch of `batch_size` sequences of g segments from a generator seeded
-    with `seed`; accuracy = right answers / answers, over positions whose target is not -100.
+    For every g in segment_counts, one batch of `batch_size` sequences of g segments from a new generator seeded
+    with `seed` (so a g's batch does not depend on the other lengths); accuracy = right answers / answers, over
+    positions whose target is not -100.
     Returns `{g: accuracy}`.
     """
     was_training = model.training
@@ -137,7 +138,7 @@ def check_accuracy_by_segments(fn) -> Callable:
 
     def cases(fn):
         counts = [4, 5, 6, 8]
-        label = f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed=0)"
+        label = _accuracy_label(counts, seed=0)
         got, calls = _accuracy_run(fn, counts, seed=0)
         if not isinstance(got, dict):
             raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
@@ -157,15 +158,41 @@ def check_accuracy_by_segments(fn) -> Callable:
         if _same_batches(calls, _accuracy_run(fn, counts, seed=1)[1]):
             raise CheckFailed(f"{label}: seed=1 drew the same sequences as seed=0: seed the generator with the "
                               "`seed` argument, torch.Generator().manual_seed(seed)")
+        shared = _not_fresh(calls, seed=0)
+        if shared:
+            raise CheckFailed(f"{label}: the batches of g = {shared} are not what a new generator seeded with `seed` "
+                              "draws. Seed a new one for every g, torch.Generator().manual_seed(seed) inside the loop: "
+                              "a generator shared by all g draws each batch where the last one stopped, so a g's "
+                              "batch would depend on the lengths evaluated before it")
         return len(counts) + 2
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
 
 
+def _accuracy_label(counts: list[int], seed: int) -> str:
+    return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed={seed})"
+
+
 def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list]:
     """Call fn on a fresh stand-in model; return its result and the model's calls."""
     task, model = _fading_task_and_model()
-    return call(fn, model, task, list(counts), 16, seed), model.calls
+    label = _accuracy_label(counts, seed)
+    try:
+        return call(fn, model, task, list(counts), 16, seed, what=label), model.calls
+    except CheckFailed as failure:
+        cause = failure.__cause__
+        if isinstance(cause, TypeError) and "generator" in str(cause):
+            raise CheckFailed(f"{label}: task.sample(batch_size, g, generator) needs a torch.Generator ({cause}): "
+                              "pass torch.Generator().manual_seed(seed)") from failure
+        raise
+
+
+def _not_fresh(calls, seed: int) -> list[int]:
+    """The g whose batch differs from the one `task.sample` draws from a new generator seeded with `seed`."""
+    task = _fading_task_and_model()[0]
+    drawn = {tokens.shape[1] // task.segment_len: tokens for _, _, tokens in calls}
+    return [g for g, tokens in drawn.items()
+            if not torch.equal(tokens, task.sample(len(tokens), g, torch.Generator().manual_seed(seed))[0])]
 
 
 def _same_batches(calls, other) -> bool:
