@@ -146,7 +146,8 @@ if TRAIN_LIVE:
     runs = {name: train(build_model(name, cfg, seed=0), task, config) for name in ("rmt", "segment")}
 else:  # made by `python -m minirmt.course.pretrained tour-rmt tour-segment`, with the settings printed above
     runs = {name: pretrained.trained(f"tour-{name}") for name in ("rmt", "segment")}
-print(f"chance: {task.chance_accuracy:.2f}")
+print(f"chance: {task.chance_accuracy:.2f}  (accuracy: the share of answer digits right; exact match: the share of "
+      "sequences with every answer right)")
 for name, run in runs.items():
     print(f"{name:8s} accuracy {run.metrics['eval_accuracy']:.3f}  exact match {run.metrics['eval_exact_match']:.3f}")
 
@@ -209,8 +210,8 @@ assert wiped < task.chance_accuracy + 0.2 < own and swapped > 0.5 and swapped_ow
 # %% [markdown]
 # Everything the last segment knows about the digits comes through the `m` memory vectors: wipe them and
 # accuracy falls to chance or below; hand it another sequence's memory and it writes mostly *that* sequence's digits, and its
-# own no better than chance, although its own digits are right there in its input (fed back after the GO
-# token): the digits it writes come from the memory.
+# own no better than chance, although each answer it has already written is fed back to it as the next input
+# (after the GO token): the digits it writes come from the memory.
 #
 # **Where does it read and write?** With `return_attention=True` the model also returns its attention weights,
 # per segment and layer `(b, h, i, j)` for query `i` and key `j`, laid out `[read | tokens | write]`. Below: the
@@ -259,7 +260,7 @@ assert (focus > 0.5).sum() >= m // 2
 
 # %% [markdown]
 # Here the right half tells the story: in the first segment, where the digits are, most write slots put most of
-# their attention on a single token, each on a different one. That is how a segment's digits get into the memory:
+# their attention on a single token. That is how a segment's digits get into the memory:
 # a write slot's output becomes a read slot of the next segment.
 
 # %% [markdown]
@@ -279,8 +280,7 @@ assert similarity[0, 1] < 0.3 and all(similarity[k, k + 1] > 0.7 for k in range(
 
 # %% [markdown]
 # The first segment replaces the initial memory almost entirely (a similarity near 0); from then on each segment
-# changes the memory only in part (0.7 and more between neighbours). The digits are written in the first
-# segments; later segments keep most of what they find.
+# changes the memory only in part (0.7 and more between neighbours).
 
 # %% [markdown]
 # ## Summary
@@ -294,8 +294,8 @@ assert similarity[0, 1] < 0.3 and all(similarity[k, k + 1] > 0.7 for k in range(
 #
 # ## Questions
 #
-# 1. The memory has `m * d` numbers. How many digits could it hold at most, in principle? Why does training
-#    use far fewer?
+# 1. The memory has `m * d` numbers, each a 32-bit float. How many bits is that, and how many digits would fit
+#    in that many bits? Why does a trained model use far fewer?
 # 2. Why must the write slots come *after* the segment's tokens (what could a write slot at the start see)?
 # 3. The segment-only model gets exactly the same training budget. Could more steps ever help it here?
 # 4. In the swap experiment the sequence's own digits are in the last segment's input (each answer is fed

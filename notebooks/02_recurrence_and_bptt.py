@@ -238,8 +238,8 @@ assert solved["base"] == 3 and at_chance["sqrtd"] == 2 and at_chance["gpt2init"]
 # gets 0.46), but it does not hold learning back: the library's RMT copies exactly within 350-450 steps in every
 # seed, and shrinking the memory to the tokens' scale (`scale002`, `lnsmall`) is no faster. Replacing the copy of
 # the memory in the write slots by learned write tokens (`fresh`) is slower in every seed (550-1,000 steps). The two changes that make the residual stream dominate
-# even more hurt: with embeddings scaled by √d no seed copies exactly and 2 of 3 stay at chance (0.10) for all
-# 1,000 steps; with GPT-2's `1/sqrt(2L)` scaling of the residual projections one seed stays at chance and only
+# even more hurt: with embeddings scaled by √d no seed copies exactly and 2 of 3 end at chance (0.10) after
+# their 1,000 steps; with GPT-2's `1/sqrt(2L)` scaling of the residual projections one seed stays at chance and only
 # one copies exactly. So the library keeps its scale and its initialisation.
 #
 # ### Truncated BPTT
@@ -271,8 +271,9 @@ for depth in (4, 2, 1):
 viz.plot_grad_norms(norms, title="gradient of the last segment's loss (x = exactly 0)")
 
 # %% [markdown]
-# Truncation does not scale gradients down: it cuts them to **exactly** zero outside the window and leaves
-# them untouched inside. That is also how to test it: a truncation bug (a detach in the wrong place, or
+# (A log axis has no place for 0, so the exact zeros are drawn as crosses in a band of their own below the
+# smallest norm; their height there means nothing.) Truncation does not scale gradients down: it cuts them to
+# **exactly** zero outside the window and leaves them untouched inside. That is also how to test it: a truncation bug (a detach in the wrong place, or
 # none at all) is silent in training, but a gradient that should be zero and is not shows it at once.
 # Move the sliders to try other lengths and depths:
 
@@ -597,8 +598,8 @@ assert max(seed_accuracies(2, 1500)) > 0.5 and max(seed_accuracies(1, 1500)) < 0
 #
 # 1. With `g = 10` and `bptt_depth = 3` (the default `bptt_window="end"`), which segments does the loss of
 #    segment 9 reach? The loss of segment 4? And with `bptt_window="each"`?
-# 2. Why does `grad_per_segment` call `model.zero_grad` before returning? What would the next call measure
-#    without it?
+# 2. Why does `grad_per_segment` call `model.zero_grad` before returning? Would the next call's measurement
+#    change without it? What would?
 # 3. The learned initial memory (`model.memory`) receives gradient from the last segment's loss only when
 #    `bptt_depth >= g`. Which losses train it otherwise?
 # 4. Checkpointing keeps each segment's tokens and incoming memory. For the `wikitext` preset (`d = 512`,
@@ -622,9 +623,9 @@ assert max(seed_accuracies(2, 1500)) > 0.5 and max(seed_accuracies(1, 1500)) < 0
 # 1. `"end"`: the memory entering segments 1-7 is detached, so segment 9's loss reaches segments 7, 8 and 9;
 #    segment 4's loss reaches only segment 4 (the memory entering it is detached). `"each"`: segment 9's
 #    loss reaches 7-9, segment 4's reaches 2-4: every loss gets its own three segments.
-# 2. `.backward()` adds into `.grad`. Without `zero_grad` the next call would start from this call's
-#    gradients: the parameters' gradients would pile up across calls (the embeddings' own gradients are new
-#    tensors each call, but the model would be left holding stale gradients for the next training step).
+# 2. `.backward()` adds into `.grad`. The measurement itself would not change: it reads the gradients of the
+#    embedding outputs, new tensors in every call. What changes is the model: its parameters' gradients would
+#    pile up across calls, and the next training step would start from stale gradients.
 # 3. The losses of segments inside the last window whose chain reaches segment 0: none with `"end"` unless
 #    `bptt_depth >= g`, except the loss of segment 0 itself, which reads the initial memory directly. So the
 #    initial memory is trained by segment 0's loss (and, with `"each"`, by the losses of segments `< k`).

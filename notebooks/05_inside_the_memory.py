@@ -159,7 +159,8 @@ assert writes[0] > 0.6 and writes[1] < 0.3 and reads[1] > 0.75
 # %% [markdown]
 # `viz.plot_read_write` cuts the two memory blocks out of one map; averaging over the heads of a layer shows
 # the overall flow. In segment 0 (below, left half: reading; right half: writing) most write slots attend
-# sharply to one or two source tokens each: the memory is being filled, roughly a digit per slot.
+# sharply to one or two source tokens each: the memory is being filled, a few digits per slot (Section 5's probe
+# shows which).
 
 # %%
 viz.plot_read_write(attention[0, 0].mean(0), m, n, title="segment 0, layer 0, mean over heads")
@@ -442,7 +443,7 @@ assert agree.sum() >= 6
 # - Memory states move away from the shared initial state as digits are stored; cosine similarity and a PCA
 #   projection make the path visible.
 # - A closed-form linear probe decodes, from the memory after each segment, every digit seen so far (even
-#   those the task no longer needs); digits the memory has not seen stay at chance, whatever the model.
+#   those the task no longer needs); digits the memory has not seen stay near chance (below 0.3), whatever the model.
 # - Attention and probes agree: the slot that attends to a source token during writing is the slot from which
 #   a probe reads that token's digit.
 # - Probes need a control: an untrained network's memory already encodes some digits linearly. The

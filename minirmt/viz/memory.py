@@ -62,11 +62,11 @@ def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, tit
             ax.axvline(k * m - 0.5, color="black", linewidth=0.6)
             ax.axhline(k * m - 0.5, color="black", linewidth=0.6)
         centers = [k * m + (m - 1) / 2 for k in range(g)]
-        ax.set_xticks(centers, names, rotation=45 if g > 4 else 0, ha="right" if g > 4 else "center")
+        ax.set_xticks(centers, names, rotation=45 if g > 3 else 0, ha="right" if g > 3 else "center")
         ax.set_yticks(centers, names)
         ax.set_xlabel(f"memory state ({m} slots each)")
     else:
-        ax.set_xticks(range(g), names, rotation=45 if g > 4 else 0, ha="right" if g > 4 else "center")
+        ax.set_xticks(range(g), names, rotation=45 if g > 3 else 0, ha="right" if g > 3 else "center")
         ax.set_yticks(range(g), names)
         ax.set_xlabel("memory state")
     ax.set_ylabel("memory state")
