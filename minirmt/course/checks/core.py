@@ -234,6 +234,28 @@ def _show(x: torch.Tensor):
     return x.item() if x.dtype == torch.bool or not x.is_floating_point() else round(x.item(), 5)
 
 
+@contextmanager
+def forward_modes(model: torch.nn.Module):
+    """Inside the block, record (training mode, gradients on) at every call of `model`: yields the list."""
+    modes = []
+    hook = model.register_forward_pre_hook(lambda module, args: modes.append((module.training,
+                                                                              torch.is_grad_enabled())))
+    try:
+        yield modes
+    finally:
+        hook.remove()
+
+
+def expect_evaluation(modes: Sequence[tuple[bool, bool]], label: str) -> None:
+    """An evaluation runs the model in eval mode and without gradients: name the first of the two that was not."""
+    if any(training for training, _ in modes):
+        raise CheckFailed(f"{label} ran the model in training mode: call model.eval() first (dropout and anything "
+                          "else that acts only in training would change the result)")
+    if any(grad for _, grad in modes):
+        raise CheckFailed(f"{label} ran the model with gradients on: evaluate under torch.no_grad(), so that no "
+                          "graph is built (it costs memory and time, and nothing here is trained)")
+
+
 def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

@@ -95,6 +95,12 @@ def check_copy_targets(fn) -> Callable:
                 (_answers(tokens, s // 2, s - s // 2, reverse), _GO_AT_HALF.format(s // 2, go[0].item())),
                 (_answers(tokens, go, go, reverse).masked_fill(~asked, IGNORE_INDEX), _L_AT_GO),
                 (_answers(tokens, s - go, go, reverse), _L_AT_GO),
+                (_answers(tokens, tokens.argmax(1, keepdim=True), s - tokens.argmax(1, keepdim=True), reverse),
+                 "tokens.argmax(1) finds the largest token id, not GO: take the argmax of the match, "
+                 "(tokens == tasks.GO).int().argmax(1)"),
+                (_answers(tokens, 0, s, reverse), "GO was found at position 0 in every row: an argmax over dim 0 (the "
+                                                  "batch) or a match of the wrong token; find GO along each row, "
+                                                  "(tokens == tasks.GO).int().argmax(dim=1)"),
             ]
             known_mistakes(got, expected, mistakes)
             wrong = got != expected

@@ -74,10 +74,7 @@ def check_recall_batch(fn) -> Callable:
             expect_tensor(got_tokens, "b s", tokens.shape, f"{label}: tokens")
             expect_tensor(got_targets, "b s", targets.shape, f"{label}: targets")
             for value, what in ((got_tokens, "tokens"), (got_targets, "targets")):
-                if value.dtype != torch.long:
-                    raise CheckFailed(f"{label}: the {what} have dtype {value.dtype}, expected torch.long (token ids, "
-                                      "and the class indices cross_entropy takes): torch.zeros, or torch.full with a "
-                                      "float, makes floats; use torch.full((b, s), tasks.PAD) or dtype=torch.long")
+                _expect_long(value, f"{label}: the {what}")
             both = torch.cat([got_tokens, got_targets], dim=1)
             known_mistakes(both, torch.cat([tokens, targets], dim=1), _recall_mistakes(keys, values, order, targets))
             expect_close(got_tokens, tokens, "b s", f"{label}: tokens")
@@ -85,6 +82,17 @@ def check_recall_batch(fn) -> Callable:
         return len(settings)
 
     return run_checker("recall_batch", fn, reference_recall_batch, cases)
+
+
+def _expect_long(value: torch.Tensor, what: str) -> None:
+    """Token ids and class indices are torch.long (int64); name how another dtype came in."""
+    if value.dtype == torch.long:
+        return
+    how = ("torch.zeros, or torch.full with a float, makes floats; use torch.full((b, s), tasks.PAD) or "
+           "dtype=torch.long") if value.is_floating_point() else \
+        "a narrower integer type is not what embeddings and cross_entropy take; make them with dtype=torch.long"
+    raise CheckFailed(f"{what} have dtype {value.dtype}, expected torch.long (int64: token ids, and the class "
+                      f"indices cross_entropy takes): {how}")
 
 
 def _call_recall(fn, keys, values, order, s: int, label: str):
@@ -114,6 +122,8 @@ def _recall_mistakes(keys, values, order, targets) -> list[tuple[torch.Tensor, s
     stored_values = [tokens.clone(), targets.clone()]
     stored_values[0][:, start + 1 :: 2], stored_values[1][:, start::2] = values[:, : q - 1], values[:, :q]
     stored_order = reference_recall_batch(keys, values, torch.arange(q).expand_as(order), s)
+    value_first = tokens.clone()
+    value_first[:, 0 : 2 * p : 2], value_first[:, 1 : 2 * p : 2] = values, keys
     on_values = torch.nn.functional.pad(targets[:, :-1], (1, 0), value=IGNORE_INDEX)
     asked = targets != IGNORE_INDEX
     used = 2 * p + 2 * q - 1  # pairs, then the query phase right after them
@@ -121,6 +131,9 @@ def _recall_mistakes(keys, values, order, targets) -> list[tuple[torch.Tensor, s
     early_message = (f"the query phase starts one position early: it takes the last 2q - 1 = {2 * q - 1} positions, "
                      "because the last value is only a target, never read")
     return [
+        (torch.cat([value_first, targets], dim=1),
+         "the pairs are written value first (v k v k ...); each key comes first, then its value: k v k v ..., "
+         "keys at the even positions 0, 2, ..., values at the odd ones"),
         (torch.cat([tokens, targets.masked_scatter(asked, keys.gather(1, order))], dim=1),
          "the targets are the asked keys; the target at each asked key is its VALUE: values.gather(1, order)"),
         (torch.cat(reference_recall_batch(keys, values, order[:1].expand_as(order), s), dim=1),
@@ -162,6 +175,9 @@ def check_pairs_information(fn) -> Callable:
             expected = reference_pairs_information(p, k, v)
             got = as_number(call(fn, p, k, v), f"pairs_information({p}, {k}, {v})")
             known_number(got, expected, f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})", [
+                (reference_pairs_information(p, v, k),
+                 "num_keys and num_values are swapped: choose p of the K = num_keys keys, log2 C(K, p), and one of "
+                 "the V = num_values values for each, p log2 V"),
                 (math.log2(math.perm(k, p)) + p * math.log2(v),
                  f"that counts the order the pairs were written in, log2(p!) = {math.log2(math.factorial(p)):.2f} "
                  "bits too many; recall does not care about the order (math.comb, not math.perm)"),

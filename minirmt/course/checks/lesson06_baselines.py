@@ -38,11 +38,14 @@ def reference_attention_pairs(model: str, s: int, n: int, m: int, c: int) -> int
     """
     if model not in tuple(MODELS):
         raise ValueError(f"model must be one of {tuple(MODELS)}, got {model!r}")
-    if model == "full":
-        return s * s
+    return s * s if model == "full" else _segment_pairs(model, s, n, m, lambda before: min(c, before))
+
+
+def _segment_pairs(model: str, s: int, n: int, m: int, cache: Callable[[int], int]) -> int:
+    """The pairs of a segmented model, summed over segments; cache(tokens before a segment) -> its c_i."""
     total = 0
     for before in range(0, s, n):  # `before` tokens precede this segment
-        t, cached = min(n, s - before), min(c, before)
+        t, cached = min(n, s - before), cache(before)
         queries, keys = {
             "segment": (t, t), "xl": (t, cached + t), "memxl": (m + t, cached + m + t), "rmt": (2 * m + t, 2 * m + t),
             "memtok": (2 * m + t, 2 * m + t), "rmtxl": (2 * m + t, cached + 2 * m + t),
@@ -61,6 +64,10 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
         return sum(q * k for q, k in (queries_keys(cached, t, i) for i, (cached, t) in enumerate(_segments(s, n, c))))
 
     mistakes = []
+    if model != "full":  # first: with s % n tokens in the last segment, it may match the count of n there
+        mistakes.append((_segment_pairs(model, s, n, m, lambda before: c if before else 0),
+                         "the cache holds at most the tokens seen so far: c_i = min(c, tokens before segment i), "
+                         "not c"))
     if rest and model != "full":
         mistakes.append((ref(model, s - rest, n, m, c), f"the last, shorter segment is missing: s = {s} tokens make "
                                                         f"ceil(s / n) = {g} segments, the last one with s % n = "
@@ -72,8 +79,6 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
         "xl": [
             (total(lambda cached, t, i: (t, c + t)),
              "the first segment has no cache: nothing came before it (c_0 = 0)"),
-            (total(lambda cached, t, i: (t, (c if i else 0) + t)) if c > n else None,
-             "the cache cannot hold more than the tokens seen so far: c_i = min(c, tokens before segment i)"),
             (ref("segment", s, n, m, c), "that is a segment-only count: the queries also see the c_i cached positions"),
             (total(lambda cached, t, i: (cached + t, cached + t)),
              "the cached positions are keys only (they are not computed again): n_i x (c_i + n_i)"),
@@ -102,7 +107,7 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
                                "half"),
         ],
     }
-    return mistakes + [(value, message) for value, message in by_model.get(model, []) if value is not None]
+    return mistakes + by_model.get(model, [])
 
 
 def _segments(s: int, n: int, c: int) -> list[tuple[int, int]]:

@@ -8,7 +8,7 @@ from minirmt.data import tasks
 from minirmt.model.recurrence import ModelOutput
 from minirmt.training.metrics import answer_accuracy
 
-from .core import CheckFailed, call, run_checker
+from .core import CheckFailed, call, expect_evaluation, forward_modes, run_checker
 
 
 def reference_doubling_stages(start: int, target: int) -> list[int]:
@@ -95,7 +95,7 @@ class _FadingReverser(torch.nn.Module):
 
     The answer to source digit j at position t is right when t - j <= horizon, else it says PAD. For a reverse
     task with a fixed source, the accuracy depends on g alone (not on the digits drawn), so any way of sampling
-    gives the same numbers. It starts in training mode and records every call: (training, gradients on, tokens).
+    gives the same numbers. It starts in training mode and records the tokens of every call.
     """
 
     def __init__(self, source_len: int, horizon: int, vocab_size: int):
@@ -104,7 +104,7 @@ class _FadingReverser(torch.nn.Module):
         self.calls = []
 
     def forward(self, tokens, memory=None, targets=None, **kwargs):
-        self.calls.append((self.training, torch.is_grad_enabled(), tokens.clone()))
+        self.calls.append(tokens.clone())
         b, s = tokens.shape
         L = self.source_len
         go = s - L  # reverse with a fixed source: GO then L - 1 fed answers end the sequence
@@ -139,17 +139,12 @@ def check_accuracy_by_segments(fn) -> Callable:
     def cases(fn):
         counts = [4, 5, 6, 8]
         label = _accuracy_label(counts, seed=0)
-        got, calls = _accuracy_run(fn, counts, seed=0)
+        got, calls, modes = _accuracy_run(fn, counts, seed=0)
         if not isinstance(got, dict):
             raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
         if set(got) != set(counts):
             raise CheckFailed(f"{label} has keys {sorted(got, key=repr)}, expected the numbers of segments {counts}")
-        if any(training for training, _, _ in calls):
-            raise CheckFailed(f"{label} ran the model in training mode: call model.eval() first (dropout and "
-                              "anything else that acts only in training would change the accuracy)")
-        if any(grad for _, grad, _ in calls):
-            raise CheckFailed(f"{label} ran the model with gradients on: evaluate under torch.no_grad(), so that no "
-                              "graph is built (it costs memory and time, and nothing here is trained)")
+        expect_evaluation(modes, label)
         _check_accuracies(got, counts, label)
         again = _accuracy_run(fn, counts, seed=0)[1]
         if not _same_batches(calls, again):
@@ -158,12 +153,10 @@ def check_accuracy_by_segments(fn) -> Callable:
         if _same_batches(calls, _accuracy_run(fn, counts, seed=1)[1]):
             raise CheckFailed(f"{label}: seed=1 drew the same sequences as seed=0: seed the generator with the "
                               "`seed` argument, torch.Generator().manual_seed(seed)")
-        shared = _not_fresh(calls, seed=0)
-        if shared:
-            raise CheckFailed(f"{label}: the batches of g = {shared} are not what a new generator seeded with `seed` "
-                              "draws. Seed a new one for every g, torch.Generator().manual_seed(seed) inside the loop: "
-                              "a generator shared by all g draws each batch where the last one stopped, so a g's "
-                              "batch would depend on the lengths evaluated before it")
+        stale = _not_fresh(calls, seed=0)
+        if stale:
+            raise CheckFailed(f"{label}: the batches of g = {stale} are not what a new generator seeded with `seed` "
+                              f"draws. {_seeding_mistake(calls, seed=0)}")
         return len(counts) + 2
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
@@ -173,12 +166,13 @@ def _accuracy_label(counts: list[int], seed: int) -> str:
     return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed={seed})"
 
 
-def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list]:
-    """Call fn on a fresh stand-in model; return its result and the model's calls."""
+def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list]:
+    """Call fn on a fresh stand-in model; return its result, the tokens of each model call and their modes."""
     task, model = _fading_task_and_model()
     label = _accuracy_label(counts, seed)
     try:
-        return call(fn, model, task, list(counts), 16, seed, what=label), model.calls
+        with forward_modes(model) as modes:
+            return call(fn, model, task, list(counts), 16, seed, what=label), model.calls, modes
     except CheckFailed as failure:
         cause = failure.__cause__
         if isinstance(cause, TypeError) and "generator" in str(cause):
@@ -190,13 +184,25 @@ def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list]:
 def _not_fresh(calls, seed: int) -> list[int]:
     """The g whose batch differs from the one `task.sample` draws from a new generator seeded with `seed`."""
     task = _fading_task_and_model()[0]
-    drawn = {tokens.shape[1] // task.segment_len: tokens for _, _, tokens in calls}
+    drawn = {tokens.shape[1] // task.segment_len: tokens for tokens in calls}
     return [g for g, tokens in drawn.items()
             if not torch.equal(tokens, task.sample(len(tokens), g, torch.Generator().manual_seed(seed))[0])]
 
 
+def _seeding_mistake(calls, seed: int) -> str:
+    """What went wrong with batches that are not fresh: one generator shared by all g, or seeds other than `seed`."""
+    task, generator = _fading_task_and_model()[0], torch.Generator().manual_seed(seed)
+    shared = [task.sample(len(tokens), tokens.shape[1] // task.segment_len, generator)[0] for tokens in calls]
+    if _same_batches(calls, shared):
+        return ("Seed a new one for every g, torch.Generator().manual_seed(seed) inside the loop: a generator shared "
+                "by all g draws each batch where the last one stopped, so a g's batch would depend on the lengths "
+                "evaluated before it")
+    return ("Each g got a generator seeded with another number (such as seed + g): seed every one with `seed` "
+            "itself, torch.Generator().manual_seed(seed), so that every length is scored on the draws `seed` names")
+
+
 def _same_batches(calls, other) -> bool:
-    return len(calls) == len(other) and all(torch.equal(a[2], b[2]) for a, b in zip(calls, other))
+    return len(calls) == len(other) and all(map(torch.equal, calls, other))
 
 
 def _check_accuracies(got: dict, counts: list[int], label: str) -> None:

@@ -12,7 +12,9 @@ from .core import (
     CheckFailed,
     call,
     expect_close,
+    expect_evaluation,
     expect_tensor,
+    forward_modes,
     known_mistakes,
     known_number,
     run_checker,
@@ -44,6 +46,10 @@ def check_batchify(fn) -> Callable:
                                      "last token of the stream can only be a target"}
             for value, what in zip(got, ("inputs", "targets")):
                 expect_tensor(value, "b L", (b, length), f"{label}: {what}", hints=hints)
+                if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+                    raise CheckFailed(f"{label}: the {what} have dtype {value.dtype}; token ids are integers (the "
+                                      "embedding looks them up, and the notebook calls .long() on them): slice and "
+                                      "view `ids` itself, which keeps its integer dtype")
             inputs, targets = reference_batchify(ids, b)
             if torch.equal(got[0], targets) and torch.equal(got[1], inputs):
                 raise CheckFailed(f"{label} returned (targets, inputs); return (inputs, targets)")
@@ -130,30 +136,33 @@ def check_stream_loss(fn) -> Callable:
         model = sharp_rmt(seed=83)
         gen = seeded(83)
         settings = [(2, (12, 12, 6)), (3, (6, 18)), (1, (6,))]  # b, lengths s of the batches
-        streams = []
         for b, lengths in settings:
             stream = torch.randint(0, model.cfg.vocab_size, (b, sum(lengths) + 1), generator=gen)
             cuts = torch.tensor((0, *lengths)).cumsum(0).tolist()
             batches = [(stream[:, lo:hi], stream[:, lo + 1 : hi + 1]) for lo, hi in zip(cuts, cuts[1:])]
-            streams.append(batches)
             label = f"stream_loss(batches of b = {b} rows and s = {list(lengths)} tokens)"
-            with torch.no_grad():
-                got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches])
+            got = _stream_call(fn, model, batches, label)
             if isinstance(got, torch.Tensor) and got.numel() == 1:
                 got = got.item()
             if isinstance(got, bool) or not isinstance(got, int | float):
                 raise CheckFailed(f"{label} returned {type(got).__name__}, expected a number (or a 0-dim tensor)")
             known_number(got, float(reference_stream_loss(model, batches)), label, _stream_mistakes(model, batches),
                          rel_tol=1e-4)
-        # called as a learner would, with gradients on, on a stream of several batches
-        got = call(fn, model, [(x.clone(), y.clone()) for x, y in streams[0]])
-        if isinstance(got, torch.Tensor) and got.requires_grad:
-            raise CheckFailed("the loss it returns still holds its autograd graph (requires_grad=True): an "
-                              "evaluation keeps no gradient; run the loop under torch.no_grad() (and return a "
-                              "float, .item())")
-        return len(settings) + 1
+        return len(settings)
 
     return run_checker("stream_loss", fn, reference_stream_loss, cases)
+
+
+def _stream_call(fn, model, batches, label: str):
+    """Call the learner's stream_loss as a learner would, with gradients on: refuse training mode, gradients, and
+    a model left in training mode."""
+    with forward_modes(model) as modes:
+        got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches], what=label)
+    expect_evaluation(modes, label)
+    if model.training:
+        raise CheckFailed(f"{label} left the model in training mode (model.train()): an evaluation leaves the "
+                          "model's mode as it found it (was = model.training ... model.train(was))")
+    return got
 
 
 @torch.no_grad()
