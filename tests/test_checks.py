@@ -605,6 +605,10 @@ def run_truncated__first_segments_detached(model, tokens, depth):  # i < bptt_de
     return loop(model, tokens, lambda i, g: 0 < i < depth)
 
 
+def run_truncated__only_at_the_cut(model, tokens, depth):  # one hand-over detached: i == g - depth
+    return loop(model, tokens, lambda i, g: i == g - depth)
+
+
 def run_truncated__early_segments_without_grad(model, tokens, depth):  # the gradient stops, but so does training
     return loop(model, tokens, no_grad_if=lambda i, g: i < g - depth)
 
@@ -620,6 +624,8 @@ test_run_truncated = catalogue(
         (run_truncated__not_carried, "every segment reads the initial memory"),
         (run_truncated__early_segments_without_grad, "ran under torch.no_grad()"),
         (run_truncated__early_segments_without_grad, "does not reach their own tokens"),
+        (run_truncated__only_at_the_cut, "the loss of segment 1 reached segments [0, 1], expected [1]"),
+        (run_truncated__only_at_the_cut, "not only at i = g - bptt_depth"),
     ])
 
 
@@ -724,7 +730,12 @@ def copy_targets__argmax_over_the_batch(tokens, reverse=False):  # dim=0: along 
     return targets_from_go(tokens, (tokens == GO).int().argmax(dim=0, keepdim=True), reverse)
 
 
+def copy_targets__row_zeros_go(tokens, reverse=False):  # "find GO" in row 0 only, used for every row
+    return targets_from_go(tokens, (tokens[0] == GO).int().argmax(), reverse)
+
+
 test_copy_targets = catalogue(checks.check_copy_targets, [copy_targets__by_hand], [
+    (copy_targets__row_zeros_go, "GO sits at a different place in each row (here at [7, 9, 6]), but every row took"),
     (copy_targets__argmax_of_tokens, "tokens.argmax(1) finds the largest token id, not GO"),
     (copy_targets__argmax_over_the_batch, "an argmax over dim 0 (the batch)"),
     (copy_targets__zeros_elsewhere, "must hold -100"),
@@ -833,6 +844,19 @@ def answer_accuracy__answerless_rows_counted_0(logits, targets):
     return (right.sum() / asked.sum()).item(), ((right.sum(1) == asked.sum(1)) & asked.any(1)).float().mean().item()
 
 
+def answer_accuracy__any_answer_right(logits, targets):  # .any where exact match needs .all
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) & asked
+    return (right.sum() / asked.sum()).item(), right.any(1).float().mean().item()
+
+
+def answer_accuracy__target_probability(logits, targets):  # the right answer's probability, not the argmax
+    asked = targets != -100
+    right = (logits.argmax(-1) == targets) | ~asked
+    probability = logits.softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return probability[asked].mean().item(), right.all(1).float().mean().item()
+
+
 test_answer_accuracy = catalogue(
     checks.check_answer_accuracy, [answer_accuracy__notebook, answer_accuracy__rows_right_where_asked], [
         (answer_accuracy__every_position, "count only the answers"),
@@ -850,6 +874,8 @@ test_answer_accuracy = catalogue(
         (answer_accuracy__answerless_rows_left_out, "the last row asks nothing): exact match"),
         (answer_accuracy__answerless_rows_left_out, "a row with no answers (every target -100) is an exact match"),
         (answer_accuracy__answerless_rows_counted_0, "count it as 1, among the b rows"),
+        (answer_accuracy__any_answer_right, "counts a row if ANY of its answers is right"),
+        (answer_accuracy__target_probability, "the mean probability given to the right answer"),
     ])
 
 
@@ -986,6 +1012,10 @@ def pairs_information__as_tensor(p, k, v):
     return torch.tensor(checks.reference_pairs_information(p, k, v))
 
 
+def pairs_information__keys_only(p, k, v):  # the values forgotten
+    return math.log2(math.comb(k, p))
+
+
 def pairs_information__by_lgamma(p, k, v):
     log_comb = math.lgamma(k + 1) - math.lgamma(p + 1) - math.lgamma(k - p + 1)
     return log_comb / math.log(2) + p * math.log2(v)
@@ -1038,7 +1068,9 @@ def pairs_information__keys_and_values_swapped(p, k, v):
 
 
 test_pairs_information = catalogue(
-    checks.check_pairs_information, [pairs_information__as_tensor, pairs_information__by_lgamma], [
+    checks.check_pairs_information, [pairs_information__by_lgamma], [
+        (pairs_information__as_tensor, "is a tensor; return a plain float"),
+        (pairs_information__keys_only, "the values are information too"),
         (pairs_information__keys_and_values_swapped, "num_keys and num_values are swapped"),
         (pairs_information__ordered, "counts the order"),
         (pairs_information__with_replacement, "without replacement"),
@@ -1267,6 +1299,10 @@ def cache_without_min(t, cached, s, n, m, c):  # c cached positions from the sec
     return t * ((c if cached else 0) + t)
 
 
+def cache_previous_segment_only(t, cached, s, n, m, c):  # the cache read as the last segment, n positions at most
+    return t * (min(cached, n) + t)
+
+
 def cache_as_queries(t, cached, s, n, m, c):
     return (cached + t) ** 2
 
@@ -1291,6 +1327,7 @@ test_attention_pairs = catalogue(checks.check_attention_pairs, [attention_pairs_
     (attention_pairs__floor_segments, "the last, shorter segment is missing"),
     (pairs_except("xl", cache_from_the_start), "the first segment has no cache"),
     (pairs_except("xl", cache_without_min), "the cache holds at most the tokens seen so far: c_i = min(c, "),
+    (pairs_except("xl", cache_previous_segment_only), "the cache is not just the previous segment"),
     (pairs_except("xl", cache_as_queries), "the cached positions are keys only"),
     (pairs_except("rmt", read_only_memory), "read AND write memory"),
     (pairs_except("memxl", memory_as_keys_only), "the m memory tokens are queries too"),
@@ -1420,6 +1457,10 @@ def doubling_stages__powers_of_two(start, target):
     return [2**i for i in range(target) if 2**i < target]
 
 
+def doubling_stages__powers_of_two_from_start(start, target):  # the powers of two between start and target
+    return [2**i for i in range(target.bit_length()) if start <= 2**i < target]
+
+
 def doubling_stages__two_more_each(start, target):
     return list(range(start, target, 2))
 
@@ -1443,6 +1484,7 @@ test_doubling_stages = catalogue(checks.check_doubling_stages, [doubling_stages_
     (doubling_stages__floats, "must be ints"),
     (doubling_stages__generator, "list(...)"),
     (doubling_stages__powers_of_two, "powers of two from 1"),
+    (doubling_stages__powers_of_two_from_start, "is [4, 8, 16], expected [3, 6, 12]: those are powers of two"),
     (doubling_stages__two_more_each, "adds 2 segments per stage"),
     (doubling_stages__first_doubled, "not 2 * start"),
     (doubling_stages__stops_early, "the last stage below the target is missing"),
@@ -1823,6 +1865,10 @@ def needle_depth__divided_by_s(tokens):
     return checks.reference_needle_depth(tokens) * (tokens.shape[1] - 2) / tokens.shape[1]
 
 
+def needle_depth__divided_by_s_minus_3(tokens):  # off by one in the denominator
+    return checks.reference_needle_depth(tokens) * (tokens.shape[1] - 2) / (tokens.shape[1] - 3)
+
+
 def needle_depth__the_value(tokens):
     return checks.reference_needle_depth(tokens) + 1 / (tokens.shape[1] - 2)
 
@@ -1851,7 +1897,8 @@ def needle_depth__every_match(tokens):
 
 test_needle_depth = catalogue(checks.check_needle_depth, [needle_depth__row_by_row], [
     (needle_depth__positions, "gives positions"),
-    (needle_depth__divided_by_s, "divides by s"),
+    (needle_depth__divided_by_s, "divides by s ="),
+    (needle_depth__divided_by_s_minus_3, "off by one in the denominator: divide by the count of those positions"),
     (needle_depth__the_value, "points at the value"),
     (needle_depth__question_mark, "is 0 in every row"),
     (needle_depth__last_place, "is the LAST place of the key"),
@@ -1897,6 +1944,10 @@ def reliable_length__unsorted(accuracy, threshold=0.9):
     return reliable
 
 
+def reliable_length__fixed_threshold(accuracy, threshold=0.9):  # the argument ignored
+    return reliable_length__sorted_items(accuracy)
+
+
 def reliable_length__the_accuracy(accuracy, threshold=0.9):
     g = checks.reference_reliable_length(accuracy, threshold)
     return None if g is None else accuracy[g]
@@ -1932,6 +1983,7 @@ test_reliable_length = catalogue(
         (reliable_length__strictly_above, "equal to the threshold"),
         (reliable_length__unsorted, "sorted(accuracy)"),
         (reliable_length__the_accuracy, "an accuracy; return the length g"),
+        (reliable_length__fixed_threshold, "that is the answer for 0.9; compare the accuracies with the `threshold`"),
         (reliable_length__zero_for_none, "return None (0 is not a length)"),
         (reliable_length__every_reliable_length, "return one length g"),
         (reliable_length__pops_the_lengths, "changed its argument `accuracy` in place"),

@@ -105,7 +105,7 @@ def check_run_segments(fn) -> Callable:
         label = "run_segments(g = 3 segments)"
         got, embedded = _run_watched(lambda model, tokens, _: fn(model, tokens), model, tokens, None)
         _check_loop_output(got, model, tokens, label)
-        reached, initial = _gradients(model, got, embedded, label)
+        reached, initial = _gradients(model, got, embedded, label)(2)
         if reached != [0, 1, 2] or not initial:
             raise CheckFailed(f"{label}: the last segment's loss reached segments {reached} of [0, 1, 2] and "
                               f"{'' if initial else 'not '}the learned initial memory: is the memory detached? "
@@ -137,10 +137,9 @@ def _run_watched(fn, model, tokens, bptt_depth) -> tuple[object, list[torch.Tens
     return got, embedded
 
 
-def _gradients(model, got, embedded: list[torch.Tensor], label: str) -> tuple[list[int], bool]:
-    """Backpropagate from `got`'s logits: every segment's own loss must reach its tokens; then a loss on the last
-    segment alone. Returns the segments whose tokens that one reached, and whether the initial memory was."""
-    n = model.cfg.segment_len
+def _gradients(model, got, embedded: list[torch.Tensor], label: str) -> Callable[[int], tuple[list[int], bool]]:
+    """Backpropagate from `got`'s logits: every segment's own loss must reach its tokens. Returns `reach`:
+    segment i -> the segments whose tokens the loss of segment i alone reached, and whether the initial memory was."""
     logits = got[0]
     if not logits.requires_grad:
         raise CheckFailed(f"{label}: the logits carry no gradient (did it run under torch.no_grad(), or detach "
@@ -153,11 +152,18 @@ def _gradients(model, got, embedded: list[torch.Tensor], label: str) -> tuple[li
                           "under torch.no_grad() (or their logits were detached). Truncation cuts only the memory "
                           "handed from one segment to the next (memory.detach()); every segment's own loss must "
                           "still train the model")
+    return lambda i: _reached(model, logits * weights, embedded, i)
+
+
+def _reached(model, loss: torch.Tensor, embedded: list[torch.Tensor], i: int) -> tuple[list[int], bool]:
+    """Backpropagate segment i's part of `loss (b, s, v)` alone: the segments whose tokens it reached, and whether
+    the initial memory was."""
+    n = model.cfg.segment_len
     for e in embedded:
         e.grad = None
     model.zero_grad(set_to_none=True)
-    (logits[:, -n:] * weights[:, -n:]).sum().backward()
-    reached = [i for i, e in enumerate(embedded) if e.grad is not None and e.grad.abs().sum() > 0]
+    loss[:, i * n : (i + 1) * n].sum().backward(retain_graph=True)
+    reached = [j for j, e in enumerate(embedded) if e.grad is not None and e.grad.abs().sum() > 0]
     initial = model.memory.grad is not None and model.memory.grad.abs().sum() > 0
     model.zero_grad(set_to_none=True)
     return reached, bool(initial)
@@ -176,7 +182,8 @@ def check_run_truncated(fn) -> Callable:
             label = f"run_truncated(g = {g} segments, bptt_depth={depth})"
             got, embedded = _run_watched(fn, model, tokens, depth)
             _check_loop_output(got, model, tokens, label)
-            reached, initial = _gradients(model, got, embedded, label)
+            reach = _gradients(model, got, embedded, label)
+            reached, initial = reach(g - 1)
             want = list(range(max(g - depth, 0), g))
             if not reached:
                 raise CheckFailed(f"{label}: no gradient reaches even the last segment's tokens; detach the memory "
@@ -200,6 +207,19 @@ def check_run_truncated(fn) -> Callable:
             if depth >= g and not initial:
                 raise CheckFailed(f"{label}: the learned initial memory got no gradient although bptt_depth >= g; "
                                   "never detach the memory entering segment 0 (detach only for i > 0)")
+            _check_earlier_cut(reach, g, depth, label)
         return len(settings)
 
     return run_checker("run_truncated", fn, reference_run_truncated, cases)
+
+
+def _check_earlier_cut(reach: Callable[[int], tuple[list[int], bool]], g: int, depth: int, label: str) -> None:
+    """The loss of segment i = g - bptt_depth - 1 must reach segment i alone: the memory entering it is cut too."""
+    i = g - depth - 1
+    if i < 1:
+        return
+    reached = reach(i)[0]
+    if reached != [i]:
+        raise CheckFailed(f"{label}: the loss of segment {i} reached segments {reached}, expected [{i}]: the memory "
+                          f"entering segment {i} was not detached. Detach it at every hand-over 0 < i <= g - "
+                          f"bptt_depth = {g - depth}, not only at i = g - bptt_depth")

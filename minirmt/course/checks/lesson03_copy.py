@@ -59,14 +59,8 @@ def check_copy_targets(fn) -> Callable:
     """Exercise 03.1: `copy_targets(tokens (b, s), reverse=False) -> targets (b, s)`."""
 
     def cases(fn):
-        gen = seeded(31)
-        settings = [("copy", 8, 3, {}), ("copy", 4, 3, {"source_len": 5}), ("copy", 5, 1, {}),
-                    ("reverse", 8, 4, {}), ("reverse", 4, 3, {"source_len": 3})]
-        for name, n, g, sizes in settings:
-            task = tasks.make_task(name, n, **sizes)
-            tokens, expected = task.sample(3, g, gen)
-            reverse = name == "reverse"
-            label = f"copy_targets({name}: g={g} segments of n={n}, reverse={reverse})"
+        settings = _copy_cases(seeded(31))
+        for label, tokens, expected, reverse in settings:
             got = _call_copy(fn, tokens, reverse, label)
             expect_tensor(got, "b s", expected.shape, label)
             if got.dtype != torch.long:
@@ -101,6 +95,9 @@ def check_copy_targets(fn) -> Callable:
                 (_answers(tokens, 0, s, reverse), "GO was found at position 0 in every row: an argmax over dim 0 (the "
                                                   "batch) or a match of the wrong token; find GO along each row, "
                                                   "(tokens == tasks.GO).int().argmax(dim=1)"),
+                (_answers(tokens, go[:1], s - go[:1], reverse),
+                 f"GO sits at a different place in each row (here at {go.flatten().tolist()}), but every row took row "
+                 "0's: find it in each row, (tokens == tasks.GO).int().argmax(dim=1, keepdim=True)"),
             ]
             known_mistakes(got, expected, mistakes)
             wrong = got != expected
@@ -112,6 +109,19 @@ def check_copy_targets(fn) -> Callable:
         return len(settings)
 
     return run_checker("copy_targets", fn, reference_copy_targets, cases)
+
+
+def _copy_cases(generator: torch.Generator) -> list[tuple[str, torch.Tensor, torch.Tensor, bool]]:
+    """(label, tokens (b, s), targets (b, s), reverse): batches of copy and reverse, then a copy batch whose rows
+    hold sources of different lengths, so that GO sits at a different place in each row."""
+    settings = [("copy", 8, 3, {}), ("copy", 4, 3, {"source_len": 5}), ("copy", 5, 1, {}),
+                ("reverse", 8, 4, {}), ("reverse", 4, 3, {"source_len": 3})]
+    cases = [(f"copy_targets({name}: g={g} segments of n={n}, reverse={name == 'reverse'})",
+              *tasks.make_task(name, n, **sizes).sample(3, g, generator), name == "reverse")
+             for name, n, g, sizes in settings]
+    rows = [tasks.make_task("copy", 4, source_len=L).sample(1, 3, generator) for L in (5, 3, 6)]
+    mixed = [torch.cat(x) for x in zip(*rows)]
+    return [*cases, ("copy_targets(copy: g=3 segments of n=4, sources of 5, 3 and 6 digits)", *mixed, False)]
 
 
 _GO_AT_HALF = "GO is not always at s // 2 = {} (here at {}): find it, (tokens == tasks.GO).int().argmax(1), since " \
@@ -170,8 +180,15 @@ def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[lis
                   "count right answers over all answers of the batch at once"),
         (right.sum().item(), "that is the number of right answers; divide by the number of answers, asked.sum()"),
         (100 * accuracy, percent),
+        (logits.softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1))[asked].mean().item(),
+         "that is the mean probability given to the right answer; accuracy counts predictions, the argmax: "
+         "(logits.argmax(-1) == targets), at the answers"),
     ]
+    any_right = "that counts a row if ANY of its answers is right; exact match needs ALL of them right: " \
+                "((predictions == targets) | ~asked).all(dim=1)"
     exact_mistakes = [
+        (right.any(dim=1).float().mean().item(), any_right),
+        ((right | ~asked).any(dim=1).float().mean().item(), any_right),
         (float(right.sum() == asked.sum()), "that is one flag for the whole batch (1 only if every sequence is "
                                             "right); exact match is per sequence: a row counts 1 if all its answers "
                                             "are right, then take the mean over the b rows"),

@@ -173,8 +173,13 @@ def check_pairs_information(fn) -> Callable:
         settings = [(4, 16, 16), (1, 16, 16), (6, 16, 16), (3, 8, 5), (16, 16, 16)]
         for p, k, v in settings:
             expected = reference_pairs_information(p, k, v)
-            got = as_number(call(fn, p, k, v), f"pairs_information({p}, {k}, {v})")
-            known_number(got, expected, f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})", [
+            label = f"pairs_information(num_pairs={p}, num_keys={k}, num_values={v})"
+            result = call(fn, p, k, v)
+            if isinstance(result, torch.Tensor):
+                raise CheckFailed(f"{label} is a tensor; return a plain float (use .item(), or math.log2 and "
+                                  "math.comb, which need no tensors)")
+            got = as_number(result, label)
+            known_number(got, expected, label, [
                 (reference_pairs_information(p, v, k),
                  "num_keys and num_values are swapped: choose p of the K = num_keys keys, log2 C(K, p), and one of "
                  "the V = num_values values for each, p log2 V"),
@@ -184,6 +189,8 @@ def check_pairs_information(fn) -> Callable:
                 (p * math.log2(k) + p * math.log2(v),
                  "the keys are distinct: choose p of the K keys without replacement, log2 C(K, p)"),
                 (p * math.log2(v), "which keys were stored is information too: add log2 C(K, p)"),
+                (math.log2(math.comb(k, p)), "the values are information too: each of the p keys holds one of V "
+                                             "values, add p log2 V"),
                 (math.log2(math.comb(k, p)) + math.log2(v), "each of the p keys has its own value: p log2 V, "
                                                             "not log2 V"),
                 (math.log2(math.comb(k, p)) + k * math.log2(v), "only the p stored keys have a value: p log2 V, "

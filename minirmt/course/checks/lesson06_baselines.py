@@ -68,6 +68,9 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
         mistakes.append((_segment_pairs(model, s, n, m, lambda before: c if before else 0),
                          "the cache holds at most the tokens seen so far: c_i = min(c, tokens before segment i), "
                          "not c"))
+        mistakes.append((_segment_pairs(model, s, n, m, lambda before: min(c, before, n)),
+                         "the cache is not just the previous segment: it keeps the last c_i = min(c, tokens before "
+                         "segment i) positions, several segments back when c > n"))
     if rest and model != "full":
         mistakes.append((ref(model, s - rest, n, m, c), f"the last, shorter segment is missing: s = {s} tokens make "
                                                         f"ceil(s / n) = {g} segments, the last one with s % n = "

@@ -60,6 +60,9 @@ def check_doubling_stages(fn) -> Callable:
             for wrong, message in mistakes:
                 if got == wrong:
                     raise CheckFailed(f"{label} is {got}, expected {expected}: {message}")
+            if got and start & (start - 1) and all(x > 0 and not x & (x - 1) for x in got):
+                raise CheckFailed(f"{label} is {got}, expected {expected}: those are powers of two; the stages are "
+                                  f"start = {start} times them: start, 2 start, 4 start, ...")
             steps = {b - a for a, b in zip(got, got[1:])}
             if len(got) > 2 and len(steps) == 1:
                 raise CheckFailed(f"{label} is {got}, expected {expected}: that adds {steps.pop()} segments per "

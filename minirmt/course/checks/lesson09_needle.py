@@ -49,6 +49,9 @@ def check_needle_depth(fn) -> Callable:
                                      "for a depth in [0, 1)"),
                 (expected * (s - 2) / s, f"divides by s = {s}: the depth is a fraction of the s - 2 tokens before the "
                                          "question"),
+                (expected * (s - 2) / (s - 3), f"divides by s - 3 = {s - 3}, the last position before the question, "
+                                               f"so the depth is off by one in the denominator: divide by the count "
+                                               f"of those positions, s - 2 = {s - 2}"),
                 (expected + 1 / (s - 2), "points at the value, one place after the key: find the key itself"),
                 (torch.zeros_like(expected), "is 0 in every row: nothing matched. The asked key is the LAST token, "
                                              "tokens[:, -1] (tokens[:, -2] is the question mark); look for it in "
@@ -93,6 +96,7 @@ def check_reliable_length(fn) -> Callable:
             ({8: 0.9, 16: 0.9, 32: 0.89}, 0.9, "equal"),
             ({8: 0.6, 16: 0.95}, 0.9, "none"),
             ({4: 1.0, 8: 1.0}, 0.9, "all"),
+            ({8: 1.0, 16: 0.8, 32: 0.6}, 0.75, "another threshold"),
         ]
         for accuracy, threshold, _ in settings:
             expected = reference_reliable_length(accuracy, threshold)
@@ -104,6 +108,9 @@ def check_reliable_length(fn) -> Callable:
                 raise CheckFailed(f"{label} is a {type(got).__name__}; return one length g (or None)")
             if got in accuracy.values() and got not in accuracy:
                 raise CheckFailed(f"{label} is {got}, an accuracy; return the length g, the key of the dict")
+            if threshold != 0.9 and got == reference_reliable_length(accuracy):
+                raise CheckFailed(f"{label} is {got}, expected {expected}: that is the answer for 0.9; compare the "
+                                  "accuracies with the `threshold` argument")
             if expected is None and got == 0:
                 raise CheckFailed(f"{label} is 0, expected None: when even the shortest length is below the "
                                   "threshold, return None (0 is not a length)")
