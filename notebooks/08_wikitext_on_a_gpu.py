@@ -350,9 +350,9 @@ viz.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r
 # - **Position 0**: Transformer-XL's first bytes are about as good as its last: its cache hands each segment the
 #   previous segment's hidden states as they are, with nothing to learn. The segment-only model pays at the first
 #   bytes of every segment (about a bit per byte more than XL at position 0) and has caught up a few bytes later.
-#   RMT's first bytes are barely better than the segment-only model's: at this scale it has not learned to write
-#   anything useful into its `m` memory vectors. It has to *learn*, through BPTT, what to store, where XL is
-#   given the text itself.
+#   RMT's first bytes are barely better than the segment-only model's: in these runs its `m` memory vectors do
+#   not help its loss; whether they hold anything, a probe would tell. It has to *learn*, through BPTT, what to
+#   store, where XL is given the previous segment's hidden states.
 #
 # By the end of a segment the curves meet: there the segment is its own context. Section 6 runs the comparison
 # with larger models on a GPU.
@@ -454,8 +454,8 @@ assert all(1.2 < x < 1.3 for x in memory_cost)  # a quarter more, at every conte
 #   small kernels, and Python cannot launch them as fast as the GPU runs them: the GPU waits. A CUDA graph
 #   records kernels once and replays them with one launch. With `cuda_graphs`, the whole forward pass, the
 #   loop over the `g` segments included, is compiled as one program (`lm_loop.compile_forward`), so a step replays
-#   one graph forward and one backward. On a large GPU this about doubles the bytes per second of RMT
-#   language modelling against the segment compile alone (the repository's `bench/` measures it).
+#   one graph forward and one backward. What that buys in bytes per second, against the segment compile
+#   alone, is for the benchmarks under `bench/` in the repository to measure.
 # - **fused AdamW** (one kernel for all parameters), gradient clipping at 1.0, warm-up then cosine.
 # - **tokens per second and MFU**: model FLOPs per second (Section 4) over the GPU's peak (989 TFLOP/s of
 #   dense bfloat16 for an H100 or H200), in every log line.
@@ -535,8 +535,9 @@ assert worst("rmt") < best("segment") and worst("xl") < best("rmt") and worst("x
 # Transformer-XL on language modeling for smaller memory sizes and outperforms it for tasks that require longer
 # sequence processing"; on books at this budget it is not on par. The budget is small (700 steps, 23 million
 # bytes; the paper trains for days), and the three seeds of a row differ by up to 0.017 bits, so the rows that differ by less
-# than that (XL with 128 or with 16 positions, MemTr-XL) are not ranked. The loss by position (Section 3)
-# shows why an XL cache is strong at the start of a segment: it hands over the previous bytes themselves.
+# than that (XL with 128 or with 16 positions, MemTr-XL) are not ranked. Why XL is ahead is a reading, not
+# tested in these runs: its cache hands each segment the previous segment's hidden states (the keys and values
+# of its last positions) as they are, where RMT has to learn what to write into its 16 vectors.
 #
 # Throughput in this run is not a measurement: the five rows ran at once on one GPU. The tokens per second of
 # the GPU path (Section 5) are measured by the benchmarks under `bench/` in the repository, one model at a
