@@ -143,18 +143,19 @@ viz.plot_attention_grid(attention[0], m, n, title="segment 0: one row per layer,
 
 # %% [markdown]
 # The two layers split the work: in layer 0 the write rows light up over the token columns (writing), while in
-# layer 1 most of every row's attention goes to the read slots (reading). Measured over the 16 sequences,
+# layer 1 most of the tokens' attention goes to the read slots (reading; the read rows themselves are left out of
+# the count, since they can attend only to each other). Measured over the 16 sequences,
 # averaging the heads:
 
 # %% tags=["nbval-check-output"]
 heads = torch.stack([torch.stack(layers) for layers in out.attentions]).mean(3)  # (g, l, b, i, j), mean of heads
 write_rows, token_rows = slice(m + n, None), slice(m, m + n)
 writes = heads[0, :, :, write_rows, m : m + n].sum(-1).mean((1, 2))  # (l,): write rows' mass on the tokens
-reads = heads[0, :, :, :, :m].sum(-1).mean((1, 2))  # (l,): every row's mass on the read slots
+reads = heads[0, :, :, token_rows, :m].sum(-1).mean((1, 2))  # (l,): the token rows' mass on the read slots
 print("segment 0: write slots attend mostly to the tokens in layer 0 (> 0.6), little in layer 1 (< 0.3):",
       bool(writes[0] > 0.6 and writes[1] < 0.3))
-print("segment 0, layer 1: rows put more than 3/4 of their attention on the read slots:", bool(reads[1] > 0.75))
-assert writes[0] > 0.6 and writes[1] < 0.3 and reads[1] > 0.75
+print("segment 0, layer 1: the token rows put more than half their attention on the read slots:", bool(reads[1] > 0.5))
+assert writes[0] > 0.6 and writes[1] < 0.3 and reads[1] > 0.5
 
 # %% [markdown]
 # `viz.plot_read_write` cuts the two memory blocks out of one map; averaging over the heads of a layer shows
@@ -351,10 +352,17 @@ viz.plot_heatmap(trained, "source position p", "memory after segment k",
 # %% [markdown]
 # Every digit the memory has seen is decoded (almost) perfectly from the state after every segment, and digits
 # 8-11 are at chance after segment 0, before the model has seen them (checked below, with the control). Notice that the
-# memory still holds digits 0-3 after segment 1, though the copy no longer needs them. A likely reason, not
-# tested here: nothing in the loss asks it to forget, and twelve digits fit easily in `m * d = 512` numbers
-# (Question 1 asks what would make it forget).
-#
+# memory still holds digits 0-3 after segment 1, though the copy no longer needs them. Careful: digits 0-2 are
+# also fed back into segment 1 as the first answers (teacher forcing), so the memory may have written them
+# afresh; digit 3 is never an input there, so it is the clean test of keeping (printed below). A likely reason for
+# keeping, not tested here: nothing in the loss asks the memory to forget, and twelve digits fit easily in
+# `m * d = 512` numbers (Question 1 asks what would make it forget).
+
+# %% tags=["nbval-check-output"]
+print("digit 3, never an input in segment 1, still decodable after it (> 0.9):", bool(trained[1, 3] > 0.9))
+assert trained[1, 3] > 0.9
+
+# %% [markdown]
 # ### The control: the same probe on an untrained network
 #
 # A probe that succeeds shows that the digit is *linearly present* in the state, not that the model put it
