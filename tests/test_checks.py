@@ -14,7 +14,7 @@ from einops import rearrange
 
 from minirmt.course import checks, probe
 from minirmt.course.checks import core, lesson03_copy, lesson07_curriculum
-from minirmt.data.tasks import GO, PAD, make_task
+from minirmt.data.tasks import FIRST_SYMBOL, GO, PAD, make_task
 from minirmt.model import masks, segments
 from minirmt.training.metrics import answer_accuracy
 
@@ -265,6 +265,7 @@ def split_segments__tokens_before_batch(tokens, n, pad_id):
 test_split_segments = catalogue(checks.check_split_segments, [split_segments__by_hand], [
     (split_segments__floor_division, "the last 5 tokens were dropped"),
     (split_segments__batch_first, "order (b, g, n)"),
+    (split_segments__batch_first, "it looks like (b, g, n): the axes g and b are swapped"),
     (split_segments__strided, "(strided)"),
     (split_segments__viewed, "mixes the sequences"),
     (split_segments__left_padded, "padding is at the start"),
@@ -345,6 +346,11 @@ def backbone_run(model, tokens, memory, causal=True, write=True):
     x = model.backbone.embed(tokens)
     parts = [memory, x, memory] if write else [memory, x]
     return model.backbone(torch.cat(parts, dim=1), causal=causal)[0]
+
+
+def rmt_step__no_read_slots(model, tokens, memory):  # [tokens | memory]
+    h = model.backbone(torch.cat([model.backbone.embed(tokens), memory], dim=1), causal=True)[0]
+    return h[:, : tokens.shape[1]], h[:, tokens.shape[1] :]
 
 
 def rmt_step__from_backbone(model, tokens, memory):  # the reference written out
@@ -437,6 +443,7 @@ def rmt_step__memory_one_short(model, tokens, memory):
 
 test_rmt_step = catalogue(checks.check_rmt_step, [rmt_step__from_backbone], [
     (rmt_step__read_write_swapped, "the output at the read slots"),
+    (rmt_step__no_read_slots, "the input has no read slots"),
     (rmt_step__front_only_first_outputs, "which see no token of the segment"),
     (rmt_step__hidden_one_early, "hidden is off by one"),
     (rmt_step__hidden_one_late, "hidden is off by one"),
@@ -613,9 +620,25 @@ def run_truncated__early_segments_without_grad(model, tokens, depth):  # the gra
     return loop(model, tokens, no_grad_if=lambda i, g: i < g - depth)
 
 
+def run_truncated__zeroed(model, tokens, depth):  # the memory zeroed at each cut instead of detached
+    pieces = tokens.split(model.cfg.segment_len, dim=1)
+    logits, memories, memory = [], [], model.initial_state(tokens.shape[0])
+    for i, x in enumerate(pieces):
+        hidden, memory, _ = model.step(x, torch.zeros_like(memory) if 0 < i <= len(pieces) - depth else memory)
+        logits.append(model.backbone.head(hidden))
+        memories.append(memory)
+    return torch.cat(logits, dim=1), memories
+
+
+def run_truncated__every_kth(model, tokens, depth):  # detached at every bptt_depth-th hand-over
+    return loop(model, tokens, lambda i, g: i > 0 and i % depth == 0)
+
+
 test_run_truncated = catalogue(
     checks.check_run_truncated, [run_truncated__right, run_truncated__detaches_what_it_hands_on], [
         (run_truncated__never_detached, "every segment received gradient"),
+        (run_truncated__zeroed, "the memory was replaced by zeros at the cut"),
+        (run_truncated__every_kth, "nor only at every bptt_depth-th segment"),
         (run_truncated__one_too_many, "segments [1] keep their gradient"),
         (run_truncated__one_too_few, "segments [2] lose their gradient"),
         (run_truncated__first_segments_detached, "segments [1] keep their gradient though they lie more than"),
@@ -734,7 +757,13 @@ def copy_targets__row_zeros_go(tokens, reverse=False):  # "find GO" in row 0 onl
     return targets_from_go(tokens, (tokens[0] == GO).int().argmax(), reverse)
 
 
+def copy_targets__digit_values(tokens, reverse=False):  # the digit-to-id offset forgotten
+    targets = checks.reference_copy_targets(tokens, reverse)
+    return torch.where(targets == -100, targets, targets - FIRST_SYMBOL)
+
+
 test_copy_targets = catalogue(checks.check_copy_targets, [copy_targets__by_hand], [
+    (copy_targets__digit_values, "the answers are digit values; targets are token ids"),
     (copy_targets__row_zeros_go, "GO sits at a different place in each row (here at [7, 9, 6]), but every row took"),
     (copy_targets__argmax_of_tokens, "tokens.argmax(1) finds the largest token id, not GO"),
     (copy_targets__argmax_over_the_batch, "an argmax over dim 0 (the batch)"),
@@ -988,7 +1017,15 @@ def recall_batch__value_first(keys, values, order, s):  # v k v k: each pair wri
     return tokens, targets
 
 
+def recall_batch__asked_values_in_stored_order(keys, values, order, s):  # the targets only, tokens right
+    tokens, targets = checks.reference_recall_batch(keys, values, order, s)
+    q = order.shape[1]
+    targets[:, s - (2 * q - 1) :: 2] = values[:, :q]
+    return tokens, targets
+
+
 test_recall_batch = catalogue(checks.check_recall_batch, [recall_batch__by_hand], [
+    (recall_batch__asked_values_in_stored_order, "the asked values are in stored order (values[:, :q]), not in the"),
     (recall_batch__int32_targets, "have dtype torch.int32, expected torch.long (int64"),
     (recall_batch__value_first, "the pairs are written value first (v k v k ...)"),
     (recall_batch__zeros_elsewhere, "must be -100 where nothing is asked"),
@@ -1113,6 +1150,17 @@ def memory_similarity__per_slot_matrix(states):
     return unit @ unit.T
 
 
+def memory_similarity__cdist(states):
+    flat = states.flatten(1)
+    return torch.cdist(flat, flat)
+
+
+def memory_similarity__normalised_once(states):
+    flat = states.flatten(1)
+    flat = flat / flat.norm()
+    return flat @ flat.T
+
+
 def memory_similarity__distance(states):
     return 1 - memory_similarity__by_hand(states)
 
@@ -1146,6 +1194,8 @@ def memory_similarity__normalised_in_place(states):
 test_memory_similarity = catalogue(
     checks.check_memory_similarity, [memory_similarity__by_hand, memory_similarity__cosine_pairs], [
         (memory_similarity__dot_product, "the diagonal is not 1"),
+        (memory_similarity__cdist, "the Euclidean distance (torch.cdist)"),
+        (memory_similarity__normalised_once, "normalises once over the whole batch"),
         (memory_similarity__per_slot_mean, "slot by slot"),
         (memory_similarity__per_slot_matrix, "one row per slot"),
         (memory_similarity__distance, "1 - cosine"),
@@ -1212,7 +1262,19 @@ def fit_probe__one_hot_without_num_classes(features, labels, num_classes, ridge)
     return ridge_solve(x, F.one_hot(labels).double(), ridge).float()
 
 
+def fit_probe__ridge_times_n(features, labels, num_classes, ridge):
+    x, y = features_and_targets(features, labels, num_classes)
+    return ridge_solve(x, y, ridge * len(labels)).float()
+
+
+def fit_probe__label_ids_in_every_column(features, labels, num_classes, ridge):  # no one-hot
+    x, _ = features_and_targets(features, labels, num_classes)
+    return ridge_solve(x, labels.double()[:, None].expand(-1, num_classes), ridge).float()
+
+
 test_fit_probe = catalogue(checks.check_fit_probe, [fit_probe__by_hand, fit_probe__by_inverse], [
+    (fit_probe__ridge_times_n, "ridge was scaled by N"),
+    (fit_probe__label_ids_in_every_column, "every column regresses the label ids themselves"),
     (fit_probe__no_bias, "append a column of ones"),
     (fit_probe__label_ids, "regress one-hot targets"),
     (fit_probe__no_ridge, "matches ridge = 0"),
@@ -1323,7 +1385,19 @@ def rmtxl_without_cache(t, cached, s, n, m, c):
     return (2 * m + t) ** 2
 
 
+def memory_not_keys(t, cached, s, n, m, c):  # MemTr-XL whose memory tokens attend but are never attended to
+    return (m + t) * (cached + t)
+
+
+def attention_pairs__rmtxl_cache_counts_memory(model, s, n, m, c):  # the cache fills with [read | tokens | write]
+    if model != "rmtxl":
+        return checks.reference_attention_pairs(model, s, n, m, c)
+    return sum((2 * m + min(n, s - i)) * (min(c, i // n * (n + 2 * m)) + 2 * m + min(n, s - i)) for i in range(0, s, n))
+
+
 test_attention_pairs = catalogue(checks.check_attention_pairs, [attention_pairs__by_cases], [
+    (attention_pairs__rmtxl_cache_counts_memory, "the cache counts memory positions"),
+    (pairs_except("memxl", memory_not_keys), "the m memory tokens are keys too"),
     (attention_pairs__floor_segments, "the last, shorter segment is missing"),
     (pairs_except("xl", cache_from_the_start), "the first segment has no cache"),
     (pairs_except("xl", cache_without_min), "the cache holds at most the tokens seen so far: c_i = min(c, "),
@@ -1401,7 +1475,12 @@ def xl_cache__joined_along_the_batch(cache, layer_inputs, c):
     return (new if cache is None else torch.cat([cache, new], dim=1))[:, :, -c:]
 
 
+def xl_cache__first_input_everywhere(cache, layer_inputs, c):
+    return xl_cache__notebook(cache, [layer_inputs[0]] * len(layer_inputs), c)
+
+
 test_xl_cache = catalogue(checks.check_xl_cache, [xl_cache__notebook, xl_cache__layer_by_layer], [
+    (xl_cache__first_input_everywhere, "every layer got the same input, layer_inputs[0]"),
     (xl_cache__no_detach, "still carries gradient"),
     (xl_cache__oldest, "OLDEST c positions"),
     (xl_cache__drops_old_cache, "the old cache was dropped"),
@@ -1754,6 +1833,10 @@ def stream_loss__summed(model, batches):
     return sum(loss * y.numel() for loss, y in stream_losses(model, batches))
 
 
+def stream_loss__sum_of_means(model, batches):
+    return sum(loss for loss, _ in stream_losses(model, batches))
+
+
 def stream_loss__per_row(model, batches):
     losses = stream_losses(model, batches)
     return sum(loss * y.numel() for loss, y in losses) / sum(len(y) for _, y in losses)
@@ -1773,6 +1856,7 @@ def stream_loss__shifted_again(model, batches):
 test_stream_loss = catalogue(
     checks.check_stream_loss, [stream_loss__notebook, stream_loss__summed_by_hand], [
         (stream_loss__keeps_graph, "ran the model with gradients on: evaluate under torch.no_grad()"),
+        (stream_loss__sum_of_means, "the sum of the batches' mean losses"),
         (stream_loss__detached_at_the_end, "ran the model with gradients on: evaluate under torch.no_grad()"),
         (stream_loss__in_training_mode, "ran the model in training mode: call model.eval() first"),
         (stream_loss__left_in_training_mode, "left the model in training mode"),

@@ -181,6 +181,8 @@ def expect_tensor(value, dims: str, shape: Sequence[int], what: str = "the resul
     suffix = f". Hint: {hint}" if hint else ""
     if len(got) != len(names):
         raise CheckFailed(f"{what} has {len(got)} dims {got}, expected {len(names)}: {want}{suffix}")
+    if sorted(got) == sorted(shape) and got != shape:
+        raise CheckFailed(f"{what} has shape {got}, expected {want}: {_permuted(names, got, shape)}{suffix}")
     for name, size, expected in zip(names, got, shape):
         if size != expected:
             raise CheckFailed(
@@ -189,6 +191,17 @@ def expect_tensor(value, dims: str, shape: Sequence[int], what: str = "the resul
             )
     if dtype is not None and value.dtype != dtype:
         raise CheckFailed(f"{what} has dtype {value.dtype}, expected {dtype}")
+
+
+def _permuted(names: list[str], got: tuple, shape: tuple) -> str:
+    """Name the axes a shape with the right sizes in the wrong order seems to have swapped."""
+    by_size = {size: [n for n, x in zip(names, shape) if x == size] for size in shape}
+    if any(len(v) > 1 for v in by_size.values()):
+        return "the right sizes in another order: put the axes in the order " + ", ".join(names)
+    order = [by_size[size][0] for size in got]
+    moved = [name for name, place in zip(names, order) if name != place]
+    return (f"it looks like ({', '.join(order)}): the axes {' and '.join(moved)} are swapped; "
+            f"put them in the order ({', '.join(names)})")
 
 
 def _meaning(name: str) -> str:

@@ -191,6 +191,7 @@ def _rmt_step_mistakes(model, tokens, memory) -> list[tuple[torch.Tensor, str]]:
     h = model.backbone(torch.cat([memory, x, memory], dim=1), causal=True)[0]  # (b, m + n + m, d)
     open_h = model.backbone(torch.cat([memory, x, memory], dim=1), causal=False)[0]
     front = model.backbone(torch.cat([memory, x], dim=1), causal=True)[0]  # (b, m + n, d)
+    back = model.backbone(torch.cat([x, memory], dim=1), causal=True)[0]  # (b, n + m, d)
     slice_ = "the outputs at the n token positions are h[:, m : m + n], after the m read slots"
     return [
         (torch.cat([h[:, m : m + n], h[:, :m]], dim=1),
@@ -206,6 +207,8 @@ def _rmt_step_mistakes(model, tokens, memory) -> list[tuple[torch.Tensor, str]]:
         (torch.cat([front[:, m:], front[:, -m:]], dim=1),
          "the input has no write slots: use [memory | tokens | memory], so that the memory is written after "
          "the segment (RMT paper, Sec. 3)"),
+        (back, "the input has no read slots: the tokens cannot read the old memory (it sits after them); use "
+               "[memory | tokens | memory], read slots first (RMT paper, Sec. 3)"),
         (torch.cat([h[:, :n], h[:, m + n :]], dim=1),
          "hidden should be the outputs at the n token positions, m .. m + n - 1, not the first n outputs"),
     ]

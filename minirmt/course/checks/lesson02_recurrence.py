@@ -46,8 +46,25 @@ def _flat_loop(logits: torch.Tensor, memories) -> torch.Tensor:
     return torch.cat([logits.flatten(1), *(mem.flatten(1) for mem in memories)], dim=1)
 
 
-def _check_loop_output(got, model, tokens, label: str) -> None:
-    """Type, shapes, then values of a recurrence's `(logits (b, s, v), [g memories (b, m, d)])`."""
+def _zeroed_mistakes(model, tokens, depth: int) -> list[tuple[torch.Tensor, str]]:
+    """Truncation done by zeroing the memory instead of detaching it, at each cut or at g - bptt_depth only."""
+    g = -(-tokens.shape[1] // model.cfg.segment_len)
+    message = ("the memory was replaced by zeros at the cut: truncation keeps its value and stops only its gradient, "
+               "memory = memory.detach()")
+    mistakes = []
+    for cut in (lambda i: 0 < i <= g - depth, lambda i: i == g - depth):
+        logits, memories, memory = [], [], model.initial_state(tokens.shape[0])
+        for i, x in enumerate(tokens.split(model.cfg.segment_len, dim=1)):
+            hidden, memory, _ = model.step(x, torch.zeros_like(memory) if cut(i) else memory)
+            logits.append(model.backbone.head(hidden))
+            memories.append(memory)
+        mistakes.append((_flat_loop(torch.cat(logits, dim=1), memories), message))
+    return mistakes
+
+
+def _check_loop_output(got, model, tokens, label: str, depth: int | None = None) -> None:
+    """Type, shapes, then values of a recurrence's `(logits (b, s, v), [g memories (b, m, d)])`; depth: that of
+    truncated BPTT, whose known mistakes are named too."""
     cfg = model.cfg
     b, s = tokens.shape
     n, g = cfg.segment_len, -(-s // cfg.segment_len)
@@ -79,7 +96,8 @@ def _check_loop_output(got, model, tokens, label: str) -> None:
         expect_tensor(mem, "b m d", out.memory.shape, f"{label}: memories[{i}]")
     with torch.no_grad():
         both = _flat_loop(logits.detach(), [mem.detach() for mem in memories])
-        known_mistakes(both, _flat_loop(out.logits, out.memories), _loop_mistakes(model, tokens), atol=1e-4)
+        mistakes = _loop_mistakes(model, tokens) + ([] if depth is None else _zeroed_mistakes(model, tokens, depth))
+        known_mistakes(both, _flat_loop(out.logits, out.memories), mistakes, atol=1e-4)
     for i in range(g):
         lo, hi = i * n, min(s, (i + 1) * n)
         if not torch.allclose(logits[:, lo:hi].detach(), out.logits[:, lo:hi], atol=1e-4, rtol=1e-4):
@@ -181,7 +199,7 @@ def check_run_truncated(fn) -> Callable:
             g = -(-s // model.cfg.segment_len)
             label = f"run_truncated(g = {g} segments, bptt_depth={depth})"
             got, embedded = _run_watched(fn, model, tokens, depth)
-            _check_loop_output(got, model, tokens, label)
+            _check_loop_output(got, model, tokens, label, depth)
             reach = _gradients(model, got, embedded, label)
             reached, initial = reach(g - 1)
             want = list(range(max(g - depth, 0), g))
@@ -222,4 +240,5 @@ def _check_earlier_cut(reach: Callable[[int], tuple[list[int], bool]], g: int, d
     if reached != [i]:
         raise CheckFailed(f"{label}: the loss of segment {i} reached segments {reached}, expected [{i}]: the memory "
                           f"entering segment {i} was not detached. Detach it at every hand-over 0 < i <= g - "
-                          f"bptt_depth = {g - depth}, not only at i = g - bptt_depth")
+                          f"bptt_depth = {g - depth}, not only at i = g - bptt_depth, nor only at every "
+                          "bptt_depth-th segment")

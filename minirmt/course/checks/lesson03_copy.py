@@ -73,6 +73,9 @@ def check_copy_targets(fn) -> Callable:
                            for k in (1, -1))  # answers taken one source digit too far, one too near
 
             mistakes = [
+                (torch.where(asked, expected - tasks.FIRST_SYMBOL, expected),
+                 f"the answers are digit values; targets are token ids, like the tokens: digit k is token id "
+                 f"k + tasks.FIRST_SYMBOL = k + {tasks.FIRST_SYMBOL}, so take the tokens themselves, not digits"),
                 (expected.masked_fill(~asked, 0), "positions with nothing to predict must hold -100 (the "
                                                   "ignore_index of cross_entropy), not 0"),
                 (torch.cat([torch.full_like(expected[:, :1], IGNORE_INDEX), expected[:, :-1]], dim=1),

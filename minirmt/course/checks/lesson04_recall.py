@@ -148,9 +148,10 @@ def _recall_mistakes(keys, values, order, targets) -> list[tuple[torch.Tensor, s
          "comes after tokens[t]"),
         (torch.cat(stored_order, dim=1),
          "the keys are asked in stored order; ask them in the order given by `order`: keys.gather(1, order)"),
-        (torch.cat(stored_values, dim=1),
-         "the asked values are in stored order (values[:, :q]); gather them like the keys, values.gather(1, order), "
-         "so that each asked key is followed by its own value"),
+        *((torch.cat(both, dim=1),
+           "the asked values are in stored order (values[:, :q]), not in the asking order; gather them like the keys, "
+           "values.gather(1, order), so that each asked key is followed by its own value")
+          for both in (stored_values, [tokens, stored_values[1]], [stored_values[0], targets])),
         (torch.cat(early, dim=1), early_message),
         (torch.cat([early_fed, early[1]], dim=1), early_message),
         (torch.cat([torch.nn.functional.pad(x, (0, s - used), value=fill) for x, fill in

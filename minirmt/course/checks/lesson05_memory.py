@@ -47,6 +47,10 @@ def check_memory_similarity(fn) -> Callable:
                                 "(cosine similarity is the dot product of unit vectors)"),
                 (torch.einsum("amd,bmd->ab", per_slot, per_slot) / m,
                  "you compared the states slot by slot and averaged; flatten each state to (m * d) first"),
+                (torch.cdist(flat, flat), "that is the Euclidean distance (torch.cdist); cosine similarity is the dot "
+                                          "product of the states each divided by its length"),
+                (flat @ flat.T / flat.norm() ** 2, "that normalises once over the whole batch (flat.norm()); "
+                                                   "divide each state by its own length, flat.norm(dim=1)"),
                 (1 - expected, "these are 1 - cosine (a distance); return the similarity itself"),
             ], atol=1e-4)
             expect_close(got.float(), expected, "g g", label, atol=1e-4)
@@ -91,6 +95,13 @@ def check_fit_probe(fn) -> Callable:
                  f"this matches ridge = 0: add ridge * I (ridge = {ridge}) to X^T X before solving"),
                 (torch.linalg.solve(x.T @ x + ridge, x.T @ y).float(),
                  "ridge was added to every entry of X^T X; add it on the diagonal only: ridge * torch.eye(f + 1)"),
+                (torch.linalg.solve(x.T @ x + ridge * len(labels) * torch.eye(f + 1, dtype=x.dtype),
+                                    x.T @ y).float(),
+                 f"ridge was scaled by N = {len(labels)}: add ridge * I itself to X^T X (ridge = {ridge})"),
+                (torch.linalg.solve(x.T @ x + ridge * torch.eye(f + 1, dtype=x.dtype),
+                                    x.T @ labels.double()).float().unsqueeze(1).expand(f + 1, c),
+                 "every column regresses the label ids themselves; regress one-hot targets, "
+                 f"F.one_hot(labels, num_classes={c}): column k is 1 where the label is k"),
                 (torch.cat([expected[-1:], expected[:-1]]),  # what [1 | features] gives
                  "the bias is the first row: put the column of ones last, so the bias is the last row "
                  "(like minirmt.course.probe.with_bias)"),

@@ -71,6 +71,10 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
         mistakes.append((_segment_pairs(model, s, n, m, lambda before: min(c, before, n)),
                          "the cache is not just the previous segment: it keeps the last c_i = min(c, tokens before "
                          "segment i) positions, several segments back when c > n"))
+    if model == "rmtxl":  # before the last segment's: a cache that counts memory may match it
+        mistakes += [(total(lambda cached, t, i, w=w: (2 * m + t, min(c, i * (n + w)) + 2 * m + t)),
+                      "the cache counts memory positions: it holds the tokens' states only, c_i = min(c, tokens "
+                      "before segment i); the 2m memory slots are new in every segment") for w in (2 * m, m)]
     if rest and model != "full":
         mistakes.append((ref(model, s - rest, n, m, c), f"the last, shorter segment is missing: s = {s} tokens make "
                                                         f"ceil(s / n) = {g} segments, the last one with s % n = "
@@ -90,6 +94,8 @@ def _attention_pairs_mistakes(model: str, s: int, n: int, m: int, c: int) -> lis
             (ref("xl", s, n, m, c), "MemTr-XL adds m memory tokens to every segment, as queries and keys"),
             (total(lambda cached, t, i: (m + t, min(c, i * (n + m)) + m + t)),
              "the cache holds the tokens' states only, not the memory tokens'"),
+            (total(lambda cached, t, i: (m + t, cached + t)),
+             "the m memory tokens are keys too: every query sees them, (m + n_i) x (c_i + m + n_i)"),
             (total(lambda cached, t, i: (t, cached + m + t)),
              "the m memory tokens are queries too: (m + n_i) x (c_i + m + n_i)"),
         ],
@@ -203,6 +209,11 @@ def check_xl_cache(fn) -> Callable:
                 swapped = torch.cat([torch.stack(layer_inputs).detach(), cache], dim=2)[:, :, -c:]
                 mistakes.append((swapped, "the order is [segment | cache]; the old cache comes first: "
                                           "[cache | segment], oldest position first"))
+            for first in (0, -1):
+                same = [layer_inputs[first]] * l
+                mistakes.append((reference_xl_cache(cache, same, c).detach(),
+                                 f"every layer got the same input, layer_inputs[{first}]; each layer caches its own "
+                                 "input: torch.stack(layer_inputs), one (b, t, d) per layer"))
             mistakes.append((both[:, :, :c], "these are the OLDEST c positions; keep the newest ones: [:, :, -c:]"))
             known_mistakes(got.detach(), expected, mistakes, atol=1e-5)
             expect_close(got.detach(), expected, "l b c d", label, atol=1e-5)

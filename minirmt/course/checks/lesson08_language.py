@@ -189,6 +189,8 @@ def _stream_mistakes(model, batches) -> list[tuple[float, str]]:
                              "divide by ln 2"),
         (math.exp(mean), "that is the perplexity, exp(loss); return the mean loss itself"),
         (total, "that is the sum of the losses of all targets; divide by their number"),
+        (sum(carried), "that is the sum of the batches' mean losses; return the mean over all targets (weight each "
+                       "batch's mean by its number of targets, then divide by the total)"),
         (total / sum(y.shape[0] for _, y in batches), "that divides by the number of rows; divide by the number of "
                                                       "targets, targets.numel() per batch"),
         (total / sum(y.shape[1] for _, y in batches), "that divides by the length of one row; divide by the number "
