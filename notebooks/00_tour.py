@@ -234,7 +234,7 @@ print("in order (never going back):", bool((read_slot.diff() >= 0).all()))
 assert (read_slot.diff() >= 0).all()
 
 # %% [markdown]
-# Read the left map row by row: from position 1 on, each token reads mostly one slot, and the slot moves on as
+# Read the left map row by row: from position 1 on, most tokens read mostly one slot, and the slot moves on as
 # the position does, a diagonal. In the last segment the positions are answers, so the answers look up the slots
 # one after another, in order: what you would expect if each slot held one digit, in the order they were
 # written. The figure cannot tell what a slot holds; notebook 05 tests it with a probe.

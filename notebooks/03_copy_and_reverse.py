@@ -263,7 +263,7 @@ assert min(rmt_short) >= 0.95 and min(rmt_far) > 0.5 and max(alone_far) < 0.2
 # %% [markdown]
 # Over seeds the picture holds, with one exception that matters: at `g = 4` one seed of three is at 0.76 after
 # its 400 steps, while the others copy perfectly. Whether it would get there with more steps, these runs do not
-# say (its curve is not among the shipped runs; Question 5's longer runs are one way to find out). The
+# say (its curve is not among the shipped runs; training its recipe for more steps is one way to find out). The
 # segment-only model is at chance from `g = 2` on in every seed.
 #
 # The training curves at the largest `g` show *when* the RMT finds the solution:

@@ -143,8 +143,10 @@ viz.plot_attention_grid(attention[0], m, n, title="segment 0: one row per layer,
 
 # %% [markdown]
 # The two layers split the work: in layer 0 the write rows light up over the token columns (writing), while in
-# layer 1 most of the tokens' attention goes to the read slots (reading; the read rows themselves are left out of
-# the count, since they can attend only to each other). Measured over the 16 sequences,
+# layer 1 most of the tokens' attention goes to the read slots (the read rows themselves are left out of the
+# count, since they can attend only to each other). In segment 0 those slots hold only the learned initial
+# memory, the same for every sequence, so nothing is read from them yet; one reading, not tested here, is that
+# they serve as a fixed place to park attention. Reading proper shows in the later segments (below). Measured over the 16 sequences,
 # averaging the heads:
 
 # %% tags=["nbval-check-output"]

@@ -382,8 +382,9 @@ if nb.mode() != "full":  # the shipped runs: the steps of their recipe
 # and the jags are the same in all three models. Every model is scored on the same test bytes, cut at the same
 # places, so position `p` averages the same bytes for each of them (about 3,100 per position here; printed
 # below). Take away from each curve the mean of its two neighbours, and what is left, the jag, agrees from model
-# to model (correlation above 0.9, checked below). Since all three models share them, the jags come from the
-# evaluation text, the bytes that sit at each position, rather than from the models. They also repeat 16
+# to model (correlation above 0.9, checked below). Since all three models share them, a likely source is the
+# evaluation text, the bytes that sit at each position, rather than any one model (a reading: the models also
+# share their backbone and positions, which this does not rule out). They also repeat 16
 # positions apart: high at 6 and 22, low at 7 and 23 in every model (checked below). Where that period-16 pattern
 # comes from, this notebook does not explain.
 

@@ -320,7 +320,7 @@ figure
 # A tempting explanation is that a model fails once its memory has drifted into states its reader never saw. The
 # evidence is mixed (checked below): at 4x the memory of the 2,000-step model has moved further than the other's
 # and it starts to fail, but at 16x the 4,000-step model's memory has moved *further* (similarity about 0.35
-# against 0.48) and it still answers every question (1.00), while the 2,000-step model, at 0.21, is far below it.
+# against 0.48) and it still answers every question (1.00), while the 2,000-step model answers only 0.21 of its questions, far below it.
 # How far the memory moves, as one cosine over a whole state, does not decide whether the reader can still find
 # the fact. One seed of each: a hypothesis to test, not a finding.
 
