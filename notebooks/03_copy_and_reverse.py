@@ -194,7 +194,7 @@ print("chance:", copy_task.chance_accuracy, " untrained accuracy below 0.3:", ac
 #
 # We train each on copy (our layout) with `g = 1, 2, ...` segments (a new model for every `g`, the same optimiser: AdamW,
 # learning rate 3e-3, warm-up then cosine; the RMT trains 400 steps, the segment-only model 300, since its loss
-# is flat from step 50 on, as Section 3's curves show) and measure the answer accuracy on fresh
+# is flat from step 50 on, as the curves below show) and measure the answer accuracy on fresh
 # sequences with your `answer_accuracy`. With `g = 1` the whole task sits in one segment.
 #
 # **Predict** both curves before you run: accuracy against the number of segments, for each model. Could
@@ -283,8 +283,8 @@ assert settled and loss_at["RMT"][100] > 1.5 and loss_at["RMT"][250] < 0.1
 # The segment-only model's loss settles at `ln 10 = 2.30` within a few dozen steps: it has learned that
 # an answer is one of ten digits, and nothing more can be learned from what it sees. The RMT's loss first
 # creeps down, then falls off a cliff (in this run between steps 100 and 250) to almost zero: the model has found a way
-# to write the digits into memory and read them back in order. Curves with a long plateau and a sudden drop
-# are typical of these tasks; a run that is stopped on the plateau looks like a failure.
+# to write the digits into memory and read them back in order. A slow start and then a sudden drop are common in
+# these tasks (notebook 04 shows a long plateau); a run stopped before the drop looks like a failure.
 #
 # ## 4. Experiment: reverse
 #
@@ -321,7 +321,7 @@ assert reverse_exact < 0.2 and losses[-1] < 0.8 * losses[-6]
 # training stops. Does it get there with more steps? Try it: train the reverse run's recipe yourself with
 # `steps=1000` (`dataclasses.replace(recipe.train_config, steps=1000)`); the paper's RMT reaches 1.0 on both at 4 segments
 # (Fig. 4).
-# Why reverse is slower we did not measure; a hypothesis to test in notebook 05: in copy, the digits are
+# Why reverse is slower we did not measure; a hypothesis you could test with the tools of notebook 05 (attention maps and probes) on a reverse model: in copy, the digits are
 # read out in the order they were written, and the answer at `GO + i` can use the same position `i` as
 # the source digit; in reverse the read-out order is the opposite of the write order. "Harder" shows up
 # as "slower", the usual way task difficulty shows in these curves.
@@ -399,7 +399,8 @@ assert reverse_["xl"][4][2] < reverse_["rmt"][4][1]
 # 3. The segment-only model's loss on the answers stays near `ln 10 = 2.3`. Why exactly that number?
 # 4. Evaluate the trained RMT on `g + 1` and `g + 2` segments (longer sources than it was trained on).
 #    What do you expect? (Notebook 07 is about length generalisation.)
-# 5. Train the RMT over 4 segments with `TrainConfig(curriculum="segments")`: it starts with the fewest
+# 5. Train the RMT over 4 segments with `curriculum="segments"` (`dataclasses.replace(recipe.train_config,
+#    curriculum="segments")`): it starts with the fewest
 #    segments and adds one whenever the evaluation accuracy passes 0.97. Is it faster than training on 4 segments from
 #    the start? (Note that here the source grows with `g`.) Then try `num_mem_tokens=2`.
 

@@ -162,7 +162,7 @@ assert writes[0] > 0.6 and writes[1] < 0.3 and reads[1] > 0.5
 # %% [markdown]
 # `viz.plot_read_write` cuts the two memory blocks out of one map; averaging over the heads of a layer shows
 # the overall flow. In segment 0 (below, left half: reading; right half: writing) most write slots attend
-# sharply to one or two source tokens each: the memory is being filled, a few digits per slot (Section 5's probe
+# sharply to one or two source tokens each: the memory is being filled, a few digits per slot (Section 4's per-slot probe
 # shows which).
 
 # %%

@@ -254,7 +254,8 @@ print("loss at initialisation", round(out.loss.item(), 2), "| uniform:", round(m
 # %% [markdown]
 # ### Exercise 08.2: the loss over a stream
 #
-# Evaluation reads the whole test stream with the state carried all the way (no gradient). Write
+# Evaluation reads the whole test stream with the state carried all the way, in eval mode and under
+# `torch.no_grad()` (nothing here trains). Write
 # `stream_loss(model, batches)`: `batches` is a list of `(tokens (b, s), targets (b, s))` that continue each
 # other row by row; return the mean cross-entropy over **all** their targets. Pass `memory=out.memory` from
 # one batch to the next (start with `memory=None`), and mind that batches may differ in length: `out.loss`
@@ -500,7 +501,9 @@ for rank in (0, 1):
 #
 # This section's runs are not WikiText: they read books. The paper compares RMT with Transformer-XL on language
 # modelling at several memory sizes (its Table 2). We ran five byte-level models on one GPU, Transformer-XL both
-# at **equal memory** (a cache of as many positions as the RMT has memory tokens) and with a cache of a whole
+# at **equal memory** (a cache of as many positions as the RMT has memory tokens; note that a cache keeps those
+# positions in every one of its 6 layers, so it still holds 6 times as many vectors as the RMT's memory) and with
+# a cache of a whole
 # segment (`bench/studies/lm_gpu.py` in the repository), each for the
 # same 700 optimizer steps, three seeds each, and scored them on the same 2 MB of test books (pg-books,
 # Project Gutenberg books split by book). All have `d = 512`, 6 layers, 8 heads, segments of `n = 128` bytes,

@@ -312,10 +312,12 @@ figure
 
 # %% [markdown]
 # Every segment of filler is read by the same network and nudges the memory. The two models move differently
-# (printed under the figure, checked below): the 4,000-step model's memory moves away gradually all the way to
-# 128 segments, while the 2,000-step model's drifts slowly, then drops suddenly between about 32 and 40 segments
+# (printed under the figure, checked below): the 4,000-step model's memory stays close (about 0.9) for the first 40
+# or so segments, then moves away steeply to about 0.35 at 128 segments, while the 2,000-step model's drifts slowly, then drops suddenly between about 32 and 40 segments
 # (from about 0.8 to 0.48) and stays flat near 0.48 from there to the end. One reading, not tested here: its
-# memory falls into a settled state that further filler no longer moves, and that no longer holds the fact.
+# memory falls into a settled state that further filler no longer moves, and that no longer holds the fact. A
+# caution on the measure itself: the needle sits anywhere in the 128 segments, so in most texts the memory after
+# 8 segments, the reference, has not read the fact yet; the similarity follows the memory's path, not the fact.
 #
 # A tempting explanation is that a model fails once its memory has drifted into states its reader never saw. The
 # evidence is mixed (checked below): at 4x the memory of the 2,000-step model has moved further than the other's
