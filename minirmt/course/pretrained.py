@@ -94,17 +94,22 @@ def lm_run_of(name: str) -> LMConfig:
 def load_lm(name: str) -> LMResult:
     """Language model `name` as the LMResult its training returned: the model (eval mode, CPU), its history and
     its final test evaluation (loss by position included)."""
-    path = checkpoint_path(name)
-    if not path.is_file():
-        raise FileNotFoundError(f"language model {name!r} is not in this installation ({path}); make it with "
-                                f"`python -m minirmt.course.pretrained {name}`")
-    state = load_checkpoint(path)
+    state = _read(name, "language model")
     config = lm_run_of(name)
     model = build_model(config.model, model_config(config, corpus_info(config.corpus).vocab_size))
     model.load_state_dict(state["model"])
     info = state["info"]
     return LMResult(model.eval(), info["history"], info["final"], step=info["steps"], tokens=info["tokens"],
                     seconds=info["seconds"])
+
+
+def _read(name: str, kind: str) -> dict:
+    """The shipped file of `name`, read; one line saying how to make it where this installation lacks it."""
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(f"{kind} {name!r} is not in this installation ({path}); make it with "
+                                f"`python -m minirmt.course.pretrained {name}`")
+    return load_checkpoint(path)
 
 
 def run_of(name: str) -> Recipe:
@@ -120,11 +125,7 @@ def load(name: str):
     "eval_accuracy" on the held-out batches at the training length, "steps", "seconds", "history" and "metrics"
     (the run's records and last evaluation, as in TrainResult), and for a needle model "read": {g: answer
     accuracy on READ_COUNT texts of g segments} at the table's factors of the training length."""
-    path = checkpoint_path(name)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {name!r} is not in this installation ({path}); make it with "
-                                f"`python -m minirmt.course.pretrained {name}`")
-    state = load_checkpoint(path)
+    state = _read(name, "checkpoint")
     run = run_of(name)
     model = run.build_model()
     model.load_state_dict(state["model"])

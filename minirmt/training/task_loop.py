@@ -170,14 +170,20 @@ def segment_stages(task, target: int, start: int | None = None) -> list[tuple]:
     return [(task, g) for g in range(max(start, task.min_segments), target)]
 
 
+def doubling_counts(start: int, target: int) -> list[int]:
+    """The numbers of segments of a doubling curriculum before the target: start, 2 start, 4 start, ... while
+    below target (the RMT follow-ups grow the number of segments 1 -> 2 -> 4 -> ...; Bulatov et al., 2023)."""
+    counts, g = [], start
+    while g < target:
+        counts.append(g)
+        g *= 2
+    return counts
+
+
 def doubling_stages(task, target: int) -> list[tuple]:
     """A curriculum that doubles the number of segments: `[(task, g0), (task, 2 g0), ...]` below the target, from
     the task's minimum g0 (a long curriculum in few stages)."""
-    stages, g = [], task.min_segments
-    while g < target:
-        stages.append((task, g))
-        g *= 2
-    return stages
+    return [(task, g) for g in doubling_counts(task.min_segments, target)]
 
 
 def size_stages(task, num_segments: int, size: str, values) -> list[tuple]:
