@@ -290,6 +290,8 @@ def _add_experiment(commands) -> None:
     p.add_argument("--batch-size", type=positive, help="sequences per step (default: the recipe's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--jobs", type=positive, default=1, help="runs at once, each in its own process (default: 1)")
+    p.add_argument("--time-limit", type=positive, metavar="SECONDS", help="stop every run this long after the start; "
+                   "an unfinished run keeps its state in OUT/unfinished and goes on from it next time")
     p.add_argument("--report", action="store_true", help="run nothing: remake the table and figure from every row "
                    "in --out (per cell and seed, the run that trained longest)")
     p.set_defaults(run=cmd_experiment, parser=p)
@@ -306,7 +308,8 @@ def cmd_experiment(args, parser) -> int:
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
     _checked(parser, lambda: (resolve_device(args.device), run_folder.writable(args.out)))
-    paper_experiment.run_paper(args.out, jobs=args.jobs, device=args.device, **plan, **settings)
+    paper_experiment.run_paper(args.out, jobs=args.jobs, time_limit=args.time_limit, device=args.device, **plan,
+                               **settings)
     print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
     return 0
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -322,3 +323,22 @@ def test_zero_threads_is_refused_in_one_line(command, tmp_path, capsys):
         cli.main([command, "--out", str(tmp_path / "run"), "--threads", "0"])
     assert exit_.value.code == 2
     assert "--threads" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_paper_run_stopped_at_the_time_limit_goes_on_to_the_same_result(tmp_path, monkeypatch):
+    spec = {"task": "assoc", "g": 2, "model": "rmt", "seed": 0, "settings": {"size": "lab", "steps": 6}}
+    late = paper_experiment.run_one(spec, out=tmp_path, deadline=0.0)
+    assert late["paused"] and late["step"] is None  # past its time before it began: nothing trained
+    assert not (tmp_path / paper_experiment.UNFINISHED).exists()
+    whole = paper_experiment.run_one(spec)
+    clock = iter([0.0, 0.0, 0.0])  # the start and two steps in time, then the deadline has passed
+    monkeypatch.setattr(paper_experiment, "time", SimpleNamespace(time=lambda: next(clock, 2.0)))
+    paused = paper_experiment.run_one(spec, out=tmp_path, deadline=1.0)
+    monkeypatch.undo()
+    saved = tmp_path / paper_experiment.UNFINISHED / f"{paused['key']}.pt"
+    assert paused["paused"] and paused["step"] == 3 and saved.exists()
+    resumed = paper_experiment.run_one(spec, out=tmp_path)
+    assert not saved.exists()  # finished: its state is not kept
+    assert resumed["steps"] == whole["steps"] == 6
+    for score in ("accuracy", "free_accuracy", "authors_accuracy", "exact_match"):
+        assert resumed[score] == whole[score]  # as if it had not stopped

@@ -6,7 +6,8 @@ memory = one segment, as in the paper) and a model without memory, over several 
 
 Each finished run is appended to `rows.jsonl` at once, keyed by every setting it ran with (`run_key`), and a run
 already there is not run again: a long sweep that stops can be started again and goes on, while a sweep with other
-settings runs its own rows. The results are made from the rows of the plan asked for. Each run is scored on 4,096
+settings runs its own rows. A run cut by the sweep's time limit keeps its state (out/unfinished/) and goes on from
+it next time. The results are made from the rows of the plan asked for. Each run is scored on 4,096
 held-out sequences three ways: teacher-forced, written out as the authors scored it (each answer fed back inside
 its segment) and written out in full (fed back everywhere). The authors' own runs (paper_reference.py) are set
 beside ours.
@@ -27,6 +28,7 @@ from minirmt import viz
 from minirmt.data.tasks import PAPER_SEGMENTS
 
 from . import paper_reference
+from .common import resolve_device
 from .metrics import accuracy_and_exact_match, free_running_predictions, prediction_counts
 from .recipes import recipe
 from .run_folder import settings_key
@@ -36,6 +38,7 @@ MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memo
 LABELS = {"rmt": "RMT", "xl": "Transformer-XL", "segment": "no memory"}
 TASK_LABELS = {"copy": "copy (24 digits, twice)", "reverse": "reverse (24 digits)", "assoc": "retrieval (4 pairs)"}
 FINAL_SEQUENCES = 4096  # held-out sequences each run is scored on at its end (16 batches of 256)
+UNFINISHED = "unfinished"  # the folder under a sweep's `out` that keeps runs stopped at its time limit
 
 
 def paper_plan(seeds=(0, 1, 2), tasks=tuple(PAPER_SEGMENTS), models=MODELS, segments=None, **settings) -> list[dict]:
@@ -61,19 +64,44 @@ def run_key(spec: dict, r=None) -> str:
     return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), r.train_config.to_dict())
 
 
-def run_one(spec: dict, threads: int = 1) -> dict:
-    """Train one run of the plan; its result row (the final evaluation, three ways, on FINAL_SEQUENCES)."""
+def run_one(spec: dict, threads: int = 1, out=None, deadline: float | None = None) -> dict:
+    """Train one run of the plan; its result row (the final evaluation, three ways, on FINAL_SEQUENCES).
+
+    With `out`, the run's state is kept in `out/unfinished/<key>.pt` at every evaluation and it goes on from there
+    when started again; at `deadline` (a `time.time()`) it stops and returns {"key", "paused", ...} instead of a row,
+    so that a sweep longer than one sitting is trained in several."""
     torch.set_num_threads(threads)
     r = spec_recipe(spec)
-    result = train(r.build_model(), r.task, r.train_config, progress=False)
+    key = run_key(spec, r)
+    saved = None if out is None else Path(out) / UNFINISHED / f"{key}.pt"
+    resume = saved if saved is not None and saved.exists() else None
+    if deadline is not None and time.time() >= deadline:  # not started (or not continued) in this sitting
+        return {"key": key, "paused": True, "step": None, **_cell_of(spec)}
+    paused = []
+
+    def pause_at_deadline(step, history) -> bool:
+        paused.append(deadline is not None and time.time() >= deadline)
+        return paused[-1]
+
+    result = train(r.build_model(), r.task, r.train_config, checkpoint=saved, resume=resume,
+                   callback=pause_at_deadline, progress=False)
+    if paused and paused[-1]:
+        return {"key": key, "paused": True, "step": result.step, "steps": r.train_config.steps,
+                "stage": result.stage, **_cell_of(spec)}
     scores = final_scores(result.model, r.task, spec["g"], r.train_config)
+    if saved is not None:
+        saved.unlink(missing_ok=True)
     config = r.train_config
-    return {"key": run_key(spec, r), "task": spec["task"], "g": spec["g"], "model": spec["model"], "seed": spec["seed"],
+    return {"key": key, **_cell_of(spec),
             "settings": spec["settings"], "segment_len": r.task.segment_len, "memory": r.model_config.num_mem_tokens,
             "d_model": r.model_config.d_model, "n_layers": r.model_config.n_layers, "steps": result.step,
             "batch_size": config.batch_size, "sequences": result.step * config.batch_size,
             "train_seconds": round(result.seconds, 1), **scores, "chance": r.task.chance_accuracy,
             "device": config.device, "device_name": device_name(config.device), "torch": torch.__version__}
+
+
+def _cell_of(spec: dict) -> dict:
+    return {name: spec[name] for name in ("task", "g", "model", "seed")}
 
 
 def device_name(device: str) -> str:
@@ -84,7 +112,7 @@ def device_name(device: str) -> str:
 def final_scores(model, task, g: int, config) -> dict:
     """Accuracy on FINAL_SEQUENCES held-out sequences: teacher-forced ("accuracy"), written out as the authors
     scored ("authors_accuracy": each answer fed back inside its segment) and in full ("free_accuracy")."""
-    batches = eval_batches(task, g, 256, FINAL_SEQUENCES // 256, config.eval_seed + 1, config.device)
+    batches = eval_batches(task, g, 256, FINAL_SEQUENCES // 256, config.eval_seed + 1, resolve_device(config.device))
     teacher = evaluate(model, batches)
     scores = {"accuracy": teacher["eval_accuracy"], "exact_match": teacher["eval_exact_match"]}
     for name, across in (("free", True), ("authors", False)):
@@ -94,22 +122,29 @@ def final_scores(model, task, g: int, config) -> dict:
     return scores
 
 
-def run_paper(out, jobs: int = 1, log=print, **plan) -> list[dict]:
+def run_paper(out, jobs: int = 1, log=print, time_limit: float | None = None, **plan) -> list[dict]:
     """Every run of `paper_plan(**plan)` not yet in `out/rows.jsonl` (`run_key`), `jobs` at a time (separate
-    processes); then results.json, results.md and accuracy.png under `out` from the plan's rows. Returns them."""
+    processes); then results.json, results.md and accuracy.png under `out` from the plan's rows. Returns them.
+    time_limit: seconds after which every run stops, its state kept in `out/unfinished/` to go on next time."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     keys = {run_key(spec): spec for spec in paper_plan(**plan)}
     done = {r.get("key") for r in read_rows(out)}
     todo = [spec for key, spec in keys.items() if key not in done]
     started = time.perf_counter()
+    deadline = None if time_limit is None else time.time() + time_limit
     with open(out / "rows.jsonl", "a") as rows_file:
-        for row in _map(run_one, todo, jobs):
+        for row in _map(partial(run_one, out=out, deadline=deadline), todo, jobs):
+            name = f"{row['task']:8s} g={row['g']} {row['model']:8s} seed {row['seed']}"
+            if row.get("paused"):
+                if row["step"] is not None:
+                    log(f"{name}: paused at step {row['step']} of {row['steps']} (stage {row['stage']}); it goes on "
+                        f"from {out / UNFINISHED} when the sweep is started again")
+                continue
             rows_file.write(json.dumps(row) + "\n")
             rows_file.flush()
-            log(f"{row['task']:8s} g={row['g']} {row['model']:8s} seed {row['seed']}: accuracy {row['accuracy']:.3f}, "
-                f"written out {row['free_accuracy']:.3f}, as the authors scored {row['authors_accuracy']:.3f} "
-                f"({row['steps']} steps, {row['train_seconds']:.0f} s)")
+            log(f"{name}: accuracy {row['accuracy']:.3f}, written out {row['free_accuracy']:.3f}, as the authors "
+                f"scored {row['authors_accuracy']:.3f} ({row['steps']} steps, {row['train_seconds']:.0f} s)")
     rows = [r for r in read_rows(out) if r.get("key") in keys]
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
