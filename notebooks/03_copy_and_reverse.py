@@ -65,7 +65,9 @@ nb.setup()
 # The experiments' sizes, in one place. The package ships the runs of Sections 3 and 4, each with its training
 # settings (`pretrained.run_of(name).train_config`), so the notebook reads them in seconds; set
 # `TRAIN_LIVE = True` to train them here instead, with the same settings (about two minutes on a laptop CPU,
-# with progress bars). Seed 0 gives the same runs either way.
+# with progress bars). Seed 0 draws the same data and the same initial weights either way; a run trained here
+# can still differ from the shipped one in its last digits (another processor or thread count adds the same
+# numbers in another order), not in what the notebook concludes from it (the checks below hold for both).
 
 # %%
 TRAIN_LIVE = False
@@ -108,10 +110,12 @@ print(f"the paper's copy in 3 segments of n = {paper_copy.segment_len}:")
 print(paper_copy.render(*(x[0] for x in paper_copy.sample(1, 3, torch.Generator().manual_seed(0)))))
 
 # %%
-viz.plot_segments(tokens[0], n=n, m=4, title="copy over 4 segments, as the RMT reads it (R read, W write slots)")
+viz.plot_segments(tokens[0], n=n, m=8, title="copy over 4 segments as the RMT reads it: token ids (digit d is id d + 2), "
+                                         "R read and W write slots")
 
 # %% [markdown]
-# The answer at position `GO + i` is source digit `i` (copy) or `L - 1 - i` (reverse, for a source of `L`
+# The figure shows token ids, not digits: digit `d` is id `d + 2`, `GO` is 1 (the rendered lines above show
+# the digits). The answer at position `GO + i` is source digit `i` (copy) or `L - 1 - i` (reverse, for a source of `L`
 # digits). Read the rendered copy: the first target sits *at* the `>` itself, because after reading `>` the
 # model must say the first digit. The digits after `>` are the answers fed back in (teacher forcing); the
 # last answer is never fed back, since the sequence ends.

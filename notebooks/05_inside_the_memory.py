@@ -30,7 +30,8 @@
 # ### Prerequisites
 # Notebook 01 (the `[read | tokens | write]` layout and its mask); notebook 03 (the copy task) helps. The
 # model opened here ships with the package, trained by the settings printed in Section 1; set
-# `TRAIN_LIVE = True` below to train it yourself (the same seed gives the same model).
+# `TRAIN_LIVE = True` below to train it yourself (the same seed gives the same data and initial weights; the
+# last digits of the result can differ with the processor).
 
 # %% [markdown]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/05_inside_the_memory.ipynb) (the learner copy)
@@ -230,7 +231,7 @@ memory_similarity = checks.check_memory_similarity(memory_similarity)
 similarity = memory_similarity(states[:, 0])  # (g + 1, g + 1) for sequence 0
 viz.plot_heatmap(similarity, "memory state", "memory state", vmin=-1.0, vmax=1.0, cmap="RdBu_r",
                  title="cosine similarity of memory states, sequence 0", row_labels=viz.state_names(len(states)),
-                 col_labels=viz.state_names(len(states)))
+                 col_labels=viz.state_names(len(states)), value_label="cosine similarity")
 
 # %% tags=["nbval-check-output"]
 every = torch.stack([memory_similarity(states[:, i]) for i in range(states.shape[1])])  # (b, g + 1, g + 1)
@@ -349,7 +350,7 @@ def probe_table(model, ridge=1.0):
 # %%
 trained = probe_table(model)
 viz.plot_heatmap(trained, "source position p", "memory after segment k",
-                 title="probe accuracy: digit p from the memory after segment k (chance 0.10)")
+                 title="probe accuracy: digit p from the memory after segment k (chance 0.10)", value_label="accuracy")
 
 # %% [markdown]
 # Every digit the memory has seen is decoded (almost) perfectly from the state after every segment, and digits
@@ -375,7 +376,7 @@ assert trained[1, 3] > 0.9
 # %%
 untrained = probe_table(build_model("rmt", cfg, seed=0).eval())
 viz.plot_heatmap(untrained, "source position p", "memory after segment k",
-                 title="control: the same network before training")
+                 title="control: the same network before training", value_label="accuracy")
 
 # %% [markdown]
 # The untrained network's memory is far from empty: the first and the last digit of the segment are
@@ -435,7 +436,8 @@ for slot in range(m):
     for p in range(8):
         weights = fit_probe(train_x[:, slot], train_y[:, p], 10, 1.0)
         per_slot[slot, p] = probe.probe_accuracy(weights, test_x[:, slot], test_y[:, p])
-viz.plot_heatmap(per_slot, "source position p", "memory slot", title="probe from one slot, after segment 0")
+viz.plot_heatmap(per_slot, "source position p", "memory slot", title="probe from one slot, after segment 0",
+                 value_label="accuracy")
 
 # %% tags=["nbval-check-output"]
 attended = heads[0, 0, :, write_rows, m : m + n].mean(0).argmax(-1)  # (m,): the token each write slot reads most

@@ -305,6 +305,7 @@ figure = viz.plot_curves(drift, metrics=["similarity to the memory after 8 segme
                          title="how far the memory moves past the training length (mean of 128 texts)")
 figure.axes[0].axvline(train_segments, color="0.3", linestyle=":", linewidth=1)
 figure.axes[0].set_xscale("log", base=2)
+figure.axes[0].set_ylabel("cosine similarity")
 for label, rows in drift.items():
     print(f"{label}: similarity after 32, 40 and 128 segments: "
           + ", ".join(f"{rows[k - 1]['similarity to the memory after 8 segments']:.2f}" for k in (32, 40, 128)))
@@ -363,7 +364,7 @@ table = long_context.accuracy_by_depth(short_model, task, depth_lengths, bins=bi
 viz.plot_heatmap(table, xlabel="depth of the needle (0 = the start of the text)",
                  ylabel="length (x the training length)", title="RMT, 2,000 steps: accuracy by length and depth",
                  row_labels=[f"{g // train_segments}x ({g} segments)" for g in depth_lengths],
-                 col_labels=["0-¼", "¼-½", "½-¾", "¾-1"])
+                 col_labels=["0-¼", "¼-½", "½-¾", "¾-1"], value_label="accuracy")
 
 # %% tags=["nbval-check-output"]
 print("at the training length, every depth is answered (>= 0.9):", bool(table[0].min() >= 0.9))

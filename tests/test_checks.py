@@ -264,7 +264,7 @@ def split_segments__tokens_before_batch(tokens, n, pad_id):
 
 test_split_segments = catalogue(checks.check_split_segments, [split_segments__by_hand], [
     (split_segments__floor_division, "the last 5 tokens were dropped"),
-    (split_segments__batch_first, "order (b, g, n)"),
+    (split_segments__batch_first, "so that `for segment in x` walks through time"),
     (split_segments__batch_first, "it looks like (b, g, n): the axes g and b are swapped"),
     (split_segments__strided, "(strided)"),
     (split_segments__viewed, "mixes the sequences"),
@@ -1094,6 +1094,14 @@ def pairs_information__rounded_up(p, k, v):
     return math.ceil(checks.reference_pairs_information(p, k, v))
 
 
+def pairs_information__rounded(p, k, v):
+    return round(checks.reference_pairs_information(p, k, v))
+
+
+def pairs_information__truncated(p, k, v):
+    return int(checks.reference_pairs_information(p, k, v))
+
+
 def test_pairs_information_reference():
     assert checks.reference_pairs_information(4, 16, 16) == pytest.approx(math.log2(1820) + 16)
     # every key stored: only the values carry information
@@ -1117,7 +1125,9 @@ test_pairs_information = catalogue(
         (pairs_information__a_value_per_key, "not K log2 V"),
         (pairs_information__in_digits, "log10"),
         (pairs_information__count, "its log2"),
-        (pairs_information__rounded_up, "rounded up to whole bits"),
+        (pairs_information__rounded_up, "rounded to whole bits"),
+        (pairs_information__rounded, "rounded to whole bits"),
+        (pairs_information__truncated, "rounded to whole bits"),
     ])
 
 
@@ -1755,6 +1765,14 @@ test_batchify = catalogue(checks.check_batchify, [batchify__notebook, batchify__
 
 
 def stream_loss__notebook(model, batches):
+    was = model.training
+    model.eval()
+    loss = stream_loss__without_eval(model, batches)
+    model.train(was)
+    return loss
+
+
+def stream_loss__without_eval(model, batches):  # right only for a model already in eval mode
     state, total, count = None, 0.0, 0
     with torch.no_grad():
         for tokens, targets in batches:
@@ -1762,6 +1780,10 @@ def stream_loss__notebook(model, batches):
             state = out.memory
             total, count = total + out.loss.item() * targets.numel(), count + targets.numel()
     return total / count
+
+
+def stream_loss__a_tensor(model, batches):
+    return torch.tensor(stream_loss__notebook(model, batches))
 
 
 def stream_loss__detached_at_the_end(model, batches):  # computed with gradients, returned without the graph
@@ -1774,14 +1796,17 @@ def stream_loss__detached_at_the_end(model, batches):  # computed with gradients
 
 
 def stream_loss__summed_by_hand(model, batches):
+    was = model.training
     state, total, count = None, 0.0, 0
     with torch.no_grad():
+        model.eval()
         for tokens, targets in batches:
             out = model(tokens, memory=state)
             state = out.memory
             total += F.cross_entropy(out.logits.transpose(1, 2), targets, reduction="sum")
             count += targets.numel()
-    return total / count
+    model.train(was)
+    return (total / count).item()
 
 
 def stream_loss__keeps_graph(model, batches):
@@ -1790,14 +1815,19 @@ def stream_loss__keeps_graph(model, batches):
 
 def stream_loss__in_training_mode(model, batches):
     model.train()
-    return stream_loss__notebook(model, batches)
+    return stream_loss__without_eval(model, batches)
 
 
 def stream_loss__left_in_training_mode(model, batches):  # evaluated in eval mode, then "put back" to training
     model.eval()
-    loss = stream_loss__notebook(model, batches)
+    loss = stream_loss__without_eval(model, batches)
     model.train()
     return loss
+
+
+def stream_loss__left_in_eval_mode(model, batches):
+    model.eval()
+    return stream_loss__without_eval(model, batches)
 
 
 def stream_losses(model, batches, carry=True):
@@ -1827,6 +1857,10 @@ def stream_loss__in_bits(model, batches):
 
 def stream_loss__perplexity(model, batches):
     return math.exp(stream_loss__notebook(model, batches))
+
+
+def stream_loss__last_batch(model, batches):
+    return stream_losses(model, batches)[-1][0]
 
 
 def stream_loss__summed(model, batches):
@@ -1860,11 +1894,15 @@ test_stream_loss = catalogue(
         (stream_loss__detached_at_the_end, "ran the model with gradients on: evaluate under torch.no_grad()"),
         (stream_loss__in_training_mode, "ran the model in training mode: call model.eval() first"),
         (stream_loss__left_in_training_mode, "left the model in training mode"),
+        (stream_loss__left_in_eval_mode, "left the model in eval mode, but it came in training mode"),
+        (stream_loss__without_eval, "ran the model in training mode: call model.eval() first"),
+        (stream_loss__a_tensor, "is a tensor; return a plain float"),
         (stream_loss__no_carry, "fresh memory"),
         (stream_loss__mean_of_means, "different numbers of targets"),
         (stream_loss__in_bits, "in bits"),
         (stream_loss__perplexity, "the perplexity"),
         (stream_loss__summed, "the sum of the losses"),
+        (stream_loss__last_batch, "the last batch's loss only"),
         (stream_loss__per_row, "divides by the number of rows"),
         (stream_loss__shifted_again, "do not shift them again"),
     ])

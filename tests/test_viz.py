@@ -173,21 +173,21 @@ def test_plot_memory_trajectory_points_per_segment():
 def test_plot_curves_accepts_records_columns_and_runs():
     records = [{"step": s, "loss": 2.0 / (s + 1)} for s in range(10)] + [{"step": 9, "eval_accuracy": 0.8}]
     fig = viz.plot_curves(records, ["loss", "eval_accuracy"])
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "eval_accuracy"]
+    assert [ax.get_title() for ax in fig.axes] == ["training loss", "held-out accuracy"]  # metrics named in words
     x, y = fig.axes[0].lines[0].get_data()
     assert list(x) == list(range(10)) and y[0] == 2.0
     assert list(fig.axes[1].lines[0].get_data()[1]) == [0.8]  # records without the metric are skipped
     columns = viz.plot_curves({"step": [0, 10, 20], "loss": [3, 2, 1]}, "loss")
     assert list(columns.axes[0].lines[0].get_data()[0]) == [0, 10, 20]
     runs = viz.plot_curves({"rmt": records, "xl": {"step": [0, 5], "loss": [3.0, 2.5]}}, ["loss"])
-    assert [line.get_label() for line in runs.axes[0].lines] == ["rmt", "xl"]
+    assert [line.get_label() for line in runs.axes[0].lines] == ["RMT", "Transformer-XL"]  # models by their names
     assert runs.axes[0].get_legend() is not None
 
 
 def test_plot_accuracy_vs_segments():
     fig = viz.plot_accuracy_vs_segments({"rmt": {4: 1.0, 1: 1.0, 2: 0.9}, "xl": {1: 1.0, 2: 0.3}}, chance=0.1)
     ax = fig.axes[0]
-    assert [line.get_label() for line in ax.lines] == ["rmt", "xl", "chance"]
+    assert [line.get_label() for line in ax.lines] == ["RMT", "Transformer-XL", "chance"]
     assert list(ax.lines[0].get_data()[0]) == [1, 2, 4]  # sorted by the number of segments
     single = viz.plot_accuracy_vs_segments({1: 0.5, 2: 0.25}).axes[0]
     assert len(single.lines) == 1 and single.get_legend() is None

@@ -29,6 +29,16 @@ MODELS = {
     "rmtxl": RecurrentMemoryTransformerXL,
 }
 
+LABELS = {  # how figures and tables name each model
+    "rmt": "RMT",
+    "segment": "segment-only",
+    "full": "full attention",
+    "xl": "Transformer-XL",
+    "memxl": "MemTr-XL",
+    "memtok": "memory tokens",
+    "rmtxl": "RMT + XL cache",
+}
+
 
 def describe(name: str) -> str:
     """One line on what the model `name` carries across segments (the first line of its class docstring)."""

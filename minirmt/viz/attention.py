@@ -41,7 +41,7 @@ def plot_attention(weights, m: int, n: int | None, title: str | None = None, vma
     ax.set_xlabel("key j (attended to)")
     ax.set_ylabel("query i (attending)")
     ax.set_title(title or "attention weights")
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="attention weight")
     return fig
 
 
@@ -65,7 +65,7 @@ def plot_attention_grid(weights, m: int, n: int | None, row_label: str = "layer"
             if c > 0:
                 ax.set_yticklabels([])
             ax.set_title(f"{row_label} {r} · {col_label} {c}", fontsize=8)
-    fig.colorbar(image, ax=axes, shrink=0.7)
+    fig.colorbar(image, ax=axes, shrink=0.7, label="attention weight")
     if title:
         fig.suptitle(title)
     return fig
@@ -98,7 +98,7 @@ def plot_read_write(weights, m: int, n: int, title: str | None = None) -> Figure
     ax_write.set_title("write: write slots -> [read | tokens]")
     ax_write.set_yticks(range(m))
     ax_write.set_ylabel("write slot")
-    fig.colorbar(image, ax=ax_write, shrink=0.8)
+    fig.colorbar(image, ax=ax_write, shrink=0.8, label="attention weight")
     if title:
         fig.suptitle(title)
     return fig

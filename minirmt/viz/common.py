@@ -2,6 +2,8 @@
 
 import torch
 
+from minirmt.model.registry import LABELS
+
 BLOCK_COLORS = {"read": "tab:blue", "memory": "tab:blue", "tokens": "0.55", "write": "tab:orange"}
 
 # Okabe & Ito's colour-blind-safe palette, its pale yellow (unreadable on white) swapped for Tol's wine; each line
@@ -9,6 +11,17 @@ BLOCK_COLORS = {"read": "tab:blue", "memory": "tab:blue", "tokens": "0.55", "wri
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#882255", "#000000")
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "*")
 DASHES = ("-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)))
+
+
+METRIC_LABELS = {"loss": "training loss", "eval_loss": "held-out loss", "eval_accuracy": "held-out accuracy",
+                 "eval_exact_match": "held-out exact match", "segments": "segments g", "stage": "curriculum stage",
+                 "hint_loss": "memory-hint loss"}
+
+
+def readable(name):
+    """The name a figure shows for a model's or a metric's short name (RMT, held-out accuracy, ...); any other
+    name as it is."""
+    return LABELS.get(name, METRIC_LABELS.get(name, name)) if isinstance(name, str) else name
 
 
 def line_style(i: int) -> dict:

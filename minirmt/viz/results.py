@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .common import as_matrix, line_style
+from .common import as_matrix, line_style, readable
 
 
 def _is_history(x) -> bool:
@@ -64,12 +64,12 @@ def plot_curves(history, metrics: Sequence[str] = ("loss",), x: str = "step", ti
             rows = [(i, r) for i, r in enumerate(_records(run)) if r.get(metric) is not None]
             xs = [r.get(x, i) for i, r in rows]
             style = _nested(k) | ({"markevery": max(1, len(rows) // 10)} if len(rows) >= 30 else {})
-            ax.plot(xs, [float(r[metric]) for _, r in rows], label=name, **style)
+            ax.plot(xs, [float(r[metric]) for _, r in rows], label=readable(name), **style)
         if log:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
         ax.set_xlabel(x)
-        ax.set_title(metric)
+        ax.set_title(readable(metric))
         if metric == "stage":  # a curriculum stage is a whole number
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -96,7 +96,7 @@ def plot_accuracy_vs_segments(table: Mapping, chance: float | None = None, xlabe
     ax = fig.add_subplot()
     for i, (name, row) in enumerate(table.items()):
         xs = sorted(row)
-        ax.plot(xs, [float(row[k]) for k in xs], label=name, **_nested(i))
+        ax.plot(xs, [float(row[k]) for k in xs], label=readable(name), **_nested(i))
     if chance is not None:
         ax.axhline(chance, color="0.5", linestyle="--", linewidth=1, label="chance")
     ax.set_xlabel(xlabel)
@@ -132,7 +132,8 @@ def plot_grad_norms(norms, title: str | None = None) -> Figure:
     ax = fig.add_subplot()
     rows = 0
     for i, (name, vals) in enumerate(norms.items()):
-        (line,) = ax.plot(range(len(vals)), [v if v > 0 else float("nan") for v in vals], label=name, **line_style(i))
+        (line,) = ax.plot(range(len(vals)), [v if v > 0 else float("nan") for v in vals], label=readable(name),
+                          **line_style(i))
         zeros = [j for j, v in enumerate(vals) if v == 0]
         if zeros:  # a row per line: floor, floor / 3, floor / 9, ...
             ax.plot(zeros, [floor / 3**rows] * len(zeros), linestyle="none", marker="x", color=line.get_color())
@@ -154,11 +155,12 @@ def plot_grad_norms(norms, title: str | None = None) -> Figure:
 
 def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmin: float | None = 0.0,
                  vmax: float | None = 1.0, cmap: str = "viridis", annotate: bool = True,
-                 row_labels: Sequence | None = None, col_labels: Sequence | None = None) -> Figure:
+                 row_labels: Sequence | None = None, col_labels: Sequence | None = None,
+                 value_label: str | None = None) -> Figure:
     """A labelled matrix `(r, c)`, e.g. probe accuracy per memory slot and source position.
 
     Rows and columns are numbered from 0, or named by `row_labels` / `col_labels`; with `annotate` (and at most
-    200 cells) each cell shows its value.
+    200 cells) each cell shows its value; `value_label` names the colour bar (what the values are).
     """
     values = as_matrix(values, "values", "(r, c)")
     rows, cols = values.shape
@@ -180,7 +182,7 @@ def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmi
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.colorbar(image, ax=ax, shrink=0.8, label=value_label)
     return fig
 
 
@@ -195,7 +197,7 @@ def plot_lm_curves(histories: Mapping, x: str = "tokens", title: str = "training
         train = [r for r in history if "loss" in r]
         valid = [r for r in history if "valid_loss" in r]
         style = line_style(i)
-        ax.plot([r[x] for r in train], [r["loss"] for r in train], label=name, color=style["color"],
+        ax.plot([r[x] for r in train], [r["loss"] for r in train], label=readable(name), color=style["color"],
                 linestyle=style["linestyle"])
         if valid:
             ax.plot([r[x] for r in valid], [r["valid_loss"] for r in valid], linestyle="none", ms=4,
@@ -217,7 +219,7 @@ def plot_loss_by_position(curves: Mapping, unit: str = "ppl", title: str = "loss
     ax = fig.add_subplot()
     scale = 1 / math.log(2) if unit == "bpb" else 1.0
     for i, (name, losses) in enumerate(curves.items()):
-        ax.plot(range(len(losses)), [v * scale for v in losses], label=name,
+        ax.plot(range(len(losses)), [v * scale for v in losses], label=readable(name),
                 **line_style(i) | {"markevery": max(1, len(losses) // 12)})
     ax.set(xlabel="position inside the segment", title=title,
            ylabel="bits per byte" if unit == "bpb" else "cross-entropy (nats / token)")
@@ -243,7 +245,7 @@ def plot_accuracy_panels(panels: Mapping, chance: Mapping | None = None, xlabel:
             xs = sorted(row)
             values = [row[g] if isinstance(row[g], tuple) else (row[g],) * 3 for g in xs]
             style = _nested(i)
-            ax.plot(xs, [v[0] for v in values], label=name, **style)
+            ax.plot(xs, [v[0] for v in values], label=readable(name), **style)
             ax.fill_between(xs, [v[1] for v in values], [v[2] for v in values], color=style["color"], alpha=0.15)
         if chance and task in chance:
             ax.axhline(chance[task], color="0.5", linestyle="--", linewidth=1, label="chance")

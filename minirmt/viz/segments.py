@@ -106,7 +106,8 @@ def plot_unrolled(g: int, bptt_depth: int | None = None, title: str | None = Non
     Boxes are segments, the small box on the left is the learned initial memory. Blue arrows on top carry
     the memory forward; orange arrows below carry the gradient of the last segment's loss back. With
     `bptt_depth = k` the hand-overs before the last k segments are detached (`detached_links`): their
-    gradient arrows are grey and crossed, and only the shaded last k segments receive gradient.
+    gradient arrows are grey, dotted and crossed, and only the shaded last k segments receive gradient (the arrow
+    into the initial memory is then grey and dotted too: nothing reaches it).
     """
     cut = detached_links(g, bptt_depth)
     window = g if bptt_depth is None else min(bptt_depth, g)
@@ -124,9 +125,9 @@ def plot_unrolled(g: int, bptt_depth: int | None = None, title: str | None = Non
         x1 = step * i
         is_cut = i > 0 and cut[i - 1]
         ax.annotate("", (x1, 0.72), (x0, 0.72), arrowprops={"arrowstyle": "->", "color": "tab:blue", "lw": 1.5})
-        color = "0.6" if is_cut or (i == 0 and window < g) else "tab:orange"
-        ax.annotate("", (x0, 0.28), (x1, 0.28),
-                    arrowprops={"arrowstyle": "->", "color": color, "lw": 1.5, "linestyle": ":" if is_cut else "-"})
+        reached = not is_cut and (i > 0 or window >= g)  # behind a detach no gradient arrives
+        gradient = {"color": "tab:orange", "linestyle": "-"} if reached else {"color": "0.6", "linestyle": ":"}
+        ax.annotate("", (x0, 0.28), (x1, 0.28), arrowprops={"arrowstyle": "->", "lw": 1.5, **gradient})
         if is_cut:
             ax.plot([(x0 + x1) / 2], [0.28], marker="x", color="0.3", markersize=7, label="detach")
     ax.text(-0.9, 1.05, "memory ->", color="tab:blue", fontsize=7, ha="left")

@@ -30,8 +30,7 @@ def check_split_segments(fn) -> Callable:
             got = call(fn, tokens.clone(), n, pad_id)
             label = f"split_segments(tokens of shape (b, s) = {(b, s)}, n={n})"
             hints = {
-                (b, g, n): "the dims are in the order (b, g, n); put segments first: (g, b, n), so that "
-                           "`for segment in x` walks through time",
+                (b, g, n): "segments come first so that `for segment in x` walks through time",
                 (g * b, n): "keep the segments and the batch apart: (g, b, n)",
                 (g, n, b): "the dims are in the order (g, n, b); the batch comes before the tokens: (g, b, n)",
             }

@@ -199,7 +199,8 @@ def check_pairs_information(fn) -> Callable:
                 (expected * math.log(2), "that is in nats (natural log); use log2 for bits"),
                 (expected * math.log10(2), "that is in decimal digits (log10); use log2 for bits"),
                 (math.comb(k, p) * v**p, "that is the number of possible sets of pairs; the bits are its log2"),
-                (math.ceil(expected), "that is rounded up to whole bits; return the exact number, a float"),
+                *((whole(expected), "that is rounded to whole bits; return the exact number, a float")
+                  for whole in (round, math.ceil, math.floor)),
             ])
         return len(settings)
 

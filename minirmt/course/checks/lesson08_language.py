@@ -118,14 +118,18 @@ def check_loss_by_position(fn) -> Callable:
 
 
 @torch.no_grad()
-def reference_stream_loss(model, batches) -> torch.Tensor:
+def reference_stream_loss(model, batches) -> float:
     """Mean cross-entropy over every target of `batches` [(tokens (b, s), targets (b, s)), ...], one after the
-    other, the state (`out.memory`) of each batch passed to the next (Transformer-XL style evaluation)."""
+    other, the state (`out.memory`) of each batch passed to the next (Transformer-XL style evaluation); in eval
+    mode, the model's mode given back as it was."""
+    was = model.training
+    model.eval()
     state, total, count = None, 0.0, 0
     for tokens, targets in batches:
         out = model(tokens, memory=state, targets=targets)
         state = out.memory
-        total, count = total + out.loss * targets.numel(), count + targets.numel()
+        total, count = total + out.loss.item() * targets.numel(), count + targets.numel()
+    model.train(was)
     return total / count
 
 
@@ -135,18 +139,19 @@ def check_stream_loss(fn) -> Callable:
     def cases(fn):
         model = sharp_rmt(seed=83)
         gen = seeded(83)
-        settings = [(2, (12, 12, 6)), (3, (6, 18)), (1, (6,))]  # b, lengths s of the batches
-        for b, lengths in settings:
+        # b, lengths s of the batches, and the mode the model is handed in (a model just trained is in training mode)
+        settings = [(2, (12, 12, 6), False), (3, (6, 18), False), (1, (6,), True)]
+        for b, lengths, training in settings:
             stream = torch.randint(0, model.cfg.vocab_size, (b, sum(lengths) + 1), generator=gen)
             cuts = torch.tensor((0, *lengths)).cumsum(0).tolist()
             batches = [(stream[:, lo:hi], stream[:, lo + 1 : hi + 1]) for lo, hi in zip(cuts, cuts[1:])]
             label = f"stream_loss(batches of b = {b} rows and s = {list(lengths)} tokens)"
-            got = _stream_call(fn, model, batches, label)
-            if isinstance(got, torch.Tensor) and got.numel() == 1:
-                got = got.item()
+            got = _stream_call(fn, model.train(training), batches, label)
+            if isinstance(got, torch.Tensor):
+                raise CheckFailed(f"{label} is a tensor; return a plain float (use .item())")
             if isinstance(got, bool) or not isinstance(got, int | float):
-                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a number (or a 0-dim tensor)")
-            known_number(got, float(reference_stream_loss(model, batches)), label, _stream_mistakes(model, batches),
+                raise CheckFailed(f"{label} returned {type(got).__name__}, expected a number (a float)")
+            known_number(got, reference_stream_loss(model, batches), label, _stream_mistakes(model.eval(), batches),
                          rel_tol=1e-4)
         return len(settings)
 
@@ -155,13 +160,15 @@ def check_stream_loss(fn) -> Callable:
 
 def _stream_call(fn, model, batches, label: str):
     """Call the learner's stream_loss as a learner would, with gradients on: refuse training mode, gradients, and
-    a model left in training mode."""
+    a model whose mode is not given back as it was."""
+    was = model.training
     with forward_modes(model) as modes:
         got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches], what=label)
     expect_evaluation(modes, label)
-    if model.training:
-        raise CheckFailed(f"{label} left the model in training mode (model.train()): an evaluation leaves the "
-                          "model's mode as it found it (was = model.training ... model.train(was))")
+    if model.training != was:
+        now, then = ("training", "eval") if model.training else ("eval", "training")
+        raise CheckFailed(f"{label} left the model in {now} mode, but it came in {then} mode: an evaluation gives "
+                          "the model's mode back as it found it (was = model.training ... model.train(was))")
     return got
 
 
@@ -182,6 +189,8 @@ def _stream_mistakes(model, batches) -> list[tuple[float, str]]:
     return [
         (sum(loss * count for loss, count in zip(fresh, counts)) / sum(counts),
          "every batch starts from a fresh memory: pass `memory=out.memory` of one batch to the next"),
+        (carried[-1], "that is the last batch's loss only: add up the losses of every batch (total and count "
+                      "outside the loop)"),
         (sum(carried) / len(carried),
          "that averages the batches' mean losses, but the batches hold different numbers of targets: weight each "
          "mean by its number of targets (or sum the losses and divide by the total count)"),

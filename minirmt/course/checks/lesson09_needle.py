@@ -56,7 +56,7 @@ def check_needle_depth(fn) -> Callable:
                 (torch.zeros_like(expected), "is 0 in every row: nothing matched. The asked key is the LAST token, "
                                              "tokens[:, -1] (tokens[:, -2] is the question mark); look for it in "
                                              "tokens[:, :-2]"),
-                (last, "is the LAST place of the key (rows 0..3 hold it twice); the depth is where it FIRST appears: "
+                (last, "is the LAST place of the key; the depth is where it FIRST appears: "
                        "argmax returns the first of equal maxima"),
             ]
             for wrong, message in known:
