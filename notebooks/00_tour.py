@@ -51,6 +51,11 @@ from minirmt.course import nb
 nb.setup()
 
 # %% [markdown]
+# The line above names the **run mode**: `lab` (a laptop CPU, the default: shipped runs are read, small ones
+# trained), `ci` (the tests: tiny, seconds) or `full` (a GPU: the larger experiments are trained). Every notebook
+# reads it from the environment variable `MINIRMT_MODE`: set it before Jupyter starts (`MINIRMT_MODE=full jupyter
+# lab`), or at the top of a notebook (`os.environ["MINIRMT_MODE"] = "full"`, then run it from the start).
+#
 # ## 1. The idea
 #
 # Self-attention lets every token look at every other token, at a cost that grows with the square of the
@@ -202,10 +207,10 @@ own = answer_accuracy(experiments["its own memory"], targets[:, cut:])
 wiped = answer_accuracy(experiments["memory wiped"], targets[:, cut:])
 swapped = answer_accuracy(experiments["another sequence's memory"], other[:, cut:])
 swapped_own = answer_accuracy(experiments["another sequence's memory"], targets[:, cut:])
-print("wiping the memory drops accuracy to chance or below:", wiped < task.chance_accuracy + 0.2 < own)
+print("wiping the memory drops accuracy to chance or below (within 0.05):", wiped < task.chance_accuracy + 0.05 < own)
 print("with another sequence's memory, it mostly writes that sequence's digits:", swapped > 0.5)
-print("... and its own digits no better than chance:", swapped_own < task.chance_accuracy + 0.15)
-assert wiped < task.chance_accuracy + 0.2 < own and swapped > 0.5 and swapped_own < task.chance_accuracy + 0.15
+print("... and its own digits no better than chance (within 0.1):", swapped_own < task.chance_accuracy + 0.1)
+assert wiped < task.chance_accuracy + 0.05 < own and swapped > 0.5 and swapped_own < task.chance_accuracy + 0.1
 
 # %% [markdown]
 # Everything the last segment knows about the digits comes through the `m` memory vectors: wipe them and

@@ -199,7 +199,9 @@ print("chance:", copy_task.chance_accuracy, " untrained accuracy below 0.3:", ac
 # We train each on copy (our layout) with `g = 1, 2, ...` segments (a new model for every `g`, the same optimiser: AdamW,
 # learning rate 3e-3, warm-up then cosine; the RMT trains 400 steps, the segment-only model 300, since its loss
 # is flat from step 50 on, as the curves below show) and measure the answer accuracy on fresh
-# sequences with your `answer_accuracy`. With `g = 1` the whole task sits in one segment.
+# sequences. Trained here (`TRAIN_LIVE = True`), they are scored with your `answer_accuracy`; otherwise the
+# table reads the scores the package recorded when it trained them, by the same rule. With `g = 1` the whole
+# task sits in one segment.
 #
 # **Predict** both curves before you run: accuracy against the number of segments, for each model. Could
 # the segment-only model do better than chance on *any* answer when `g >= 2`? (Look at the layout in

@@ -299,15 +299,15 @@ assert apart > spread
 # ### Exercise 05.2: fit the probe
 #
 # Write `fit_probe(features, labels, num_classes, ridge)`: `features (N, f)`, integer `labels (N,)` ->
-# `W (f + 1, c)`, the column of ones appended **last** (so the bias is the last row). `torch.linalg.solve`
-# solves the linear system; float64 makes it more accurate.
+# `W (f + 1, y)`, one column per class (`y = num_classes`), the column of ones appended **last** (so the bias is
+# the last row). `torch.linalg.solve` solves the linear system; float64 makes it more accurate.
 
 # %%
 def fit_probe(features, labels, num_classes, ridge):
-    """Closed-form ridge probe: `features (N, f)`, `labels (N,)` -> weights `(f + 1, c)`, bias last."""
+    """Closed-form ridge probe: `features (N, f)`, `labels (N,)` -> weights `(f + 1, y)`, bias last."""
     ### BEGIN SOLUTION
     x = torch.cat([features, torch.ones(features.shape[0], 1)], dim=1).double()  # (N, f + 1)
-    y = torch.nn.functional.one_hot(labels, num_classes).double()  # (N, c)
+    y = torch.nn.functional.one_hot(labels, num_classes).double()  # (N, y)
     w = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
     return w.float()
     ### END SOLUTION

@@ -38,8 +38,9 @@
 # Notebooks 01 and 02 (segments, memory tokens, the recurrence and BPTT); 06 (RMT against Transformer-XL)
 # helps. A CPU is enough, and no download: the three tiny byte-level models of Section 3 ship trained on a
 # sample of WikiText-2 that ships with the package (`TRAIN_LIVE = True` trains them, a few minutes on a CPU),
-# and the GPU results of Section 6 ship too; in `full` mode on a GPU, the experiment of Section 3 trains four models
-# at GPU size on WikiText-103 (or the corpus named by `MINIRMT_CORPUS`, for `MINIRMT_TIME_BUDGET` seconds each).
+# and the GPU results of Section 6 ship too; in `full` mode on a GPU (start Jupyter with `MINIRMT_MODE=full`; the
+# first line of output names the mode), the experiment of Section 3 trains four models at GPU size on
+# WikiText-103 (or the corpus named by `MINIRMT_CORPUS`, for `MINIRMT_TIME_BUDGET` seconds each).
 
 # %% [markdown]
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minirmt/minirmt/blob/v0.1.0/notebooks/exercises/08_wikitext_on_a_gpu.ipynb) (the learner copy)

@@ -1688,6 +1688,10 @@ def accuracy_by_segments__one_segment_short(model, task, segment_counts, batch_s
     return {g: result.get(g - 1, 1.0) for g in segment_counts}  # 4 segments is the shortest this task takes
 
 
+def accuracy_by_segments__fixed_batch(model, task, segment_counts, batch_size=32, seed=0):
+    return seeded_accuracies()(model, task, segment_counts, 32, seed)  # the default, whatever is asked
+
+
 def accuracy_by_segments__a_list(model, task, segment_counts, batch_size=32, seed=0):
     return list(seeded_accuracies()(model, task, segment_counts, batch_size, seed).values())
 
@@ -1709,6 +1713,7 @@ test_accuracy_by_segments = catalogue(
         (accuracy_by_segments__one_length, "num_segments=g"),
         (accuracy_by_segments__one_segment_short, "the accuracy on g - 1 segments"),
         (accuracy_by_segments__a_list, "expected a dict"),
+        (accuracy_by_segments__fixed_batch, "the batches hold [32] sequences, expected batch_size=16"),
     ])
 
 

@@ -60,7 +60,7 @@ def check_memory_similarity(fn) -> Callable:
 
 
 def check_fit_probe(fn) -> Callable:
-    """Exercise 05.2: `fit_probe(features (N, f), labels (N,), num_classes, ridge) -> weights (f + 1, c)`."""
+    """Exercise 05.2: `fit_probe(features (N, f), labels (N,), num_classes, ridge) -> weights (f + 1, y)`."""
 
     def cases(fn):
         gen = seeded(7)
@@ -70,21 +70,21 @@ def check_fit_probe(fn) -> Callable:
             labels = torch.randint(0, seen, (count,), generator=gen)
             features = centers[labels] + torch.randn(count, f, generator=gen) + 1.5
             expected = probe.fit_linear_probe(features, labels, c, ridge)
-            label = (f"fit_probe(features (N, f) = {(count, f)}, c={c} classes, ridge={ridge}"
+            label = (f"fit_probe(features (N, f) = {(count, f)}, y={c} classes, ridge={ridge}"
                      f"{'' if seen == c else f', no label {c - 1} among the labels'})")
             got = call(fn, features.clone(), labels.clone(), c, ridge, what=label)
-            expect_tensor(got, "f+1 c", (f + 1, c), label, hints={
+            expect_tensor(got, "f+1 y", (f + 1, c), label, hints={
                 (f + 1, seen): f"one column per label seen: F.one_hot(labels) without num_classes stops at the "
                                f"highest label present, {seen - 1}; pass num_classes={c} (a class may be missing "
                                "from a batch)",
                 (f, c): "one row short: append a column of ones to the features (the bias) before solving",
-                (f + 1,): "that regresses the label ids themselves; regress one-hot targets (N, c), one column "
+                (f + 1,): "that regresses the label ids themselves; regress one-hot targets (N, y), one column "
                           "per class",
-                (f + 1, 1): "that regresses the label ids themselves; regress one-hot targets (N, c), one "
+                (f + 1, 1): "that regresses the label ids themselves; regress one-hot targets (N, y), one "
                             "column per class",
             })
             x = probe.with_bias(features.double())  # (N, f + 1)
-            y = torch.nn.functional.one_hot(labels, c).double()  # (N, c)
+            y = torch.nn.functional.one_hot(labels, c).double()  # (N, y)
             free_bias = torch.eye(f + 1, dtype=x.dtype)
             free_bias[-1, -1] = 0
             known_mistakes(got.float(), expected, [

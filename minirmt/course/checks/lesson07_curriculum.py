@@ -137,6 +137,10 @@ def check_accuracy_by_segments(fn) -> Callable:
         if set(got) != set(counts):
             raise CheckFailed(f"{label} has keys {sorted(got, key=repr)}, expected the numbers of segments {counts}")
         expect_evaluation(modes, label)
+        sizes = sorted({len(tokens) for tokens in calls})
+        if sizes != [BATCH]:
+            raise CheckFailed(f"{label}: the batches hold {sizes} sequences, expected batch_size={BATCH}: draw them "
+                              "with the `batch_size` argument, task.sample(batch_size, g, generator)")
         _check_accuracies(got, counts, label)
         again = _accuracy_run(fn, counts, seed=0)[1]
         if not _same_batches(calls, again):
@@ -154,8 +158,11 @@ def check_accuracy_by_segments(fn) -> Callable:
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
 
 
+BATCH = 16  # the batch size the checker asks for: not the exercise's default, so that a fixed size shows
+
+
 def _accuracy_label(counts: list[int], seed: int) -> str:
-    return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size=16, seed={seed})"
+    return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size={BATCH}, seed={seed})"
 
 
 def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list]:
@@ -164,7 +171,7 @@ def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list]
     label = _accuracy_label(counts, seed)
     try:
         with forward_modes(model) as modes:
-            return call(fn, model, task, list(counts), 16, seed, what=label), model.calls, modes
+            return call(fn, model, task, list(counts), BATCH, seed, what=label), model.calls, modes
     except CheckFailed as failure:
         cause = failure.__cause__
         if isinstance(cause, TypeError) and "generator" in str(cause):
