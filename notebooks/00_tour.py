@@ -265,8 +265,9 @@ assert (focus > 0.5).sum() >= m // 2
 
 # %% [markdown]
 # Here the right half tells the story: in the first segment, where the digits are, most write slots put most of
-# their attention on a single token. That is how a segment's digits get into the memory:
-# a write slot's output becomes a read slot of the next segment.
+# their attention on a single token. That is a route by which a segment's digits can get into the memory: a write
+# slot's output becomes a read slot of the next segment. Attention shows where information *can* flow; that the
+# digits do travel through the memory is what the wipe and swap experiments above showed.
 
 # %% [markdown]
 # **How does the memory change from segment to segment?** The cosine similarity between the memory states
@@ -284,8 +285,27 @@ print("each state against the next one:", [round(similarity[k, k + 1].item(), 2)
 assert similarity[0, 1] < 0.3 and all(similarity[k, k + 1] > 0.7 for k in range(1, len(states) - 1))
 
 # %% [markdown]
-# The first segment replaces the initial memory almost entirely (a similarity near 0); from then on each segment
-# changes the memory only in part (0.7 and more between neighbours).
+# The first segment replaces the initial memory almost entirely (a similarity near 0); after that, neighbouring
+# states are much alike. Does that mean each segment changes the memory only in part? A control: the memories of
+# two *different* sequences, after the same segment. They hold different digits, so whatever similarity they
+# share is not about the digits.
+
+# %%
+with torch.no_grad():
+    other = rmt(tokens[1:2]).memories  # a second sequence: other digits
+between = [torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
+           for a, b in zip(out.memories, other)]
+print("sequence 0 against sequence 1, after the same segment:", [round(v, 2) for v in between])
+
+# %% tags=["nbval-check-output"]
+print("two sequences' memories are as alike as neighbouring states of one (above 0.7):", min(between) > 0.7)
+assert min(between) > 0.7
+
+# %% [markdown]
+# Two sequences with different digits have memories about as similar as neighbouring states of one sequence.
+# So most of what a state holds is the same whatever the digits (a shared part the model writes every time),
+# and a high similarity between states does not say how much of the *content* changed. The digits live in a
+# smaller part of each state; notebook 05 reads them out with probes, which is the right tool for that question.
 
 # %% [markdown]
 # ## Summary

@@ -335,8 +335,9 @@ run_truncated = checks.check_run_truncated(run_truncated)
 #   the setting of every copy, reverse and retrieval result they published.
 #
 # `bptt_depth=0` and `1` mean the same under both: no gradient crosses any hand-over (the paper's
-# "memory without BPTT" setting); a negative depth is an error. **Predict** the two `g x g` pictures below: row
-# `i` is the loss of segment `i` alone, column `j` the segment its gradient reaches.
+# "memory without BPTT" setting); a negative depth is an error. **Predict**, for each window rule, which segments
+# the loss of each segment alone sends gradient to (printed below: one line per loss, listing the segments it
+# reaches).
 
 # %%
 def probe_hook(pieces, probes):

@@ -475,8 +475,8 @@ assert cached > last["rmt"] > last["segment"] and last["full"] <= 1.05 * last["s
 #   A plain implementation would store `attention_pairs("full", s, ...)` numbers per layer and head.
 # - **Memory-flat RMT** keeps the last segment's activations and, of every other segment, little more than
 #   its input memory `(b, m, d)`, and recomputes those segments one at a time in the backward pass: its peak
-#   grows slowly with the length (in the figure above it grows by about half over an 8x longer sequence),
-#   far slower than full BPTT's. At inference, RMT needs one segment and `m` vectors at a
+#   grows slowly with the length (in the figure above, by less than a tenth of what full BPTT's grows by over the
+#   same lengths, checked above). At inference, RMT needs one segment and `m` vectors at a
 #   time; that is how the RMT follow-up processed two million tokens (Bulatov et al., 2023).
 #
 # ## Summary

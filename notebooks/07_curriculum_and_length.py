@@ -190,14 +190,16 @@ assert round(gap, 2) <= 0.04
 # `segment_counts`, draw one batch of `g` segments with `task.sample(batch_size, g, generator)` (a generator
 # seeded with `seed`, so every model sees the same sequences), run the model, and compute the accuracy on the
 # answer positions (`targets != -100`). Return `{g: accuracy}` with plain floats. Evaluate without gradients,
-# in eval mode. Seed a new generator for every `g`, `torch.Generator().manual_seed(seed)` inside the loop, so
-# that a `g`'s batch does not depend on the other lengths in `segment_counts`.
+# in eval mode, and give the model its mode back when you are done (a model just trained is in training mode).
+# Seed a new generator for every `g`, `torch.Generator().manual_seed(seed)` inside the loop, so that a `g`'s
+# batch does not depend on the other lengths in `segment_counts`.
 
 # %%
 def accuracy_by_segments(model, task, segment_counts, batch_size=32, seed=0):
     """{g: answer accuracy on a seeded batch of g segments} for every g in segment_counts."""
     ### BEGIN SOLUTION
-    model.eval()
+    was = model.training
+    model.eval()  # no dropout
     result = {}
     with torch.no_grad():
         for g in segment_counts:
@@ -205,6 +207,7 @@ def accuracy_by_segments(model, task, segment_counts, batch_size=32, seed=0):
             predictions = model(tokens).logits.argmax(-1)  # (b, s)
             asked = targets != -100
             result[g] = ((predictions == targets) & asked).sum().item() / asked.sum().item()
+    model.train(was)
     return result
     ### END SOLUTION
 
@@ -397,7 +400,7 @@ assert gap < 0.03
 #
 # This is consistent with the hypothesis that the memory wanders into states its reader never saw in training,
 # but it does not settle it. The training-time probe of the run without a curriculum falls off fastest (see the
-# values printed above), while +1 and doubling stay within 0.03 of each other from `k = 1` on (checked below),
+# values printed above), while +1 and doubling stay within 0.03 of each other from `k = 1` on (checked above),
 # though doubling copies better at 8 segments: the probe separates the worst model from the others, no more. That fits the hypothesis
 # in part; yet that same
 # model drifts least by the similarity measure, which does not. A curriculum trains the

@@ -1195,6 +1195,14 @@ def memory_similarity__features_compared(states):
     return flat.T @ flat
 
 
+def memory_similarity__absolute(states):
+    return memory_similarity__by_hand(states).abs()
+
+
+def memory_similarity__clipped(states):
+    return memory_similarity__by_hand(states).clamp(min=0)
+
+
 def memory_similarity__normalised_in_place(states):
     flat = states.flatten(1)  # a view of states
     flat /= flat.norm(dim=1, keepdim=True)
@@ -1214,6 +1222,8 @@ test_memory_similarity = catalogue(
         (memory_similarity__one_length_twice, "by both their lengths"),
         (memory_similarity__features_compared, "compare the states: flat @ flat.T"),
         (memory_similarity__normalised_in_place, "changed its argument `states` in place"),
+        (memory_similarity__absolute, "do not take its absolute value"),
+        (memory_similarity__clipped, "do not clip it at 0"),
     ])
 
 
@@ -1594,6 +1604,7 @@ def test_fading_reverser_accuracy_depends_on_g_alone():
 
 def accuracies(model, task, segment_counts, batch_size, generator_for, measure=None, evaluate=True, no_grad=True):
     """{g: accuracy} with switchable mistakes: the generator of each g, the measure, eval mode, no_grad."""
+    was = model.training
     if evaluate:
         model.eval()
     result = {}
@@ -1602,10 +1613,12 @@ def accuracies(model, task, segment_counts, batch_size, generator_for, measure=N
             tokens, targets = task.sample(batch_size, g, generator_for(g))
             logits = model(tokens).logits
             result[g] = measure(logits, targets) if measure else answer_accuracy(logits, targets)[0]
+    model.train(was)
     return result
 
 
 def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, seed=0):
+    was = model.training
     model.eval()
     result = {}
     with torch.no_grad():
@@ -1614,6 +1627,13 @@ def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, s
             predictions = model(tokens).logits.argmax(-1)
             asked = targets != -100
             result[g] = ((predictions == targets) & asked).sum().item() / asked.sum().item()
+    model.train(was)
+    return result
+
+
+def accuracy_by_segments__left_in_eval_mode(model, task, segment_counts, batch_size=32, seed=0):
+    result = accuracy_by_segments__notebook(model, task, segment_counts, batch_size, seed)
+    model.eval()
     return result
 
 
@@ -1714,6 +1734,7 @@ test_accuracy_by_segments = catalogue(
         (accuracy_by_segments__one_segment_short, "the accuracy on g - 1 segments"),
         (accuracy_by_segments__a_list, "expected a dict"),
         (accuracy_by_segments__fixed_batch, "the batches hold [32] sequences, expected batch_size=16"),
+        (accuracy_by_segments__left_in_eval_mode, "left the model in eval mode, but it came in training mode"),
     ])
 
 

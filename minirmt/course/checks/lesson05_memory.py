@@ -20,10 +20,13 @@ def check_memory_similarity(fn) -> Callable:
 
     def cases(fn):
         gen = seeded(5)
-        shapes = [(4, 3, 8), (6, 2, 5), (2, 4, 4)]
-        for g, m, d in shapes:
+        shapes = [(4, 3, 8), (6, 2, 5), (2, 4, 4), (5, 2, 6)]
+        for k, (g, m, d) in enumerate(shapes):
             scale = torch.rand(g, 1, 1, generator=gen) * 3 + 0.5
-            states = (torch.randn(g, m, d, generator=gen) + torch.randn(1, m, d, generator=gen)) * scale
+            shared = torch.randn(1, m, d, generator=gen) if k < 3 else 0.0  # the last: no shared part, so that
+            states = (torch.randn(g, m, d, generator=gen) + shared) * scale  # some states point away from others
+            if k == 3:
+                states[1] = -states[0]  # exactly opposite: similarity -1
             expected = reference_memory_similarity(states)
             got = call(fn, states.clone())
             label = f"memory_similarity(states of shape (g, m, d) = {(g, m, d)})"
@@ -52,6 +55,10 @@ def check_memory_similarity(fn) -> Callable:
                 (flat @ flat.T / flat.norm() ** 2, "that normalises once over the whole batch (flat.norm()); "
                                                    "divide each state by its own length, flat.norm(dim=1)"),
                 (1 - expected, "these are 1 - cosine (a distance); return the similarity itself"),
+                (expected.abs(), "a cosine similarity can be negative (states pointing away from each other, -1 "
+                                 "for opposite ones): do not take its absolute value"),
+                (expected.clamp(min=0), "a cosine similarity can be negative (-1 for opposite states): do not clip "
+                                        "it at 0"),
             ], atol=1e-4)
             expect_close(got.float(), expected, "g g", label, atol=1e-4)
         return len(shapes)

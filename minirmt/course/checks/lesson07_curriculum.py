@@ -131,7 +131,7 @@ def check_accuracy_by_segments(fn) -> Callable:
     def cases(fn):
         counts = [4, 5, 6, 8]
         label = _accuracy_label(counts, seed=0)
-        got, calls, modes = _accuracy_run(fn, counts, seed=0)
+        got, calls, modes, left_training = _accuracy_run(fn, counts, seed=0)
         if not isinstance(got, dict):
             raise CheckFailed(f"{label} returned a {type(got).__name__}, expected a dict {{g: accuracy}}")
         if set(got) != set(counts):
@@ -153,7 +153,10 @@ def check_accuracy_by_segments(fn) -> Callable:
         if stale:
             raise CheckFailed(f"{label}: the batches of g = {stale} are not what a new generator seeded with `seed` "
                               f"draws. {_seeding_mistake(calls, seed=0)}")
-        return len(counts) + 2
+        if not left_training:
+            raise CheckFailed(f"{label} left the model in eval mode, but it came in training mode: an evaluation "
+                              "gives the model's mode back as it found it (was = model.training ... model.train(was))")
+        return len(counts) + 3
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
 
@@ -165,13 +168,15 @@ def _accuracy_label(counts: list[int], seed: int) -> str:
     return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size={BATCH}, seed={seed})"
 
 
-def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list]:
-    """Call fn on a fresh stand-in model; return its result, the tokens of each model call and their modes."""
+def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list, bool]:
+    """Call fn on a fresh stand-in model (in training mode, as after training); return its result, the tokens of
+    each model call, their modes, and whether the model was left in training mode."""
     task, model = _fading_task_and_model()
     label = _accuracy_label(counts, seed)
     try:
         with forward_modes(model) as modes:
-            return call(fn, model, task, list(counts), BATCH, seed, what=label), model.calls, modes
+            got = call(fn, model, task, list(counts), BATCH, seed, what=label)
+        return got, model.calls, modes, model.training
     except CheckFailed as failure:
         cause = failure.__cause__
         if isinstance(cause, TypeError) and "generator" in str(cause):
