@@ -441,6 +441,16 @@ def rmt_step__memory_one_short(model, tokens, memory):
     return h[:, m : m + n], h[:, m + n + 1 :]
 
 
+def rmt_step__memory_unchanged(model, tokens, memory):
+    return rmt_step__from_backbone(model, tokens, memory)[0], memory
+
+
+def rmt_step__hard_coded_m(model, tokens, memory):  # m = 4 written in, where the model has 3
+    n = tokens.shape[1]
+    h = backbone_run(model, tokens, memory)
+    return h[:, 3 : 3 + n], h[:, -4:]
+
+
 test_rmt_step = catalogue(checks.check_rmt_step, [rmt_step__from_backbone], [
     (rmt_step__read_write_swapped, "the output at the read slots"),
     (rmt_step__no_read_slots, "the input has no read slots"),
@@ -448,7 +458,9 @@ test_rmt_step = catalogue(checks.check_rmt_step, [rmt_step__from_backbone], [
     (rmt_step__hidden_one_early, "hidden is off by one"),
     (rmt_step__hidden_one_late, "hidden is off by one"),
     (rmt_step__memory_one_early, "the new memory is off by one"),
-    (rmt_step__memory_one_short, "Hint: off by one: the new memory is the last m outputs"),
+    (rmt_step__memory_one_short, "Hint: the new memory is the last m outputs"),
+    (rmt_step__hard_coded_m, "or a hard-coded m?"),
+    (rmt_step__memory_unchanged, "the memory passed in, unchanged"),
     (rmt_step__sees_the_future, "attention is not causal"),
     (rmt_step__memory_only_in_front, "no write slots"),
     (rmt_step__pair_swapped, "returned (memory, hidden)"),
@@ -879,6 +891,10 @@ def answer_accuracy__any_answer_right(logits, targets):  # .any where exact matc
     return (right.sum() / asked.sum()).item(), right.any(1).float().mean().item()
 
 
+def answer_accuracy__shifted(logits, targets):  # logits[t] taken to predict targets[t + 1]
+    return answer_accuracy__notebook(logits[:, :-1], targets[:, 1:])
+
+
 def answer_accuracy__target_probability(logits, targets):  # the right answer's probability, not the argmax
     asked = targets != -100
     right = (logits.argmax(-1) == targets) | ~asked
@@ -905,6 +921,7 @@ test_answer_accuracy = catalogue(
         (answer_accuracy__answerless_rows_counted_0, "count it as 1, among the b rows"),
         (answer_accuracy__any_answer_right, "counts a row if ANY of its answers is right"),
         (answer_accuracy__target_probability, "the mean probability given to the right answer"),
+        (answer_accuracy__shifted, "shifts the logits against the targets by one"),
     ])
 
 

@@ -164,10 +164,13 @@ def check_rmt_step(fn) -> Callable:
                 (b, 2 * m + n, d): "that is the backbone's whole output; the hidden states are its token "
                                    "positions m .. m + n - 1",
             })
+            wrong_m = (f"the new memory is the last m outputs, h[:, -m:], with m = model.cfg.num_mem_tokens (here "
+                       f"{m}): an off-by-one in the slice, or a hard-coded m?")
             expect_tensor(got_memory, "b m d", new_memory.shape, "new memory", hints={
-                (b, m - 1, d): "off by one: the new memory is the last m outputs, h[:, -m:]",
-                (b, m + 1, d): "off by one: the new memory is the last m outputs, h[:, -m:]",
-            })
+                (b, m - 1, d): wrong_m, (b, m + 1, d): wrong_m})
+            if torch.allclose(got_memory.detach(), memory, atol=1e-6):
+                raise CheckFailed(f"{label}: the new memory is the memory passed in, unchanged; it is the outputs "
+                                  "at the write slots, h[:, -m:]")
             both = torch.cat([got_hidden.detach(), got_memory.detach()], dim=1)  # (b, n + m, d)
             known_mistakes(both, torch.cat([hidden, new_memory], dim=1), mistakes, atol=1e-4)
             expect_close(got_hidden.detach(), hidden, "b n d", "hidden", atol=1e-4)

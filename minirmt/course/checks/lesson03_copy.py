@@ -186,6 +186,9 @@ def _accuracy_mistakes(logits: torch.Tensor, targets: torch.Tensor) -> tuple[lis
         (logits.softmax(-1).gather(-1, targets.clamp(min=0).unsqueeze(-1))[asked].mean().item(),
          "that is the mean probability given to the right answer; accuracy counts predictions, the argmax: "
          "(logits.argmax(-1) == targets), at the answers"),
+        (answer_accuracy(logits[:, :-1], targets[:, 1:])[0],
+         "that shifts the logits against the targets by one; they are already aligned: logits[:, t] predicts "
+         "targets[:, t] (the targets are the next tokens), compare them position by position"),
     ]
     any_right = "that counts a row if ANY of its answers is right; exact match needs ALL of them right: " \
                 "((predictions == targets) | ~asked).all(dim=1)"
