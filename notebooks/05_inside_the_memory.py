@@ -369,8 +369,9 @@ assert trained[1, 3] > 0.9
 # ### The control: the same probe on an untrained network
 #
 # A probe that succeeds shows that the digit is *linearly present* in the state, not that the model put it
-# there on purpose: a random network's state is a rich random function of its input too (Hewitt & Liang,
-# 2019, make this point with control tasks). So we run the same probes on the same network **before
+# there on purpose: a random network's state is a rich random function of its input too. Hewitt & Liang (2019)
+# make the point that a probe needs a control; theirs randomise the labels (control tasks), ours randomises the
+# network. So we run the same probes on the same network **before
 # training** (the same seed, the same initial weights).
 
 # %%

@@ -356,7 +356,8 @@ viz.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r
 # What the shipped runs show (tiny models, 1,000 steps each, under a minute each on a CPU), in bits per byte:
 #
 # - **Overall**, Transformer-XL is best (about 2.74 bits per byte), and RMT (2.81) is *not* better than the
-#   segment-only model (2.81): it is behind by under a hundredth of a bit, one seed, so call it a tie at best.
+#   segment-only model (2.81): it is behind by under two hundredths of a bit (checked below), one seed, so call it
+#   a tie at best.
 # - **Position 0**: Transformer-XL's first bytes are about as good as its last: its cache hands each segment the
 #   previous segment's hidden states as they are, with nothing to learn. The segment-only model pays at the first
 #   bytes of every segment (about a bit per byte more than XL at position 0) and has caught up a few bytes later.
@@ -431,9 +432,10 @@ print("the jags move with the text in every model:", follows_text)
 assert follows_text
 
 # %% [markdown]
-# The jags move with the text: they come from which bytes happen to sit at each position (a few thousand per
-# position, a small sample of the text), not from the models, and the period-16 pattern moves with them. Read
-# the loss-by-position curve for its trend, the first positions against the last, not for its jags.
+# The jags move with the text: they come from which bytes sit at each position (a few thousand per position), not
+# from the models. The period-16 pattern moves with them, so it belongs to the text too (to how the text lines up
+# with the cut into segments); which property of the text makes it, this notebook does not trace. Read the
+# loss-by-position curve for its trend, the first positions against the last, not for its jags.
 
 # %%
 in_bits = {name: [{**row, "loss": row["loss"] / math.log(2)} for row in r.history if "loss" in row]

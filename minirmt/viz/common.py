@@ -24,6 +24,12 @@ def readable(name):
     return LABELS.get(name, METRIC_LABELS.get(name, name)) if isinstance(name, str) else name
 
 
+def tick_rotation(names) -> dict:
+    """Keyword arguments for `set_xticks`: slanted labels where long ones would run into each other."""
+    longest = max((len(str(name)) for name in names), default=0)
+    return {"rotation": 45, "ha": "right"} if longest > 5 else {}
+
+
 def line_style(i: int) -> dict:
     """Keyword arguments for `ax.plot` that make the i-th line of a figure distinct: colour, marker and dash.
     Past eight lines the colours repeat, with the next marker and dash, so that no two lines look alike."""

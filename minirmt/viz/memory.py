@@ -3,7 +3,7 @@
 import torch
 from matplotlib.figure import Figure
 
-from .common import as_matrix, line_style
+from .common import as_matrix, line_style, tick_rotation
 
 
 def memory_stack(memories) -> torch.Tensor:
@@ -62,23 +62,17 @@ def plot_memory_similarity(memories, per_slot: bool = False, batch: int = 0, tit
             ax.axvline(k * m - 0.5, color="black", linewidth=0.6)
             ax.axhline(k * m - 0.5, color="black", linewidth=0.6)
         centers = [k * m + (m - 1) / 2 for k in range(g)]
-        ax.set_xticks(centers, names, **_tick_rotation(names))
+        ax.set_xticks(centers, names, **tick_rotation(names))
         ax.set_yticks(centers, names)
         ax.set_xlabel(f"memory state ({m} slots each)")
     else:
-        ax.set_xticks(range(g), names, **_tick_rotation(names))
+        ax.set_xticks(range(g), names, **tick_rotation(names))
         ax.set_yticks(range(g), names)
         ax.set_xlabel("memory state")
     ax.set_ylabel("memory state")
     ax.set_title(title or ("cosine similarity of memory slots" if per_slot else "cosine similarity of memory states"))
     fig.colorbar(image, ax=ax, shrink=0.8, label="cosine similarity")
     return fig
-
-
-def _tick_rotation(names) -> dict:
-    """Slanted tick labels where they would run into each other (many states, or long names)."""
-    crowded = len(names) > 3 or max(map(len, names)) > 5
-    return {"rotation": 45, "ha": "right"} if crowded else {}
 
 
 def pca_2d(x) -> tuple[torch.Tensor, torch.Tensor]:

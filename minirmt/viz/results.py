@@ -7,7 +7,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .common import as_matrix, line_style, readable
+from .common import as_matrix, line_style, readable, tick_rotation
 
 
 def _is_history(x) -> bool:
@@ -176,7 +176,10 @@ def plot_heatmap(values, xlabel: str, ylabel: str, title: str | None = None, vmi
                 text = f"{value:.2f}"
                 ax.text(c, r, text[1:] if text.startswith("0.") else text, ha="center", va="center",
                         fontsize=6.5, color="black" if light else "white")
-    ax.set_xticks(range(cols), labels=None if col_labels is None else [str(x) for x in col_labels])
+    if col_labels is None:
+        ax.set_xticks(range(cols))
+    else:
+        ax.set_xticks(range(cols), labels=[str(x) for x in col_labels], **tick_rotation(col_labels))
     ax.set_yticks(range(rows), labels=None if row_labels is None else [str(x) for x in row_labels])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
