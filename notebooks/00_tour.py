@@ -292,9 +292,9 @@ assert similarity[0, 1] < 0.3 and all(similarity[k, k + 1] > 0.7 for k in range(
 
 # %%
 with torch.no_grad():
-    other = rmt(tokens[1:2]).memories  # a second sequence: other digits
+    second_memories = rmt(tokens[1:2]).memories  # a second sequence: other digits
 between = [torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0).item()
-           for a, b in zip(out.memories, other)]
+           for a, b in zip(out.memories, second_memories)]
 print("sequence 0 against sequence 1, after the same segment:", [round(v, 2) for v in between])
 
 # %% tags=["nbval-check-output"]

@@ -324,7 +324,7 @@ assert reverse_exact < 0.2 and losses[-1] < 0.8 * losses[-6]
 
 # %% [markdown]
 # With the same 400 steps reverse is clearly harder in this run (one seed): well above chance per digit but
-# behind copy, and almost no sequence entirely right. It is not stuck, though: its loss is still falling when
+# behind copy, and (almost) no sequence entirely right (exact match at or near 0, printed above). It is not stuck, though: its loss is still falling when
 # training stops. Does it get there with more steps? Try it: train the reverse run's recipe yourself with
 # `steps=1000` (`dataclasses.replace(recipe.train_config, steps=1000)`). On its own layout (Section 5) the paper's
 # RMT reaches 1.0 on reverse over 4 segments and on copy over 3 and 6 (Fig. 4).
@@ -354,7 +354,8 @@ for name in ("copy", "reverse"):
     for model in paper_experiment.MODELS:
         cells = ours[name].get(model, {})
         print(f"{name:8s} {paper_experiment.LABELS[model]:15s} " + "  ".join(
-            f"g={g}: {mean:.2f} ({low:.2f}-{high:.2f}, {seeds} seeds)" for g, (mean, low, high, seeds) in cells.items()))
+            f"g={g}: {mean:.2f} ({low:.2f}-{high:.2f}, {seeds} seed{'s' * (seeds > 1)})"
+            for g, (mean, low, high, seeds) in cells.items()))
 sequences = [r["sequences"] for r in paper_run["rows"] if r["model"] == "rmt"]
 print(f"RMT runs trained on {min(sequences):,}-{max(sequences):,} sequences; the authors' runs of these cells on "
       f"{min(paper_experiment.authors_range(t, 'rmt', g)[2] for t, g in (('copy', 3), ('reverse', 2))):,} or more")

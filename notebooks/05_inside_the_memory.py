@@ -167,14 +167,14 @@ assert writes[0] > 0.6 and writes[1] < 0.3 and reads[1] > 0.5
 # shows which).
 
 # %%
-viz.plot_read_write(attention[0, 0].mean(0), m, n, title="segment 0, layer 0, mean over heads")
+viz.plot_read_write(attention[0, 0].mean(0), m, n, title="sequence 0, segment 0, layer 0, mean over heads")
 
 # %% [markdown]
 # In segment 2 every token is a copy step. Now the *reading* half lights up: each position attends mostly
 # to one read slot, nearly a different one for each position, as if looking the digit up by its position.
 
 # %%
-viz.plot_read_write(attention[2, 0].mean(0), m, n, title="segment 2, layer 0, mean over heads")
+viz.plot_read_write(attention[2, 0].mean(0), m, n, title="sequence 0, segment 2, layer 0, mean over heads")
 
 # %% tags=["nbval-check-output"]
 sharp = heads[0, 0, :, write_rows, m : m + n]  # (b, m, n): segment 0, layer 0, write rows over the tokens
@@ -424,9 +424,10 @@ viz.plot_accuracy_vs_segments({"trained": dict(enumerate(trained[0].tolist())),
 # The same probe on a single slot (`d = 64` features instead of `m * d`): a table of slots against source
 # positions, after segment 0. One bright cell per row would mean one digit per slot; a smear would mean the
 # digits are spread over slots (a distributed code), just as usable by the next segment. **Compare** with the
-# writing half of the segment-0 map in Section 2: for this model, write slot 6 attends to token 0 and a probe
-# reads digit 0 from slot 6 alone; slot 3 attends to token 7 and holds digit 7. (Another run may assign other
-# slots: the code is learned, not built in.)
+# writing half of the segment-0 map in Section 2, with care: that map is one sequence, where a slot's focus can
+# differ from its usual one; the check below averages the attention over 16 sequences. There, for this model,
+# write slot 6 attends to token 0 and a probe reads digit 0 from slot 6 alone; slot 3 attends to token 7 and holds
+# digit 7. (Another run may assign other slots: the code is learned, not built in.)
 
 # %%
 train_x, train_y = memory_features(model, PROBE_TRAIN, seed=10)

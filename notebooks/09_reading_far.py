@@ -273,7 +273,8 @@ for label, reads in per_seed.items():
 # ## 6. Where does the RMT start to fail?
 #
 # The same RMT, the same recipe, trained for **2,000** steps instead of 4,000: it answers perfectly at the
-# training length too. **Predict**: does it read as far?
+# training length too. **Predict**: does it read as far? (Its seeds were read up to 128x, where the figure's line
+# for it ends.)
 
 # %%
 seeds["RMT, 2,000 steps"] = over_seeds("needle-rmt-short")

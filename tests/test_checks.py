@@ -1648,6 +1648,12 @@ def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, s
     return result
 
 
+def accuracy_by_segments__left_in_training_mode(model, task, segment_counts, batch_size=32, seed=0):
+    result = accuracy_by_segments__notebook(model, task, segment_counts, batch_size, seed)
+    model.train()  # "back to training", whatever mode it came in
+    return result
+
+
 def accuracy_by_segments__left_in_eval_mode(model, task, segment_counts, batch_size=32, seed=0):
     result = accuracy_by_segments__notebook(model, task, segment_counts, batch_size, seed)
     model.eval()
@@ -1752,6 +1758,7 @@ test_accuracy_by_segments = catalogue(
         (accuracy_by_segments__a_list, "expected a dict"),
         (accuracy_by_segments__fixed_batch, "the batches hold [32] sequences, expected batch_size=16"),
         (accuracy_by_segments__left_in_eval_mode, "left the model in eval mode, but it came in training mode"),
+        (accuracy_by_segments__left_in_training_mode, "left the model in training mode, but it came in eval mode"),
     ])
 
 
@@ -2001,8 +2008,18 @@ def loss_by_position__rows_kept_apart(loss, n):
     return rearrange(loss, "b (g n) -> b g n", n=n).mean(0)
 
 
+def loss_by_position__first_row(loss, n):
+    return loss_by_position__viewed(loss[:1], n)
+
+
+def loss_by_position__in_bits(loss, n):
+    return loss_by_position__viewed(loss, n) / math.log(2)
+
+
 test_loss_by_position = catalogue(
     checks.check_loss_by_position, [loss_by_position__viewed, loss_by_position__unflattened], [
+        (loss_by_position__first_row, "the first row only"),
+        (loss_by_position__in_bits, "that is in bits"),
         (loss_by_position__strided, "makes the segment index the fastest"),
         (loss_by_position__first_segment, "first segment only"),
         (loss_by_position__per_segment, "one mean per segment"),

@@ -70,7 +70,7 @@ def plot_curves(history, metrics: Sequence[str] = ("loss",), x: str = "step", ti
             ax.set_yscale("log")
         ax.set_xlabel(x)
         ax.set_title(readable(metric))
-        if metric == "stage":  # a curriculum stage is a whole number
+        if metric in ("stage", "segments"):  # whole numbers
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         if is_runs and not below:

@@ -146,17 +146,21 @@ def check_accuracy_by_segments(fn) -> Callable:
         if not _same_batches(calls, again):
             raise CheckFailed(f"{label}: a second call with seed=0 drew other sequences: seed the generator, "
                               "torch.Generator().manual_seed(seed), so that every model is scored on the same ones")
-        if _same_batches(calls, _accuracy_run(fn, counts, seed=1)[1]):
+        _, seed1_calls, _, left_training_from_eval = _accuracy_run(fn, counts, seed=1, training=False)
+        if _same_batches(calls, seed1_calls):
             raise CheckFailed(f"{label}: seed=1 drew the same sequences as seed=0: seed the generator with the "
                               "`seed` argument, torch.Generator().manual_seed(seed)")
         stale = _not_fresh(calls, seed=0)
         if stale:
             raise CheckFailed(f"{label}: the batches of g = {stale} are not what a new generator seeded with `seed` "
                               f"draws. {_seeding_mistake(calls, seed=0)}")
-        if not left_training:
-            raise CheckFailed(f"{label} left the model in eval mode, but it came in training mode: an evaluation "
-                              "gives the model's mode back as it found it (was = model.training ... model.train(was))")
-        return len(counts) + 3
+        for came, left in ((True, left_training), (False, left_training_from_eval)):
+            if left != came:
+                now, then = ("training", "eval") if left else ("eval", "training")
+                raise CheckFailed(f"{label} left the model in {now} mode, but it came in {then} mode: an evaluation "
+                                  "gives the model's mode back as it found it (was = model.training ... "
+                                  "model.train(was))")
+        return len(counts) + 4
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)
 
@@ -168,10 +172,11 @@ def _accuracy_label(counts: list[int], seed: int) -> str:
     return f"accuracy_by_segments(model, task, segment_counts={counts}, batch_size={BATCH}, seed={seed})"
 
 
-def _accuracy_run(fn, counts: list[int], seed: int) -> tuple[object, list, list, bool]:
-    """Call fn on a fresh stand-in model (in training mode, as after training); return its result, the tokens of
-    each model call, their modes, and whether the model was left in training mode."""
+def _accuracy_run(fn, counts: list[int], seed: int, training: bool = True) -> tuple[object, list, list, bool]:
+    """Call fn on a fresh stand-in model, in training mode (as after training) or not; return its result, the
+    tokens of each model call, their modes, and whether the model was left in training mode."""
     task, model = _fading_task_and_model()
+    model.train(training)
     label = _accuracy_label(counts, seed)
     try:
         with forward_modes(model) as modes:

@@ -107,6 +107,9 @@ def check_loss_by_position(fn) -> Callable:
                  't % g); a row is g segments one after the other, "b (g n) -> (b g) n"'),
                 (loss[:, :n].mean(0), "that is the first segment only; average over all g segments"),
                 (expected * b * g, "that is the sum over rows and segments; take the mean"),
+                (rearrange(loss[:1], "b (g n) -> (b g) n", n=n).mean(0), "that is the first row only; average over "
+                                                                         "every row b and every segment g"),
+                (expected / math.log(2), "that is in bits (divided by ln 2); keep the losses as they are, in nats"),
                 (loss.reshape(n, -1).mean(1), "view/reshape(n, -1) cuts the flattened losses into n blocks of "
                                               "b g consecutive tokens; position p is every n-th token of a row: "
                                               "rearrange(loss, 'b (g n) -> (b g) n', n=n)"),

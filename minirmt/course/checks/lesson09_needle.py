@@ -53,9 +53,10 @@ def check_needle_depth(fn) -> Callable:
                                                f"so the depth is off by one in the denominator: divide by the count "
                                                f"of those positions, s - 2 = {s - 2}"),
                 (expected + 1 / (s - 2), "points at the value, one place after the key: find the key itself"),
-                (torch.zeros_like(expected), "is 0 in every row: nothing matched. The asked key is the LAST token, "
-                                             "tokens[:, -1] (tokens[:, -2] is the question mark); look for it in "
-                                             "tokens[:, :-2]"),
+                (torch.zeros_like(expected), "is 0 in every row: either nothing matched (the asked key is the LAST "
+                                             "token, tokens[:, -1]; tokens[:, -2] is the question mark; look for it "
+                                             "in tokens[:, :-2]) or the depth was rounded down (integer division, "
+                                             "or a segment number instead of a position)"),
                 (last, "is the LAST place of the key; the depth is where it FIRST appears: "
                        "argmax returns the first of equal maxima"),
             ]
