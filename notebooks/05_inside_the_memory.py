@@ -458,8 +458,8 @@ assert agree.sum() >= 6
 #   projection make the path visible.
 # - A closed-form linear probe decodes, from the memory after each segment, every digit seen so far (even
 #   those the task no longer needs); digits the memory has not seen stay near chance (below 0.3), whatever the model.
-# - Attention and probes agree: the slot that attends to a source token during writing is the slot from which
-#   a probe reads that token's digit.
+# - Attention and probes agree: the slot that attends to a source token during writing is a slot from which a
+#   probe reads that token's digit (some digits can be read from several slots).
 # - Probes need a control: an untrained network's memory already encodes some digits linearly. The
 #   difference between the two tables is what training put there.
 #

@@ -362,8 +362,8 @@ viz.plot_loss_by_position({name: r.final["test"]["loss_by_position"] for name, r
 #   previous segment's hidden states as they are, with nothing to learn. The segment-only model pays at the first
 #   bytes of every segment (about a bit per byte more than XL at position 0) and has caught up a few bytes later.
 #   RMT's first bytes are barely better than the segment-only model's: in these runs its `m` memory vectors do
-#   not help its loss; whether they hold anything, a probe would tell. It has to *learn*, through BPTT, what to
-#   store, where XL is given the previous segment's hidden states.
+#   not help its loss; whether they hold anything, a probe would tell. One reading, not tested here: it has to
+#   *learn*, through BPTT, what to store, where XL is given the previous segment's hidden states.
 #
 # By the end of a segment the curves meet: there the segment is its own context. Section 6 runs the comparison
 # with larger models on a GPU.
