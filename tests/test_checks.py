@@ -1648,6 +1648,21 @@ def accuracy_by_segments__notebook(model, task, segment_counts, batch_size=32, s
     return result
 
 
+def accuracy_by_segments__gradients_off_for_good(model, task, segment_counts, batch_size=32, seed=0):
+    torch.set_grad_enabled(False)  # instead of `with torch.no_grad():`
+    return accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator().manual_seed(seed),
+                      no_grad=False)
+
+
+def accuracy_by_segments__flag_set_by_hand(model, task, segment_counts, batch_size=32, seed=0):
+    was = model.training
+    model.training = False  # the model's own flag only: its layers stay in training mode
+    result = accuracies(model, task, segment_counts, batch_size, lambda g: torch.Generator().manual_seed(seed),
+                        evaluate=False)
+    model.training = was
+    return result
+
+
 def accuracy_by_segments__left_in_training_mode(model, task, segment_counts, batch_size=32, seed=0):
     result = accuracy_by_segments__notebook(model, task, segment_counts, batch_size, seed)
     model.train()  # "back to training", whatever mode it came in
@@ -1759,6 +1774,8 @@ test_accuracy_by_segments = catalogue(
         (accuracy_by_segments__fixed_batch, "the batches hold [32] sequences, expected batch_size=16"),
         (accuracy_by_segments__left_in_eval_mode, "left the model in eval mode, but it came in training mode"),
         (accuracy_by_segments__left_in_training_mode, "left the model in training mode, but it came in eval mode"),
+        (accuracy_by_segments__flag_set_by_hand, "ran the model in training mode: call model.eval() first"),
+        (accuracy_by_segments__gradients_off_for_good, "left gradients switched off for the whole session"),
     ])
 
 

@@ -86,6 +86,7 @@ def call(fn: Callable, *args, what: str = "it", **kwargs):
     what: the call, as the message names it (which input made it fail)
     """
     before = [_copy(x) for x in args]
+    grad_was = torch.is_grad_enabled()
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError as error:
@@ -95,6 +96,12 @@ def call(fn: Callable, *args, what: str = "it", **kwargs):
         raise CheckFailed(
             f"{what} raised {type(error).__name__}: {error} (line {frame.lineno}: `{(frame.line or '').strip()}`)"
         ) from error
+    finally:
+        grad_left = torch.is_grad_enabled()
+        torch.set_grad_enabled(grad_was)  # whatever the function did, the session goes on as it was
+    if grad_left != grad_was:
+        raise CheckFailed(f"{what} left gradients switched {'on' if grad_left else 'off'} for the whole session "
+                          "(torch.set_grad_enabled); switch them off only inside `with torch.no_grad():`")
     for name, arg, copy in zip(_arg_names(fn, len(args)), args, before):
         if not _same(arg, copy):
             raise CheckFailed(_changed_in_place(name, arg))
@@ -249,10 +256,11 @@ def _show(x: torch.Tensor):
 
 @contextmanager
 def forward_modes(model: torch.nn.Module):
-    """Inside the block, record (training mode, gradients on) at every call of `model`: yields the list."""
+    """Inside the block, record (training mode, gradients on) at every call of `model`: yields the list. Training
+    mode counts if any submodule is in it (setting `model.training = False` by hand leaves the layers training)."""
     modes = []
-    hook = model.register_forward_pre_hook(lambda module, args: modes.append((module.training,
-                                                                              torch.is_grad_enabled())))
+    hook = model.register_forward_pre_hook(lambda module, args: modes.append(
+        (any(part.training for part in module.modules()), torch.is_grad_enabled())))
     try:
         yield modes
     finally:
