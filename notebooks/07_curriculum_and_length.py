@@ -125,7 +125,8 @@ doubling_stages = checks.check_doubling_stages(doubling_stages)
 # %% [markdown]
 # ## 4. Three ways to train, the same budget
 #
-# Three RMTs, the same initial weights, steps and batches, trained to copy across `train_segments` segments:
+# Three RMTs, the same initial weights and steps (and the same batches while they train on the same number of
+# segments), trained to copy across `train_segments` segments:
 #
 # - **no curriculum**: every batch has `train_segments` segments from the first step;
 # - **+1 curriculum**: `2, 3, ...` segments, one more whenever the current length is learnt;
@@ -309,7 +310,7 @@ figure.axes[0].set_ylabel("cosine similarity")
 figure
 
 # %% [markdown]
-# If drift alone decided, the model that drifts least should generalise furthest. It does not. The answer
+# If drift alone decided, the models that copy best should be those whose memory moved least. The answer
 # segment of a sequence of `g` segments reads the memory after segment `g - 2`:
 
 # %% tags=["nbval-check-output"]
@@ -318,17 +319,21 @@ similarity_at = {name: {g: rows[g - 2]["similarity to the memory after segment 0
 for name in runs:
     print(f"{name:20s} " + "  ".join(f"g={g}: similarity {similarity_at[name][g]:.2f}, accuracy "
                                      f"{generalisation[name][g]:.2f}" for g in (6, 8)))
-least = max(runs, key=lambda name: similarity_at[name][8])
 spread = max(v[6] for v in similarity_at.values()) - min(v[6] for v in similarity_at.values())
-print("at 8 segments the run without a curriculum has moved least, and is the least accurate there:",
-      least == "no curriculum" and none[8] < min(plus1[8], doubling[8]))
-print("at 6 segments the three have moved about as far (within 0.03):", spread < 0.03)
-assert least == "no curriculum" and none[8] < min(plus1[8], doubling[8]) and spread < 0.03
+print("at 6 segments the three have moved about as far (within 0.03), though they copy at 0.6 to 0.99:", spread < 0.03)
+reversed_at_8 = similarity_at["+1 curriculum"][8] < similarity_at["no curriculum"][8] and plus1[8] > none[8]
+print("at 8 segments +1 has moved further than the run without a curriculum, and copies better:", reversed_at_8)
+last = {name: rows[-1]["similarity to the memory after segment 0"] for name, rows in drift.items()}
+print("at the last segment the run without a curriculum has moved furthest:", min(last, key=last.get) == "no curriculum")
+assert spread < 0.03 and reversed_at_8 and min(last, key=last.get) == "no curriculum"
 
 # %% [markdown]
-# So the evidence on drift is mixed: every memory keeps moving past the training length while accuracy falls,
-# but how far it has moved does not order the models by how well they copy (a mean over 64 sequences; the
-# similarity is a coarse summary of a 512-number state). Has the memory **forgotten** the digits, or does it still hold them in
+# So the evidence on drift is mixed. Every memory moves on past the training length while accuracy falls, and far
+# past it (the right of the figure) the run without a curriculum moves furthest, which fits. But near the
+# training length, where the models part, how far a memory has moved does not order them by how well they copy:
+# at 6 segments the three have moved about as far, at 8 the +1 run has moved further than the run without a
+# curriculum and copies better (a mean over 64 sequences; the similarity is a coarse summary of a 512-number
+# state). Has the memory **forgotten** the digits, or does it still hold them in
 # a form that the answer segment cannot read? A linear probe (notebook 05) tells them apart. For the memory after
 # each segment `k`, we fit a probe that reads each source digit from the flattened memory `(m * d)` and test it on
 # other sequences:
@@ -410,8 +415,8 @@ assert untrained_frozen[max(ks)] < untrained_frozen[trained_at] - 0.3
 # but it does not settle it. The training-time probe of the run without a curriculum falls off fastest (see the
 # values printed above), while +1 and doubling stay within 0.03 of each other from `k = 1` on (checked above),
 # though doubling copies better at 8 segments: the probe separates the worst model from the others, no more. That
-# fits the hypothesis in part; yet at 8 segments that same model has moved least by the similarity measure, which
-# does not. The untrained network's training-time probe decays too (from 0.64 at the fitted `k` to 0.14, checked
+# fits the hypothesis in part; yet at 8 segments that same model has moved less than +1 by the similarity
+# measure, which does not. The untrained network's training-time probe decays too (from 0.64 at the fitted `k` to 0.14, checked
 # above): a reader fitted at one `k` loses its grip later without any training as well. A curriculum trains the
 # same reader on several lengths; why that helps it read further is the open question this lesson leaves you with.
 #
@@ -423,8 +428,7 @@ assert untrained_frozen[max(ks)] < untrained_frozen[trained_at] - 0.3
 # - A small RMT trained on a few segments keeps copying somewhat beyond them, then fails. It does not forget:
 #   a fresh linear probe still reads every digit from its memory, where an untrained network's memory gives the
 #   same probe 0.63 to 0.64. Why it fails is a hypothesis with mixed evidence: the memory keeps moving past the
-#   training length, but at 8 segments the model without a curriculum has moved least (mean of 64 sequences)
-#   and copies worst. Curricula generalise
+#   training length, but near it how far a memory has moved does not order the models by how well they copy. Curricula generalise
 #   further: at twice the training length the doubling curriculum is ahead of +1, and +1 of none, in 3 seeds of
 #   3, though the seeds spread as widely.
 #

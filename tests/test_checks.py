@@ -1654,6 +1654,12 @@ def accuracy_by_segments__gradients_off_for_good(model, task, segment_counts, ba
                       no_grad=False)
 
 
+def accuracy_by_segments__parameters_frozen(model, task, segment_counts, batch_size=32, seed=0):
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)  # "no gradients" by freezing the model for good
+    return accuracy_by_segments__notebook(model, task, segment_counts, batch_size, seed)
+
+
 def accuracy_by_segments__flag_set_by_hand(model, task, segment_counts, batch_size=32, seed=0):
     was = model.training
     model.training = False  # the model's own flag only: its layers stay in training mode
@@ -1776,6 +1782,7 @@ test_accuracy_by_segments = catalogue(
         (accuracy_by_segments__left_in_training_mode, "left the model in training mode, but it came in eval mode"),
         (accuracy_by_segments__flag_set_by_hand, "ran the model in training mode: call model.eval() first"),
         (accuracy_by_segments__gradients_off_for_good, "left gradients switched off for the whole session"),
+        (accuracy_by_segments__parameters_frozen, "changed which parameters of the model are trained"),
     ])
 
 

@@ -86,6 +86,7 @@ def call(fn: Callable, *args, what: str = "it", **kwargs):
     what: the call, as the message names it (which input made it fail)
     """
     before = [_copy(x) for x in args]
+    trainable = [[q.requires_grad for q in x.parameters()] for x in args if isinstance(x, torch.nn.Module)]
     grad_was = torch.is_grad_enabled()
     try:
         result = fn(*args, **kwargs)
@@ -102,6 +103,9 @@ def call(fn: Callable, *args, what: str = "it", **kwargs):
     if grad_left != grad_was:
         raise CheckFailed(f"{what} left gradients switched {'on' if grad_left else 'off'} for the whole session "
                           "(torch.set_grad_enabled); switch them off only inside `with torch.no_grad():`")
+    if [[q.requires_grad for q in x.parameters()] for x in args if isinstance(x, torch.nn.Module)] != trainable:
+        raise CheckFailed(f"{what} changed which parameters of the model are trained (requires_grad_): leave them "
+                          "as they are; for an evaluation, `with torch.no_grad():` is enough")
     for name, arg, copy in zip(_arg_names(fn, len(args)), args, before):
         if not _same(arg, copy):
             raise CheckFailed(_changed_in_place(name, arg))

@@ -94,7 +94,7 @@ class _FadingReverser(torch.nn.Module):
         super().__init__()
         self.source_len, self.horizon, self.vocab_size = source_len, horizon, vocab_size
         self.calls = []
-        self.layer = torch.nn.Identity()  # a submodule, whose mode follows model.train() / model.eval() as a layer's
+        self.layer = torch.nn.Linear(1, 1)  # a layer: its mode and its parameters are those a real model has
 
     def forward(self, tokens, memory=None, targets=None, **kwargs):
         self.calls.append(tokens.clone())
