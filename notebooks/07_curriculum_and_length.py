@@ -255,7 +255,8 @@ assert all(row[g] < 0.2 for row in (none, plus1) for g in eval_segments if g >= 
 # too, although it never trained on the shorter ones). Beyond it, the model trained on 4 segments from
 # the start is down to about 0.6 at 6 segments and 0.25 at 8; the +1 curriculum holds at 6 (0.98) and is at
 # about 0.56 at 8; the doubling curriculum holds at 6 and is at about 0.74 at 8. The run without a curriculum
-# and +1 are near chance (0.1) from 12 segments on, all three by 24 (checked above).
+# and +1 are below 0.2 (chance is 0.1) from 12 segments on, all three by 24 (checked above; each point is 128
+# sequences, 512 answers, of one seed).
 #
 # That is one seed. The package also ships the same experiment over 3 seeds, from a separate study
 # (`bench/studies/curricula_seeds.py`: the same recipe and evaluation, its own runs, so its numbers differ a
@@ -338,7 +339,7 @@ assert spread < 0.03 and reversed_at_8 and stays
 # where the models copy differently (6 to 16 segments), how far a memory has moved does not order them by how
 # well they copy: at 6 segments the three have moved about as far; at 8 the +1 run has moved further than the run
 # without a curriculum and copies better; at 12 and 16 the run without a curriculum has moved least and copies no
-# better than the doubling run. (Only from about 20 segments on, where every model is at chance, does it move
+# better than the doubling run. (Only from about 20 segments on, where every model is below 0.2, does it move
 # furthest.) These are means over 64 sequences of one seed per recipe, and the similarity is a coarse summary of
 # a 512-number state. Has the memory **forgotten** the digits, or does it still hold them in
 # a form that the answer segment cannot read? A linear probe (notebook 05) tells them apart. For the memory after
@@ -415,11 +416,11 @@ assert untrained_frozen[max(ks)] < untrained_frozen[trained_at] - 0.3
 # model itself has failed. The control shows what that is worth: the same probes on the untrained network's memory
 # read 0.63 to 0.64 (printed above; chance is 0.1): any recurrent map passes part of its input along, but the trained memory keeps
 # all of it. So the digits are not lost. What changes is *how* they are written: the training-time probe, like the
-# model's own answer segment, was fitted on memories from a few padding segments, and as the memory keeps moving
-# it reads less and less (below 0.4 by the last `k` for every model, checked above).
+# model's own answer segment, was fitted at one point, the memory after segment `k = 2` (the one the answer
+# segment reads in the longest training sequences), and as the memory keeps moving it reads less and less (below 0.4 by the last `k` for every model, checked above).
 #
 # This is consistent with the hypothesis that the memory wanders into states its reader never saw in training,
-# but it does not settle it. The training-time probe of the run without a curriculum falls off fastest (see the
+# but it does not settle it. The training-time probe of the run without a curriculum falls off earliest (see the
 # values printed above), while +1 and doubling stay within 0.03 of each other from `k = 1` on (checked above),
 # though doubling copies better at 8 segments: the probe separates the worst model from the others, no more. That
 # fits the hypothesis in part; yet at 8 segments that same model has moved less than +1 by the similarity
