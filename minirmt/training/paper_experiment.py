@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 from minirmt import viz
 from minirmt.data.tasks import PAPER_SEGMENTS
+from minirmt.model import registry
 
 from . import paper_reference
 from .common import resolve_device
@@ -35,7 +36,7 @@ from .run_folder import settings_key
 from .task_loop import eval_batches, evaluate, train
 
 MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memory baseline
-LABELS = {"rmt": "RMT", "xl": "Transformer-XL", "segment": "no memory"}
+LABELS = {**{name: registry.LABELS[name] for name in MODELS}, "segment": "no memory"}  # the paper's name for it
 TASK_LABELS = {"copy": "copy (24 digits, twice)", "reverse": "reverse (24 digits)", "assoc": "retrieval (4 pairs)"}
 FINAL_SEQUENCES = 4096  # held-out sequences each run is scored on at its end (16 batches of 256)
 UNFINISHED = "unfinished"  # the folder under a sweep's `out` that keeps runs stopped at its time limit
@@ -77,15 +78,16 @@ def run_one(spec: dict, threads: int = 1, out=None, deadline: float | None = Non
     resume = saved if saved is not None and saved.exists() else None
     if deadline is not None and time.time() >= deadline:  # not started (or not continued) in this sitting
         return {"key": key, "paused": True, "step": None, **_cell_of(spec)}
-    paused = []
+    stopped = False  # by the deadline (a run that ends once solved is never asked)
 
-    def pause_at_deadline(step, history) -> bool:
-        paused.append(deadline is not None and time.time() >= deadline)
-        return paused[-1]
+    def past_deadline(step, history) -> bool:
+        nonlocal stopped
+        stopped = deadline is not None and time.time() >= deadline
+        return stopped
 
     result = train(r.build_model(), r.task, r.train_config, checkpoint=saved, resume=resume,
-                   callback=pause_at_deadline, progress=False)
-    if paused and paused[-1]:
+                   callback=past_deadline, progress=False)
+    if stopped and result.step < r.train_config.steps:  # a run at its last step is finished
         return {"key": key, "paused": True, "step": result.step, "steps": r.train_config.steps,
                 "stage": result.stage, **_cell_of(spec)}
     scores = final_scores(result.model, r.task, spec["g"], r.train_config)

@@ -281,6 +281,14 @@ def expect_evaluation(modes: Sequence[tuple[bool, bool]], label: str) -> None:
                           "graph is built (it costs memory and time, and nothing here is trained)")
 
 
+def expect_mode_kept(came_training: bool, left_training: bool, label: str) -> None:
+    """An evaluation gives the model its mode back: name the mode it was left in, if not the one it came in."""
+    if left_training != came_training:
+        now, then = ("training", "eval") if left_training else ("eval", "training")
+        raise CheckFailed(f"{label} left the model in {now} mode, but it came in {then} mode: an evaluation gives "
+                          "the model's mode back as it found it (was = model.training ... model.train(was))")
+
+
 def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

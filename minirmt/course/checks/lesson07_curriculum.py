@@ -9,7 +9,7 @@ from minirmt.model.recurrence import ModelOutput
 from minirmt.training.metrics import answer_accuracy
 from minirmt.training.task_loop import doubling_counts
 
-from .core import CheckFailed, call, expect_evaluation, forward_modes, run_checker
+from .core import CheckFailed, call, expect_evaluation, expect_mode_kept, forward_modes, run_checker
 
 reference_doubling_stages = doubling_counts  # Exercise 07.1's answer is the library's rule (training/task_loop.py)
 
@@ -155,12 +155,8 @@ def check_accuracy_by_segments(fn) -> Callable:
         if stale:
             raise CheckFailed(f"{label}: the batches of g = {stale} are not what a new generator seeded with `seed` "
                               f"draws. {_seeding_mistake(calls, seed=0)}")
-        for came, left in ((True, left_training), (False, left_training_from_eval)):
-            if left != came:
-                now, then = ("training", "eval") if left else ("eval", "training")
-                raise CheckFailed(f"{label} left the model in {now} mode, but it came in {then} mode: an evaluation "
-                                  "gives the model's mode back as it found it (was = model.training ... "
-                                  "model.train(was))")
+        expect_mode_kept(True, left_training, label)
+        expect_mode_kept(False, left_training_from_eval, label)
         return len(counts) + 4
 
     return run_checker("accuracy_by_segments", fn, reference_accuracy_by_segments, cases)

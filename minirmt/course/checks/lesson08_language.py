@@ -13,6 +13,7 @@ from .core import (
     call,
     expect_close,
     expect_evaluation,
+    expect_mode_kept,
     expect_tensor,
     forward_modes,
     known_mistakes,
@@ -168,10 +169,7 @@ def _stream_call(fn, model, batches, label: str):
     with forward_modes(model) as modes:
         got = call(fn, model, [(x.clone(), y.clone()) for x, y in batches], what=label)
     expect_evaluation(modes, label)
-    if model.training != was:
-        now, then = ("training", "eval") if model.training else ("eval", "training")
-        raise CheckFailed(f"{label} left the model in {now} mode, but it came in {then} mode: an evaluation gives "
-                          "the model's mode back as it found it (was = model.training ... model.train(was))")
+    expect_mode_kept(was, model.training, label)
     return got
 
 
