@@ -308,9 +308,9 @@ def cmd_experiment(args, parser) -> int:
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
     _checked(parser, lambda: (resolve_device(args.device), run_folder.writable(args.out)))
-    paper_experiment.run_paper(args.out, jobs=args.jobs, time_limit=args.time_limit, device=args.device, **plan,
-                               **settings)
-    print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
+    if paper_experiment.run_paper(args.out, jobs=args.jobs, time_limit=args.time_limit, device=args.device, **plan,
+                                  **settings):
+        print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")
     return 0
 
 

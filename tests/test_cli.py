@@ -342,3 +342,11 @@ def test_a_paper_run_stopped_at_the_time_limit_goes_on_to_the_same_result(tmp_pa
     assert resumed["steps"] == whole["steps"] == 6
     for score in ("accuracy", "free_accuracy", "authors_accuracy", "exact_match"):
         assert resumed[score] == whole[score]  # as if it had not stopped
+
+
+def test_a_paper_sweep_stopped_before_any_run_finished_says_so_and_writes_no_table(tmp_path, capsys):
+    args = ["experiment", "paper", "--out", str(tmp_path), "--tasks", "assoc", "--models", "rmt", "--segments", "2",
+            "--seeds", "0", "--size", "lab", "--steps", "100000", "--time-limit", "1"]
+    assert cli.main(args) == 0
+    assert "no run of this sweep has finished yet" in capsys.readouterr().out
+    assert not (tmp_path / "results.md").exists()

@@ -148,6 +148,9 @@ def run_paper(out, jobs: int = 1, log=print, time_limit: float | None = None, **
             log(f"{name}: accuracy {row['accuracy']:.3f}, written out {row['free_accuracy']:.3f}, as the authors "
                 f"scored {row['authors_accuracy']:.3f} ({row['steps']} steps, {row['train_seconds']:.0f} s)")
     rows = [r for r in read_rows(out) if r.get("key") in keys]
+    if not rows:
+        log("no run of this sweep has finished yet, so there is no table to write; start it again to go on")
+        return rows
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
             "gpu": torch.cuda.get_device_name() if any(r["device"] == "cuda" for r in rows) else None}
