@@ -299,8 +299,8 @@ def _add_experiment(commands) -> None:
 
 def cmd_experiment(args, parser) -> int:
     if args.report:
-        if not (args.out / "rows.jsonl").is_file():
-            parser.error(f"--report: {args.out} holds no rows.jsonl")
+        if not paper_experiment.read_rows(args.out):
+            parser.error(f"--report: {args.out} holds no finished run (its rows.jsonl is missing or empty)")
         print(f"{len(paper_experiment.report(args.out))} runs; results: {args.out / 'results.md'}")
         return 0
     settings = {"recipe": args.recipe, "size": args.size,

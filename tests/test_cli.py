@@ -350,3 +350,7 @@ def test_a_paper_sweep_stopped_before_any_run_finished_says_so_and_writes_no_tab
     assert cli.main(args) == 0
     assert "no run of this sweep has finished yet" in capsys.readouterr().out
     assert not (tmp_path / "results.md").exists()
+    with pytest.raises(SystemExit) as exit_:  # the sweep left an empty rows.jsonl: nothing to report either
+        cli.main(["experiment", "paper", "--out", str(tmp_path), "--report"])
+    assert exit_.value.code == 2
+    assert "no finished run" in capsys.readouterr().err.splitlines()[-1]
