@@ -12,7 +12,7 @@ import torch
 
 from minirmt import cli
 from minirmt.data import downloads
-from minirmt.training import paper_experiment, run_folder
+from minirmt.training import paper_experiment, run_folder, task_loop
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
         "--n-heads", "2", "--num-mem-tokens", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
@@ -342,6 +342,34 @@ def test_a_paper_run_stopped_at_the_time_limit_goes_on_to_the_same_result(tmp_pa
     assert resumed["steps"] == whole["steps"] == 6
     for score in ("accuracy", "free_accuracy", "authors_accuracy", "exact_match"):
         assert resumed[score] == whole[score]  # as if it had not stopped
+
+
+def test_a_paper_run_paused_eagerly_goes_on_compiled_under_the_same_key(tmp_path, monkeypatch):
+    """Compiling is how a run executes, not what it trains: same key, and an eager run's state goes on compiled
+    (here through dynamo and autograd with the "aot_eager" backend: the graph capture of a GPU, no kernels)."""
+    spec = {"task": "assoc", "g": 2, "model": "rmt", "seed": 0, "settings": {"size": "lab", "steps": 6}}
+    fast = {**spec, "settings": {**spec["settings"], "compile": True}}
+    assert paper_experiment.run_key(fast) == paper_experiment.run_key(spec)
+    clock = iter([0.0, 0.0, 0.0])
+    monkeypatch.setattr(paper_experiment, "time", SimpleNamespace(time=lambda: next(clock, 2.0)))
+    paused = paper_experiment.run_one(spec, out=tmp_path, deadline=1.0)
+    monkeypatch.undo()
+    compiled = []
+
+    def compile_model(model, cuda_graphs):
+        compiled.append(cuda_graphs)
+        model.compile(backend="aot_eager")
+
+    monkeypatch.setattr(task_loop, "compile_model", compile_model)
+    resumed = paper_experiment.run_one(fast, out=tmp_path)
+    assert paused["step"] == 3 and resumed["steps"] == 6 and compiled == [False]
+    assert resumed["key"] == paused["key"] and resumed["settings"]["compile"]  # the row says how it ran
+    assert 0 <= resumed["authors_accuracy"] <= 1  # scored eagerly (accel.eager), the compiled model's weights
+
+
+def test_cuda_graphs_without_compile_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="TrainConfig: cuda_graphs=True needs compile=True"):
+        task_loop.TrainConfig(cuda_graphs=True)
 
 
 def test_a_paper_sweep_stopped_before_any_run_finished_says_so_and_writes_no_table(tmp_path, capsys):

@@ -6,6 +6,7 @@
 """
 
 import os
+from contextlib import nullcontext
 
 import torch
 import torch.distributed as dist
@@ -37,6 +38,11 @@ def compile_model(model: torch.nn.Module, cuda_graphs: bool = False) -> torch.nn
     # "triton.cudagraphs" is what mode="reduce-overhead" turns on (torch.compile takes a mode or options, not both)
     model.compile(options={"triton.cudagraphs": cuda_graphs})
     return model
+
+
+def eager():
+    """Run a compiled model eagerly: evaluation shapes (no gradient, a short last batch) would each recompile."""
+    return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

@@ -37,6 +37,8 @@ class LoopConfig:
     device: str = option("auto", "auto (CUDA if available), cpu, cuda or cuda:N")
     dtype: str = option("auto", "auto (bfloat16 autocast on CUDA, float32 on the CPU), bfloat16 or float32",
                         choices=DTYPES)
+    compile: bool = option(False, "torch.compile the model (see accel.compile_model)")
+    cuda_graphs: bool = option(False, "with compile, on CUDA: replay the compiled kernels from CUDA graphs")
 
     def __post_init__(self):
         owner = type(self).__name__
@@ -54,6 +56,8 @@ class LoopConfig:
                 "two numbers in [0, 1)")
         require(owner, "clip", self.clip, self.clip is None or self.clip > 0, "> 0 or none")
         require(owner, "dtype", self.dtype, self.dtype in DTYPES, f"one of {DTYPES}")
+        if self.cuda_graphs and not self.compile:
+            raise ValueError(f"{owner}: cuda_graphs=True needs compile=True")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -78,8 +78,6 @@ class LMConfig(LoopConfig):
                                              "not counted); the cosine schedule then spans the steps that the "
                                              "measured speed allows")
     accumulation: int = option(1, "split each batch into this many micro-batches of rows (less memory)")
-    compile: bool = option(False, "torch.compile the model (see accel.compile_model)")
-    cuda_graphs: bool = option(False, "with compile, on CUDA: replay the compiled kernels from CUDA graphs")
     eval_batch_size: int | None = option(None, "rows of an evaluation batch (none: batch_size)")
     save_every: int = option(0, "checkpoint every this many steps (0: at evaluations and at the end)")
     peak_flops: float | None = option(None, "peak FLOP/s of one device for MFU (none: looked up by name)")
@@ -110,8 +108,6 @@ class LMConfig(LoopConfig):
                 "> 0 or none")
         if self.batch_size % self.accumulation:
             raise ValueError(f"LMConfig: accumulation={self.accumulation} must divide batch_size={self.batch_size}")
-        if self.cuda_graphs and not self.compile:
-            raise ValueError("LMConfig: cuda_graphs=True needs compile=True")
         if not isinstance(self.model_args, dict):
             raise TypeError(f"LMConfig: model_args must be a dict of ModelConfig fields, got "
                             f"{type(self.model_args).__name__} {self.model_args!r}")

@@ -29,6 +29,7 @@ from minirmt.data.tasks import PAPER_SEGMENTS
 from minirmt.model import registry
 
 from . import paper_reference
+from .accel import eager
 from .common import resolve_device
 from .metrics import accuracy_and_exact_match, free_running_predictions, prediction_counts
 from .recipes import recipe
@@ -39,6 +40,7 @@ MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memo
 LABELS = {**{name: registry.LABELS[name] for name in MODELS}, "segment": "no memory"}  # the paper's name for it
 TASK_LABELS = {"copy": "copy (24 digits, twice)", "reverse": "reverse (24 digits)", "assoc": "retrieval (4 pairs)"}
 FINAL_SEQUENCES = 4096  # held-out sequences each run is scored on at its end (16 batches of 256)
+EXECUTION = ("compile", "cuda_graphs")  # TrainConfig fields that do not enter a run's key (run_key)
 UNFINISHED = "unfinished"  # the folder under a sweep's `out` that keeps runs stopped at its time limit
 
 
@@ -60,9 +62,11 @@ def spec_recipe(spec: dict):
 
 def run_key(spec: dict, r=None) -> str:
     """The key of a run: its task, g, model and every setting of its model and training (seed, steps, batch size,
-    learning rate, device, ...), so that a row is reused only for the very run it came from."""
+    learning rate, device, ...), so that a row is reused only for the very run it came from. Compiling is how a
+    run is executed, not what it trains: a run started eagerly goes on compiled, and the other way round."""
     r = r or spec_recipe(spec)
-    return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), r.train_config.to_dict())
+    train = {k: v for k, v in r.train_config.to_dict().items() if k not in EXECUTION}
+    return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), train)
 
 
 def run_one(spec: dict, threads: int = 1, out=None, deadline: float | None = None) -> dict:
@@ -118,8 +122,9 @@ def final_scores(model, task, g: int, config) -> dict:
     teacher = evaluate(model, batches)
     scores = {"accuracy": teacher["eval_accuracy"], "exact_match": teacher["eval_exact_match"]}
     for name, across in (("free", True), ("authors", False)):
-        counts = sum(prediction_counts(free_running_predictions(model, x, y, across_segments=across), y)
-                     for x, y in batches)
+        with eager():  # a compiled model is read eagerly
+            counts = sum(prediction_counts(free_running_predictions(model, x, y, across_segments=across), y)
+                         for x, y in batches)
         scores[f"{name}_accuracy"], scores[f"{name}_exact_match"] = accuracy_and_exact_match(counts)
     return scores
 

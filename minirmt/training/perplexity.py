@@ -4,15 +4,13 @@ Every token of the stream is predicted once, with the state (RMT memory, XL cach
 segment and batch to batch, so a model is scored with all the context it can carry (RMT paper, Sec. 4).
 """
 
-from contextlib import nullcontext
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 
 from minirmt.data.corpora import check_stream, num_batches, score, stream_batches
 
-from .accel import all_reduce
+from .accel import all_reduce, eager
 from .common import autocast, check_batch_tokens
 from .progress import progress_bar
 
@@ -44,7 +42,7 @@ def evaluate_lm(model: torch.nn.Module, ids: torch.Tensor, *, batch_size: int = 
     bar = progress_bar(num_batches(ids.numel(), batch_size, seq_len, world_size), desc="evaluating",
                        enabled=progress, unit="batches")
     for tokens, targets in stream_batches(ids.to(device), batch_size, seq_len, rank, world_size):
-        with autocast(device, dtype), _eager():
+        with autocast(device, dtype), eager():
             out = model(tokens, memory=state)
         state = out.memory
         loss = F.cross_entropy(out.logits.float().transpose(1, 2), targets, reduction="none")  # (b, s)
@@ -73,11 +71,6 @@ def position_sums(loss: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tenso
     padded = F.pad(loss.double(), (0, -s % n), value=float("nan"))  # (b, g * n)
     per_segment = rearrange(padded, "b (g n) -> (b g) n", n=n)
     return per_segment.nan_to_num().sum(0), (~per_segment.isnan()).sum(0).double()
-
-
-def _eager():
-    """Run a compiled model eagerly: evaluation shapes (no gradient, a short last batch) would each recompile."""
-    return torch.compiler.set_stance("force_eager") if hasattr(torch.compiler, "set_stance") else nullcontext()
 
 
 def eval_seq_len(model: torch.nn.Module, segments: int) -> int:

@@ -20,6 +20,7 @@ from minirmt.data.tasks import PaperTask, paper_task
 from minirmt.model.config import option
 from minirmt.model.validation import require, require_int
 
+from .accel import compile_model, eager
 from .checkpoints import load_checkpoint, load_weights, random_state, save_checkpoint, seeded_global_rng
 from .common import (
     LoopConfig,
@@ -137,16 +138,17 @@ def evaluate(model: torch.nn.Module, batches: Iterable, dtype: torch.dtype | Non
     model.eval()
     loss, counts, free = 0.0, 0, 0
     bar = progress_bar(total, desc="evaluating", enabled=progress, unit="batches")
-    for i, batch in enumerate(batches):
+    for i, batch in enumerate(batches):  # a compiled model is read eagerly (accel.eager)
         if not (isinstance(batch, (tuple, list)) and len(batch) == 2):
             raise TypeError(f"batches must hold (tokens, targets) pairs, got {type(batch).__name__} at index {i}")
         tokens, targets = batch
-        with autocast(tokens.device, dtype):
+        with autocast(tokens.device, dtype), eager():
             out = model(tokens, **supervise(targets))
         batch_counts = answer_counts(out.logits, targets)
         loss, counts = loss + out.loss * batch_counts[1], counts + batch_counts
         if free_running and targets.dim() == 2:
-            free = free + prediction_counts(free_running_predictions(model, tokens, targets), targets)
+            with eager():
+                free = free + prediction_counts(free_running_predictions(model, tokens, targets), targets)
         bar.update(1)
     bar.close()
     if not torch.is_tensor(counts):
@@ -282,6 +284,8 @@ class _Session:
             self.hint = MemoryHint(model, generator=torch.Generator().manual_seed(cfg.seed)).to(self.device)
         trained = model if self.hint is None else nn.ModuleList([model, self.hint])
         self.optimizer = make_optimizer(trained, cfg, self.device)
+        if cfg.compile:
+            compile_model(model, cuda_graphs=cfg.cuda_graphs)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.result = TrainResult(model, segments=stages[0][1])
         self.meta, self.random, self.eval_sets = dict(meta or {}), None, {}
@@ -375,8 +379,10 @@ class _Session:
         tokens, targets = (x.to(self.device, non_blocking=True) for x in
                            stage_task.sample(self.cfg.batch_size, g, self.generator))
         set_lr(self.optimizer, lr)
+        torch.compiler.cudagraph_mark_step_begin()  # CUDA graphs: a new step begins
         with autocast(self.device, self.dtype):
-            out = self.model(tokens, **supervise(targets), return_logits=False)
+            # the task's own tokens are in range: no check, which would stop a compiled graph at every step
+            out = self.model(tokens, **supervise(targets), return_logits=False, check_ids=False)
             hint_loss = (torch.zeros_like(out.loss) if self.hint is None
                          else self.hint(self.model.backbone.head, out.memories[0], tokens))
         self.optimizer.zero_grad(set_to_none=True)
