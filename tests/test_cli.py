@@ -344,12 +344,15 @@ def test_a_paper_run_stopped_at_the_time_limit_goes_on_to_the_same_result(tmp_pa
         assert resumed[score] == whole[score]  # as if it had not stopped
 
 
-def test_a_paper_run_paused_eagerly_goes_on_compiled_under_the_same_key(tmp_path, monkeypatch):
-    """Compiling is how a run executes, not what it trains: same key, and an eager run's state goes on compiled
+def test_a_paper_run_keeps_its_key_on_another_device_or_compiled(tmp_path, monkeypatch):
+    """The device and compiling are how a run executes, not what it trains: same key; an eager state goes on compiled
     (here through dynamo and autograd with the "aot_eager" backend: the graph capture of a GPU, no kernels)."""
     spec = {"task": "assoc", "g": 2, "model": "rmt", "seed": 0, "settings": {"size": "lab", "steps": 6}}
     fast = {**spec, "settings": {**spec["settings"], "compile": True}}
-    assert paper_experiment.run_key(fast) == paper_experiment.run_key(spec)
+    elsewhere = {**spec, "settings": {**spec["settings"], "device": "cuda"}}
+    assert paper_experiment.run_key(fast) == paper_experiment.run_key(spec) == paper_experiment.run_key(elsewhere)
+    other = {**spec, "settings": {**spec["settings"], "lr": 2e-3}}
+    assert paper_experiment.run_key(other) != paper_experiment.run_key(spec)  # what it trains is the key
     clock = iter([0.0, 0.0, 0.0])
     monkeypatch.setattr(paper_experiment, "time", SimpleNamespace(time=lambda: next(clock, 2.0)))
     paused = paper_experiment.run_one(spec, out=tmp_path, deadline=1.0)

@@ -40,7 +40,7 @@ MODELS = ("rmt", "xl", "segment")  # the paper's RMT, Transformer-XL and no-memo
 LABELS = {**{name: registry.LABELS[name] for name in MODELS}, "segment": "no memory"}  # the paper's name for it
 TASK_LABELS = {"copy": "copy (24 digits, twice)", "reverse": "reverse (24 digits)", "assoc": "retrieval (4 pairs)"}
 FINAL_SEQUENCES = 4096  # held-out sequences each run is scored on at its end (16 batches of 256)
-EXECUTION = ("compile", "cuda_graphs")  # TrainConfig fields that do not enter a run's key (run_key)
+EXECUTION = ("device", "compile", "cuda_graphs")  # TrainConfig fields that do not enter a run's key (run_key)
 UNFINISHED = "unfinished"  # the folder under a sweep's `out` that keeps runs stopped at its time limit
 
 
@@ -62,8 +62,9 @@ def spec_recipe(spec: dict):
 
 def run_key(spec: dict, r=None) -> str:
     """The key of a run: its task, g, model and every setting of its model and training (seed, steps, batch size,
-    learning rate, device, ...), so that a row is reused only for the very run it came from. Compiling is how a
-    run is executed, not what it trains: a run started eagerly goes on compiled, and the other way round."""
+    learning rate, ...), so that a row is reused only for the very run it came from. Where and how a run executes
+    (EXECUTION) is not part of it: a run stopped on a GPU goes on on a CPU (in float32 there, under bfloat16
+    autocast on a GPU: `TrainConfig.dtype` "auto"), one started eagerly goes on compiled."""
     r = r or spec_recipe(spec)
     train = {k: v for k, v in r.train_config.to_dict().items() if k not in EXECUTION}
     return settings_key(spec["task"], spec["g"], spec["model"], r.model_config.to_dict(), train)
