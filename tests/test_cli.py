@@ -370,6 +370,16 @@ def test_a_paper_run_keeps_its_key_on_another_device_or_compiled(tmp_path, monke
     assert 0 <= resumed["authors_accuracy"] <= 1  # scored eagerly (accel.eager), the compiled model's weights
 
 
+def test_a_sweep_on_a_cpu_reports_the_rows_a_gpu_trained_for_it(tmp_path):
+    spec = {"task": "assoc", "g": 2, "model": "segment", "seed": 0, "settings": {"size": "lab", "steps": 2}}
+    row = {**paper_experiment.run_one(spec), "device": "cuda", "device_name": "NVIDIA H200"}
+    (tmp_path / "rows.jsonl").write_text(json.dumps(row) + "\n")
+    rows = paper_experiment.run_paper(tmp_path, tasks=("assoc",), models=("segment",), segments=(2,), seeds=(0,),
+                                      size="lab", steps=2, device="cpu")
+    assert rows == [row]  # nothing run again on this machine
+    assert json.loads((tmp_path / "results.json").read_text())["info"]["gpu"] == "NVIDIA H200"
+
+
 def test_cuda_graphs_without_compile_is_refused_in_one_line():
     with pytest.raises(ValueError, match="TrainConfig: cuda_graphs=True needs compile=True"):
         task_loop.TrainConfig(cuda_graphs=True)

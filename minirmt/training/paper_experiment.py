@@ -159,7 +159,7 @@ def run_paper(out, jobs: int = 1, log=print, time_limit: float | None = None, **
         return rows
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
-            "gpu": torch.cuda.get_device_name() if any(r["device"] == "cuda" for r in rows) else None}
+            "gpu": " and ".join(sorted({r["device_name"] for r in rows if r["device"] == "cuda"})) or None}
     write_results(rows, info, out)
     return rows
 
