@@ -288,6 +288,7 @@ def _add_experiment(commands) -> None:
                    "laptop size (d 64, 2 layers) (default: paper)")
     p.add_argument("--steps", type=positive, help=f"most steps per run (default: {PAPER_RECIPES['ours']['steps']})")
     p.add_argument("--batch-size", type=positive, help="sequences per step (default: the recipe's)")
+    p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
     p.add_argument("--compile", action="store_true", help="torch.compile every model, replayed from CUDA graphs on "
                    "a GPU: these small models spend most of a step launching kernels, which this saves")
@@ -303,10 +304,14 @@ def cmd_experiment(args, parser) -> int:
     if args.report:
         if not paper_experiment.read_rows(args.out):
             parser.error(f"--report: {args.out} holds no finished run (its rows.jsonl is missing or empty)")
-        print(f"{len(paper_experiment.report(args.out))} runs; results: {args.out / 'results.md'}")
+        rows = paper_experiment.report(args.out)
+        if not rows:
+            parser.error(f"--report: no row of {args.out} is a run of today's recipes (they changed since)")
+        print(f"{len(rows)} runs; results: {args.out / 'results.md'}")
         return 0
     settings = {"recipe": args.recipe, "size": args.size,
-                **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}}
+                **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
+                   if v is not None}}
     if args.compile:
         settings.update(compile=True, cuda_graphs=resolve_device(args.device).type == "cuda")
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),

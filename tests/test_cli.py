@@ -13,6 +13,7 @@ import torch
 from minirmt import cli
 from minirmt.data import downloads
 from minirmt.training import paper_experiment, run_folder, task_loop
+from minirmt.training import recipes as training_recipes
 
 TINY = ["--segment-len", "4", "--segments", "2", "--steps", "6", "--batch-size", "8", "--d-model", "32",
         "--n-heads", "2", "--num-mem-tokens", "4", "--eval-every", "3", "--device", "cpu", "--quiet"]
@@ -378,6 +379,17 @@ def test_a_sweep_on_a_cpu_reports_the_rows_a_gpu_trained_for_it(tmp_path):
                                       size="lab", steps=2, device="cpu")
     assert rows == [row]  # nothing run again on this machine
     assert json.loads((tmp_path / "results.json").read_text())["info"]["gpu"] == "NVIDIA H200"
+
+
+def test_the_report_leaves_out_rows_whose_recipe_has_changed_since(tmp_path, monkeypatch):
+    spec = {"task": "assoc", "g": 2, "model": "segment", "seed": 0, "settings": {"size": "lab", "steps": 2}}
+    row = paper_experiment.run_one(spec)
+    (tmp_path / "rows.jsonl").write_text(json.dumps(row) + "\n")
+    assert paper_experiment.report(tmp_path) == [row]
+    recipes = {**training_recipes.PAPER_RECIPES}
+    monkeypatch.setitem(recipes, "ours", {**recipes["ours"], "lr": 2e-3})  # the recipe changes after the run
+    monkeypatch.setattr(training_recipes, "PAPER_RECIPES", recipes)
+    assert not paper_experiment.is_current(row) and paper_experiment.report(tmp_path) == []
 
 
 def test_cuda_graphs_without_compile_is_refused_in_one_line():

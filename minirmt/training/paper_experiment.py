@@ -281,19 +281,28 @@ def plot_paper(rows: list[dict]) -> Figure:
 
 
 def report(out, info: dict | None = None) -> list[dict]:
-    """Results from every row of `out/rows.jsonl`, whatever sweeps wrote them (`experiment paper --report`): where a
-    cell and seed ran under several settings, the run that trained longest. Returns the rows used."""
+    """Results from the rows of `out/rows.jsonl` that today's recipes still give (`is_current`), whatever sweeps
+    wrote them (`experiment paper --report`): where a cell and seed ran under several settings, the run that
+    trained longest. Returns the rows used."""
     out = Path(out)
     longest = {}
-    for row in read_rows(out):
+    for row in filter(is_current, read_rows(out)):
         cell = row["task"], row["g"], row["model"], row["seed"]
         if cell not in longest or row["steps"] > longest[cell]["steps"]:
             longest[cell] = row
     rows = list(longest.values())
+    if not rows:
+        return rows
     machines = " and ".join(sorted({r.get("device_name", "?") for r in rows}))
     write_results(rows, info or {"gpu": machines, "jobs": "many", "torch": rows[0].get("torch", "?") if rows else "?"},
                   out)
     return rows
+
+
+def is_current(row: dict) -> bool:
+    """Would today's recipe, given the row's settings, run the very run the row records (the same `run_key`)? A
+    row whose recipe has changed since stays in rows.jsonl, as a record, but leaves the table."""
+    return run_key({**_cell_of(row), "settings": row["settings"]}) == row["key"]
 
 
 def write_results(rows: list[dict], info: dict, out: Path) -> None:
