@@ -197,7 +197,8 @@ def test_assoc_variants_pass_on_a_different_memory():
 
 
 SMOKE_SCRIPTS = ["goals/cpu_throughput.py", "goals/cpu_time_to_solve.py", "goals/gpu_throughput.py",
-                 "goals/gpu_memory.py", "studies/profile_gpu.py", "studies/solve_tasks.py", "studies/paper_step_speed.py"]
+                 "goals/gpu_memory.py", "studies/profile_gpu.py", "studies/solve_tasks.py",
+                 "studies/paper_step_speed.py"]
 
 
 @pytest.mark.slow

@@ -33,7 +33,8 @@ def time_mode(mode: str, task: str, g: int, model: str, steps: int, warm: int, d
     history = [h for h in train(r.build_model(), r.task, r.train_config, progress=False).history if "loss" in h]
     seconds = {h["step"]: h["seconds"] for h in history}
     rate = (steps - warm) / (seconds[steps] - seconds[warm])
-    return {"mode": mode, "steps_per_s": rate, "first_steps_s": seconds[warm], "start_up_s": seconds[warm] - warm / rate}
+    return {"mode": mode, "steps_per_s": rate, "first_steps_s": seconds[warm],
+            "start_up_s": seconds[warm] - warm / rate}
 
 
 def main(argv=None) -> list[dict]:
