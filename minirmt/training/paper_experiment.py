@@ -294,8 +294,7 @@ def report(out, info: dict | None = None) -> list[dict]:
     if not rows:
         return rows
     machines = " and ".join(sorted({r.get("device_name", "?") for r in rows}))
-    write_results(rows, info or {"gpu": machines, "jobs": "many", "torch": rows[0].get("torch", "?") if rows else "?"},
-                  out)
+    write_results(rows, info or {"gpu": machines, "jobs": "many", "torch": rows[0].get("torch", "?")}, out)
     return rows
 
 
