@@ -312,11 +312,11 @@ def cmd_experiment(args, parser) -> int:
     settings = {"recipe": args.recipe, "size": args.size,
                 **{k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size), ("lr", args.lr))
                    if v is not None}}
+    device, _ = _checked(parser, lambda: (resolve_device(args.device), run_folder.writable(args.out)))
     if args.compile:
-        settings.update(compile=True, cuda_graphs=resolve_device(args.device).type == "cuda")
+        settings.update(compile=True, cuda_graphs=device.type == "cuda")
     plan = {"seeds": tuple(args.seeds), **{k: tuple(v) for k, v in (("tasks", args.tasks), ("models", args.models),
                                                                    ("segments", args.segments)) if v}}
-    _checked(parser, lambda: (resolve_device(args.device), run_folder.writable(args.out)))
     if paper_experiment.run_paper(args.out, jobs=args.jobs, time_limit=args.time_limit, device=args.device, **plan,
                                   **settings):
         print(f"results: {args.out / 'results.md'}, {args.out / 'accuracy.png'}")

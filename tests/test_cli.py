@@ -84,6 +84,7 @@ def test_other_models_and_tasks_train(tmp_path):
     (["train", "--resume", "no/such/file.pt"], "no checkpoint"),
     (["eval", "--checkpoint", "no/such/file.pt"], "no checkpoint"),
     (["experiment", "paper", "--out", "x", "--device", "tpu"], "not a device"),
+    (["experiment", "paper", "--out", "x", "--device", "tpu", "--compile"], "not a device"),
     (["train", "--task", "mqar", "--layout", "paper", "--out", "x", "--segments", "2"], "not 'mqar'"),
     (["train", "--task", "copy", "--layout", "paper", "--out", "x"], "needs segments=g"),
     (["lm", "--corpus", "no/such/corpus", "--out", "x"], "corpus must be one of"),
