@@ -377,7 +377,8 @@ xl_budget = min(r["sequences"] for r in paper_rows if (r["task"], r["model"], r[
 print("... though it trained on more sequences than any RMT run:", xl_budget > max(sequences))
 assert xl_budget > max(sequences)
 falls = {t: [ours[t]["xl"][g][0] for g in gs] for t, gs in (("copy", (3, 6, 9)), ("reverse", (2, 4, 6)))}
-print("Transformer-XL's mean falls as the segments get shorter:", {t: [round(a, 2) for a in v] for t, v in falls.items()})
+print("Transformer-XL's mean falls as the segments get shorter:",
+      {t: [round(a, 2) for a in v] for t, v in falls.items()})
 shortest = {(t, g): (ours[t]["xl"][g][2], paper_reference.lowest(t, "xl", g)) for t, g in (("copy", 9), ("reverse", 6))}
 print("at the shortest segments, its best seed below the authors' lowest:",
       {f"{t} g={g}": f"{a:.2f} < {b:.2f}" for (t, g), (a, b) in shortest.items()})
