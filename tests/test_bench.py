@@ -222,3 +222,17 @@ def test_seed_studies_share_one_command_line_and_record(tmp_path):
         torch.set_num_threads(threads)
     written = harness.write_study(args.out, "bench/studies/x.py", rows=[{"seed": 0}])
     assert json.loads(written.read_text()) == {"made_by": "python bench/studies/x.py", "rows": [{"seed": 0}]}
+
+
+def test_the_course_copy_of_the_paper_figure_is_the_bench_results_cut(tmp_path):
+    """The notebooks' figure (the package's asset) holds exactly the rows of the bench record, so a record reported
+    again without a new asset fails here."""
+    sys.path.insert(0, str(BENCH / "studies"))
+    import paper_figure_asset
+
+    paper_figure_asset.main(tmp_path / "paper_figure.json")
+    made = json.loads((tmp_path / "paper_figure.json").read_text())
+    shipped = json.loads((Path(minirmt.__file__).parent / "course/assets/paper_figure.json").read_text())
+    assert made == shipped
+    assert {r["task"] for r in shipped["rows"]} == {"copy", "reverse", "assoc"}
+    assert all(set(r) == set(paper_figure_asset.FIELDS) for r in shipped["rows"])

@@ -19,11 +19,11 @@ MADE_BY = ("bash bench/studies/paper_figure.sh, then python -m minirmt experimen
            "bench/results/paper_figure)")
 
 
-def main() -> None:
+def main(asset: Path = ASSET) -> None:
     results = json.loads(RESULTS.read_text())
     rows = [{k: row[k] for k in FIELDS} for row in results["rows"]]
-    ASSET.write_text(json.dumps({"made_by": MADE_BY, "info": results["info"], "rows": rows}, indent=1))
-    print(f"{len(rows)} runs -> {ASSET.relative_to(REPO)}")
+    asset.write_text(json.dumps({"made_by": MADE_BY, "info": results["info"], "rows": rows}, indent=1))
+    print(f"{len(rows)} runs -> {asset}")
 
 
 if __name__ == "__main__":
