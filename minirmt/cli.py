@@ -41,7 +41,15 @@ from minirmt.training.checkpoints import load_checkpoint
 from minirmt.training.common import resolve_device, set_cpu_threads
 from minirmt.training.lm_loop import LMConfig, lm_meta, load_lm, train_lm
 from minirmt.training.perplexity import eval_seq_len, evaluate_lm
-from minirmt.training.recipes import PAPER_RECIPES, RECIPES, load_run, recipe, run_meta, shown_default
+from minirmt.training.recipes import (
+    PAPER_RECIPES,
+    RECIPES,
+    load_run,
+    recipe,
+    run_meta,
+    shown_default,
+    shown_paper_steps,
+)
 from minirmt.training.task_loop import TrainConfig, evaluate, held_out, train
 
 
@@ -286,7 +294,7 @@ def _add_experiment(commands) -> None:
                    "cosine, stop once right) or the authors' (Adam 1e-4, batch 32, clip 0.25) (default: ours)")
     p.add_argument("--size", choices=["paper", "lab"], default="paper", help="the authors' model sizes, or the "
                    "laptop size (d 64, 2 layers) (default: paper)")
-    p.add_argument("--steps", type=positive, help=f"most steps per run (default: {PAPER_RECIPES['ours']['steps']})")
+    p.add_argument("--steps", type=positive, help=f"most steps per run (default: the recipe's, {shown_paper_steps()})")
     p.add_argument("--batch-size", type=positive, help="sequences per step (default: the recipe's)")
     p.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")

@@ -206,7 +206,7 @@ def test_the_paper_experiment_writes_its_table_and_figure_and_resumes(tmp_path, 
     assert {(r["model"], r["g"], r["seed"]) for r in rows} == {("rmt", 2, s) for s in (0, 1)} | {
         ("segment", g, s) for g in (1, 2) for s in (0, 1)}  # at g = 1 there is nothing to carry: no RMT
     assert all(0 <= r["free_accuracy"] <= r["authors_accuracy"] + 1e-9 <= 1 + 1e-9 for r in rows)
-    assert all(r["memory"] == r["segment_len"] and r["sequences"] == 2 * 64 for r in rows)
+    assert all(r["memory"] == r["segment_len"] and r["sequences"] == 2 * r["batch_size"] for r in rows)
     table = (tmp_path / "results.md").read_text()
     assert "| RMT |" in table and "authors 0.96-1.00, 32.0M seq." in table  # the authors' runs beside ours
     assert (tmp_path / "accuracy.png").stat().st_size > 0

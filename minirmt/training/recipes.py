@@ -188,3 +188,11 @@ def load_run(path, device="cpu"):
     model = build_model(meta["model"], ModelConfig(**state["model_config"]))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), task, state
+
+
+def shown_paper_steps() -> str:
+    """How `experiment paper --help` shows the default steps: "6000; assoc 30000; assoc rmt 10000"."""
+    rows = [(task, row) for task, row in PAPER_TASK_RECIPES.items()]
+    rows += [(" ".join(cell), row) for cell, row in PAPER_MODEL_RECIPES.items()]
+    return "; ".join([str(PAPER_RECIPES["ours"]["steps"])] + [f"{name} {row['steps']}" for name, row in rows
+                                                              if "steps" in row])
