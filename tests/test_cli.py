@@ -382,6 +382,17 @@ def test_a_sweep_on_a_cpu_reports_the_rows_a_gpu_trained_for_it(tmp_path):
     assert json.loads((tmp_path / "results.json").read_text())["info"]["gpu"] == "NVIDIA H200"
 
 
+def test_the_report_names_the_machines_that_trained_its_rows(tmp_path):
+    spec = {"task": "assoc", "g": 2, "model": "segment", "seed": 0, "settings": {"size": "lab", "steps": 2}}
+    cpu_row = paper_experiment.run_one(spec)
+    gpu_row = {**paper_experiment.run_one({**spec, "seed": 1}), "device": "cuda", "device_name": "NVIDIA H200"}
+    (tmp_path / "rows.jsonl").write_text(json.dumps(cpu_row) + "\n" + json.dumps(gpu_row) + "\n")
+    paper_experiment.report(tmp_path)
+    info = json.loads((tmp_path / "results.json").read_text())["info"]
+    assert info["gpu"] == "NVIDIA H200" and info["trained_on"] == " and ".join(sorted([cpu_row["device_name"], "NVIDIA H200"]))
+    assert f"Measured on {info['trained_on']} (" in (tmp_path / "results.md").read_text()
+
+
 def test_the_report_leaves_out_rows_whose_recipe_has_changed_since(tmp_path, monkeypatch):
     spec = {"task": "assoc", "g": 2, "model": "segment", "seed": 0, "settings": {"size": "lab", "steps": 2}}
     row = paper_experiment.run_one(spec)

@@ -159,7 +159,7 @@ def run_paper(out, jobs: int = 1, log=print, time_limit: float | None = None, **
         return rows
     info = {"wall_seconds": round(time.perf_counter() - started, 1), "jobs": jobs, "torch": torch.__version__,
             "machine": platform.platform(), "cpu": cpu_name(), "cpus": os.cpu_count(), "plan": plan,
-            "gpu": " and ".join(sorted({r["device_name"] for r in rows if r["device"] == "cuda"})) or None}
+            "gpu": trained_on(rows, "cuda"), "trained_on": trained_on(rows)}
     write_results(rows, info, out)
     return rows
 
@@ -177,6 +177,11 @@ def read_rows(out) -> list[dict]:
     """The rows of `out/rows.jsonl` (none if it does not exist)."""
     path = Path(out) / "rows.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
+def trained_on(rows: list[dict], device: str | None = None) -> str | None:
+    """The machines that trained these rows (only those of one device type, "cuda" or "cpu", if given)."""
+    return " and ".join(sorted({r["device_name"] for r in rows if device in (None, r["device"])})) or None
 
 
 def cpu_name() -> str:
@@ -224,7 +229,7 @@ def markdown_table(rows: list[dict], info: dict) -> str:
              f"trained on (ours: the median run; {steps} steps of {batches} sequences per run, a run stopping once it "
              f"answers everything right). "
              f"Memory = cache = one segment; models {', '.join(sizes)}; {len({r['seed'] for r in rows})} seeds. "
-             f"Measured on {info.get('gpu') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
+             f"Measured on {info.get('trained_on') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
              f"{info.get('torch', '?')}.", ""]
     for task, models in ours.items():
         gs = sorted({g for by_g in models.values() for g in by_g})
@@ -293,8 +298,8 @@ def report(out, info: dict | None = None) -> list[dict]:
     rows = list(longest.values())
     if not rows:
         return rows
-    machines = " and ".join(sorted({r.get("device_name", "?") for r in rows}))
-    write_results(rows, info or {"gpu": machines, "jobs": "many", "torch": rows[0].get("torch", "?")}, out)
+    write_results(rows, info or {"trained_on": trained_on(rows), "gpu": trained_on(rows, "cuda"), "jobs": "many",
+                                 "torch": rows[0].get("torch", "?")}, out)
     return rows
 
 
