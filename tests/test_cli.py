@@ -389,7 +389,8 @@ def test_the_report_names_the_machines_that_trained_its_rows(tmp_path):
     (tmp_path / "rows.jsonl").write_text(json.dumps(cpu_row) + "\n" + json.dumps(gpu_row) + "\n")
     paper_experiment.report(tmp_path)
     info = json.loads((tmp_path / "results.json").read_text())["info"]
-    assert info["gpu"] == "NVIDIA H200" and info["trained_on"] == " and ".join(sorted([cpu_row["device_name"], "NVIDIA H200"]))
+    machines = " and ".join(sorted([cpu_row["device_name"], "NVIDIA H200"]))
+    assert info["gpu"] == "NVIDIA H200" and info["trained_on"] == machines
     assert f"Measured on {info['trained_on']} (" in (tmp_path / "results.md").read_text()
 
 

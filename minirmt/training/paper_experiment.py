@@ -229,8 +229,8 @@ def markdown_table(rows: list[dict], info: dict) -> str:
              f"trained on (ours: the median run; {steps} steps of {batches} sequences per run, a run stopping once it "
              f"answers everything right). "
              f"Memory = cache = one segment; models {', '.join(sizes)}; {len({r['seed'] for r in rows})} seeds. "
-             f"Measured on {info.get('trained_on') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), torch "
-             f"{info.get('torch', '?')}.", ""]
+             f"Measured on {info.get('trained_on') or info.get('cpu', '?')} ({info.get('jobs', 1)} runs at once), "
+             f"torch {info.get('torch', '?')}.", ""]
     for task, models in ours.items():
         gs = sorted({g for by_g in models.values() for g in by_g})
         lines += [f"## {TASK_LABELS.get(task, task)}", "", "| model | " + " | ".join(f"g = {g}" for g in gs) + " |",
