@@ -28,6 +28,7 @@
 # - recognise a training plateau, the "bag of values", and compute the accuracy it gives;
 # - see what one small change to the input, the *token shift*, does to that plateau, and why;
 # - train the RMT through a curriculum over segment lengths and read the result over ten seeds;
+# - set the paper's retrieval figure (Fig. 4) beside the authors' numbers;
 # - count the bits a set of pairs holds and compare them with the memory's `m x d` numbers;
 # - meet a second route, the *memory hint*, a training aid that tells the memory what to hold.
 #
@@ -323,9 +324,75 @@ assert len(held_out) == 10 and min(held_out) >= 0.95
 
 # %% [markdown]
 # Every seed of ten solves it, in a few hundred steps. That it works is shown; *which* of the two aids each seed
-# needed is not (Question 5 asks you to take the curriculum away). The paper's own retrieval layout (one query
-# after 4 pairs, 1 to 5 segments) has its recipe in `minirmt/training/recipes.py` (`PAPER_TASK_RECIPES`): the same
-# shift for every model, and the same curriculum for the RMT.
+# needed is not (Question 5 asks you to take the curriculum away).
+#
+# ### The paper's retrieval figure
+#
+# The paper's own layout (Sec. 4, Fig. 4) is smaller and harder on the memory: 4 pairs, then one key as the
+# question and its value as the one answer, 10 tokens in all, cut into `g = 1 ... 5` segments, with as many memory
+# tokens as a segment has tokens. At `g = 5` the segments hold one pair each, and 2 memory tokens must carry all 4
+# pairs to the last segment. We ran the paper's comparison (`python -m minirmt experiment paper`, most runs on a
+# GPU) at the authors' size for this task (`preset("paper-retrieval")`: width 64, 6 layers): the RMT,
+# Transformer-XL with a cache of one segment, and a model without memory, 3 seeds each, every model with the shift.
+# The RMT trained with the same kind of curriculum as above (the 10 tokens read as 1, 2, ... segments up to `g`),
+# in batches of 256 and without dropout, for at most 10,000 steps; the baselines on the target from the start, as
+# in the paper. The recipes are in `minirmt/training/recipes.py` (`PAPER_TASK_RECIPES`, `PAPER_MODEL_RECIPES`).
+#
+# The authors cut the 10 tokens with `torch.chunk`, which does not always give the number of segments asked for:
+# their "3 segments" were two of 5 and their "4" were [4, 4, 2]. Below, every run sits at the number of pieces
+# that really ran (ours: `[5, 5]` at `g = 2`, `[4, 4, 2]` at 3, `[3, 3, 3, 1]` at 4, five of 2 at 5), the
+# authors' too; they ran nothing cut like our `g = 4`. The thick bars are the authors' range over their seeds.
+
+# %%
+from minirmt.training import paper_experiment, paper_reference
+
+paper_run = pretrained.result("paper_figure")
+print("made by:", paper_run["made_by"])
+retrieval = [r for r in paper_run["rows"] if r["task"] == "assoc"]
+ours = paper_experiment.summarize(retrieval)["assoc"]  # {model: {g: (mean, lowest, highest, seeds)}}
+for model in paper_experiment.MODELS:
+    print(f"{paper_experiment.LABELS[model]:15s} " + "  ".join(
+        f"g={g}: {mean:.2f} ({low:.2f}-{high:.2f})" for g, (mean, low, high, seeds) in ours[model].items()))
+authors_low = {g: paper_reference.lowest("assoc", "rmt", g) for g in ours["rmt"]}
+print("authors' RMT, lowest seed:", authors_low)
+rmt_runs = [r for r in retrieval if r["model"] == "rmt"]
+print(f"our RMT runs: {min(r['sequences'] for r in rmt_runs):,}-{max(r['sequences'] for r in rmt_runs):,} training "
+      f"sequences; the authors' RMT runs: {paper_experiment.authors_range('assoc', 'rmt', 5)[2]:,}")
+paper_experiment.plot_paper(retrieval)
+
+# %% tags=["nbval-check-output"]
+reached = {g: ours["rmt"][g][0] >= low for g, low in authors_low.items() if low is not None}
+print("our RMT's mean at or above the authors' lowest seed, at each g they ran:", reached)
+print("every RMT seed at 0.98 or more, at every g:", all(low >= 0.98 for _, low, _, _ in ours["rmt"].values()))
+print("full context (g = 1, no memory needed): every seed at 0.99 or more:", ours["segment"][1][1] >= 0.99)
+print("no memory from g = 3 on: every seed below 0.15:", all(ours["segment"][g][2] < 0.15 for g in (3, 4, 5)))
+tenth = paper_experiment.authors_range("assoc", "rmt", 5)[2] / 10
+print("every RMT run on a tenth of the authors' sequences or fewer:", all(r["sequences"] <= tenth for r in rmt_runs))
+xl_below = {g: ours["xl"][g][2] < ours["rmt"][g][1] for g in (3, 4, 5)}
+print("Transformer-XL's best seed below the RMT's worst, g = 3-5:", xl_below)
+print("XL at g = 5: best seed below the authors' lowest:",
+      f"{ours['xl'][5][2]:.2f} < {paper_reference.lowest('assoc', 'xl', 5):.2f}")
+assert all(reached.values()) and len(reached) == 3
+assert all(low >= 0.98 for _, low, _, _ in ours["rmt"].values()) and ours["segment"][1][1] >= 0.99
+assert all(ours["segment"][g][2] < 0.15 for g in (3, 4, 5))
+assert all(r["sequences"] <= tenth for r in rmt_runs)
+assert all(xl_below.values()) and ours["xl"][5][2] < paper_reference.lowest("assoc", "xl", 5)
+xl_seq = max(r["sequences"] for r in retrieval if r["model"] == "xl" and r["g"] >= 3)
+rmt_seq = min(r["sequences"] for r in rmt_runs if r["g"] >= 3)
+print(f"... on fewer sequences than any RMT run there: {xl_seq:,} < {rmt_seq:,}")
+print(f"no memory at g = 2: about half right ({ours['segment'][2][0]:.2f})")
+assert xl_seq < rmt_seq and 0.35 < ours["segment"][2][0] < 0.6
+
+# %% [markdown]
+# The RMT reaches the paper's result in every cell: 0.98 or more in every seed from 2 to 5 segments, at or above
+# the authors' lowest seed wherever they ran the same cut, on a tenth of their training sequences or fewer (the
+# curriculum and the large batches did that; the authors trained on the target cut from the start). Full
+# attention over all 10 tokens (`g = 1`) answers every question, as it should. Without memory the model is at
+# chance once the pairs lie in other segments than the question; at `g = 2` it gets about half right, since the
+# question's own segment still shows some of the pairs. Transformer-XL, whose cache holds the previous segment's
+# keys and values, stays below every RMT seed from 3 segments on, and at 5 segments below the authors' XL runs,
+# though it trained on fewer sequences than any of those RMT runs (printed above), so this is not a like-for-like
+# budget. Each cell holds three seeds, a small sample: the spread between seeds is printed beside each mean.
 #
 # ## 5. How much is there to remember?
 #
@@ -428,6 +495,8 @@ assert all(a < 0.25 for a in plain_held_out if a < 0.95)
 #   leave the plateau.
 # - The RMT with the shift and a curriculum over segment lengths (one segment of 32, two of 16, four of 8)
 #   solves 4 pairs over 4 segments in every seed of 10.
+# - On the paper's own retrieval layout (Fig. 4) the same two aids bring the RMT to the authors' results at 2 to 5
+#   segments, 3 seeds each, on a tenth of their training sequences or fewer.
 # - `p` pairs hold `log2 C(K, p) + p log2 V` bits, a tiny fraction of the memory's `m x d` floats.
 # - The memory hint, a task-aware training aid, is another route: 8 seeds of 8 without the shift.
 #
