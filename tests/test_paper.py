@@ -191,3 +191,19 @@ def test_the_lowest_comparable_seed_is_the_goal_of_each_cell():
     assert lowest("copy", "xl", 6) == 0.904  # the cache of one segment, not the half-segment runs (0.298)
     assert {run.label for run in comparable("assoc", "rmt", 2)} == {2, 3}  # both ran as [5, 5]
     assert lowest("copy", "segment", 1) == 1.0 and lowest("copy", "rmt", 1) is None
+
+
+def test_the_authors_bars_stand_beside_our_markers_not_behind_them():
+    """plot_paper: every authors' bar is drawn right of the g it belongs to, clear of our marker at g itself."""
+    import matplotlib.pyplot as plt
+
+    from minirmt.training.paper_experiment import AUTHORS_OFFSET, plot_paper
+
+    rows = [{"task": "assoc", "model": model, "g": g, "seed": 0, "authors_accuracy": 1.0, "chance": 0.1}
+            for model in ("rmt", "xl") for g in (2, 5)]
+    fig = plot_paper(rows)
+    bars = [line for line in fig.axes[0].lines if line.get_linewidth() == 5]
+    assert len(bars) == 6  # the authors ran both models at [5, 5], [4, 4, 2] and five of 2
+    offsets = {round(x - int(x), 2) for x in (line.get_xdata()[0] for line in bars)}
+    assert min(offsets) >= AUTHORS_OFFSET and len(offsets) == 2  # right of g, the two models side by side
+    plt.close(fig)

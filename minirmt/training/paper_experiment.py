@@ -257,6 +257,9 @@ def _cell(rows, task, model, g, models, strict) -> str:
     return text + f"<br>authors {theirs[0]:.2f}-{theirs[1]:.2f}, {theirs[2] / 1e6:.1f}M seq."
 
 
+AUTHORS_OFFSET = 0.15  # how far right of our markers the authors' bars stand, so that no marker hides one
+
+
 def plot_paper(rows: list[dict]) -> Figure:
     """Ours (mean and range over seeds, scored as the authors scored: lines and bands) beside the authors' ranges
     (thick bars, same colours)."""
@@ -273,7 +276,7 @@ def plot_paper(rows: list[dict]) -> Figure:
                 theirs = authors_range(task, model, g)
                 if theirs is None:
                     continue
-                x = g + 0.15 * (k - 1)  # side by side
+                x = g + AUTHORS_OFFSET + 0.09 * k  # beside our markers, one model after another
                 ax.plot([x, x], [theirs[0] - 0.005, theirs[1] + 0.005], color=viz.line_style(k)["color"],
                         linewidth=5, alpha=0.35, solid_capstyle="butt", label=f"authors: {LABELS[model]}" if first
                         else None)
