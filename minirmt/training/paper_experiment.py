@@ -277,7 +277,7 @@ def plot_paper(rows: list[dict]) -> Figure:
                 if theirs is None:
                     continue
                 x = g + AUTHORS_OFFSET + 0.09 * k  # beside our markers, one model after another
-                ax.plot([x, x], [theirs[0] - 0.005, theirs[1] + 0.005], color=viz.line_style(k)["color"],
+                ax.plot([x, x], [theirs[0] - 0.012, theirs[1] + 0.012], color=viz.line_style(k)["color"],
                         linewidth=5, alpha=0.35, solid_capstyle="butt", label=f"authors: {LABELS[model]}" if first
                         else None)
                 first = False
